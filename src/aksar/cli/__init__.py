@@ -1,0 +1,1 @@
+"""The `aksar` command line: thin wrappers over the library, one module per command group."""
