@@ -1,1 +1,22 @@
-"""aksar.models"""
+"""aksar.models: recognizer architectures, registry, losses and decoding.
+
+Imports are lazy so that ``aksar.models.decoding`` (numpy only) can be used without torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_model": "registry", "list_models": "registry", "MODELS": "registry",
+    "OCRModel": "base", "build_loss": "losses",
+    "CTCModel": "crnn", "CharModel": "crnn", "Seq2SeqModel": "seq2seq",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"aksar.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'aksar.models' has no attribute {name!r}")

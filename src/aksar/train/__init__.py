@@ -1,1 +1,33 @@
-"""aksar.train"""
+"""aksar.train: configuration, training loop, checkpoints.
+
+Python API::
+
+    from aksar.train import load_config, train
+    cfg = load_config("configs/khmer_ctc_dev.yaml", ["optimizer.lr=5e-4"])
+    result = train(cfg, run_dir="runs/try1")          # or resume="runs/try1"
+
+``load_for_inference(path, device)`` (aksar.train.checkpoint) rebuilds a trained model for inference.
+Heavy modules (torch) are imported when these names are first used.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "TrainConfig": "aksar.train.config", "load_config": "aksar.train.config",
+    "config_from_dict": "aksar.train.config",
+    "Trainer": "aksar.train.trainer", "TrainResult": "aksar.train.trainer", "train": "aksar.train.trainer",
+    "load_for_inference": "aksar.train.checkpoint", "LoadedModel": "aksar.train.checkpoint",
+    "load_checkpoint": "aksar.train.checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'aksar.train' has no attribute {name!r}")
+
+
+__all__ = list(_EXPORTS)

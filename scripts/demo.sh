@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The main job on built-in defaults: Khmer corpus -> fonts -> preview -> fixed validation set ->
+# a short on-the-fly CTC training -> evaluation -> ONNX export -> prediction.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${1:-data}"
+RUN="${RUN:-runs/demo}"
+MINUTES="${DEMO_MINUTES:-6}"
+AKSAR=".venv/bin/aksar"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "corpus: normalize, filter, split the built-in Khmer corpus"
+$AKSAR corpus build --preset khmer --output-dir "$DATA/processed"
+
+step "fonts: Khmer fonts on this machine and their coverage"
+$AKSAR fonts --script khmer --charset "$DATA/processed/charset.txt"
+
+step "preview: a contact sheet of augmented samples"
+$AKSAR preview --preset khmer --n 32 --out "$DATA/preview_khmer.png"
+
+step "valset: the fixed validation set"
+$AKSAR valset --corpus-dir "$DATA/processed" --output-dir "$DATA/validation_fixed" \
+  --num-samples "${DEMO_VALSET:-512}" --workers 2
+
+step "train: ctc_small on the fly for at most $MINUTES minutes"
+$AKSAR train configs/khmer_ctc_dev.yaml --output-dir "$RUN" --max-minutes "$MINUTES" \
+  -o data.corpus_dir="$DATA/processed" -o data.val_dir="$DATA/validation_fixed"
+
+step "eval: the best checkpoint on the fixed validation set"
+$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/validation_fixed" --out "$RUN/eval"
+
+step "export: ONNX with its charset and preprocessing, parity-checked"
+$AKSAR export "$RUN/checkpoints/best.pt" --out "$RUN/model.onnx"
+
+step "predict: the exported model on the validation list"
+$AKSAR predict "$RUN/model.onnx" "$DATA/validation_fixed/labels.tsv" --out "$RUN/preds.tsv"
+head -5 "$RUN/preds.tsv"
+
+step "done: reports in $RUN/eval (report.html, report.json), TensorBoard logs in $RUN/tensorboard"

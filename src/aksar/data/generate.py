@@ -1,0 +1,410 @@
+"""Pre-generation of synthetic line images: ``aksar generate``.
+
+Layout (``output_dir``, default ``data/synthetic``)::
+
+    generation_metadata.json          resolved config, fonts, corpus hash, totals
+    {split}/images/{split}_{index:06d}.png
+    {split}/labels/{split}_{index:06d}.txt
+    {split}/labels.tsv                PaddleOCR-style list: images/NAME.png<TAB>text
+    {split}/metadata.json             per sample: text, font, size, image/label paths, augmentation
+    {split}/.journal/*.jsonl          append-only per-run journals (what makes kill -9 resumable)
+
+Index ``i`` of a split renders line ``i`` of ``corpus_dir/{split}.txt`` with
+``rng_for(seed, "generate", split, i)`` (font, augmentation): the PNG bytes are the same on any rerun,
+with any number of workers or shards. Fonts are random for train and chosen by a stable hash of the text
+for val/test; augmentation is applied to train only (``augment=False``: nowhere).
+
+Resume: image (atomic rename) -> journal line -> label (atomic rename). A pair counts as done when its
+label, its complete PNG (ends with IEND) and its journal line exist; anything else for that index is
+deleted and rendered again. Texts no font can render are journaled as skipped (not retried).
+``metadata.json`` and ``labels.tsv`` are written atomically once every index of the split is done
+(by whichever shard finishes last).
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import multiprocessing as mp
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from aksar.core.config import to_dict
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from aksar.core.rng import rng_for
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+CHUNK = 16  # samples per worker task
+
+
+def _default_synth() -> Any:
+    from aksar.render.synth import SynthConfig
+
+    return SynthConfig()
+
+
+@dataclass
+class GenerateConfig:
+    """Options of ``aksar generate`` (CLI defaults come from here)."""
+
+    corpus_dir: str = "data/processed"
+    output_dir: str = "data/synthetic"
+    splits: list[str] = field(default_factory=lambda: list(SPLITS))
+    max_lines: int | None = None
+    augment: bool = True  # train only; val/test are never augmented
+    workers: int | None = None  # None: one per core; 0: in this process
+    seed: int = 42
+    shard: str | None = None  # "i/N": this machine renders indices with index % N == i
+    synth: Any = field(default_factory=_default_synth)
+
+
+# ---------------------------------------------------------------- rendering (shared with valset)
+
+def encode_png(img: np.ndarray) -> bytes:
+    """Deterministic PNG bytes of a uint8 grayscale image (fixed settings, no timestamps)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8), mode="L").save(
+        buf, format="PNG", compress_level=6, optimize=False)
+    return buf.getvalue()
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON data from augmentation records (numpy scalars/arrays, tuples)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(script: str, synth_cfg: Any) -> None:
+    from aksar.render.synth import Synthesizer
+
+    _WORKER["synth"] = Synthesizer(script, synth_cfg)
+
+
+def _render_one(key: tuple, text: str, seed: int, font_policy: str, augment: bool,
+                ) -> tuple[bytes, dict] | None:
+    synth = _WORKER["synth"]
+    sample = synth.synthesize(text, rng_for(seed, *key), font_policy=font_policy, augment=augment)
+    if sample is None:
+        return None
+    h, w = sample.image.shape[:2]
+    meta = {"text": sample.text, "font": sample.font, "width": int(w), "height": int(h),
+            "augment": jsonable(sample.augment)}
+    return encode_png(sample.image), meta
+
+
+def _render_chunk(task: tuple) -> list[tuple[Any, tuple[bytes, dict] | None]]:
+    key_prefix, seed, font_policy, augment, items = task
+    return [(ident, _render_one((*key_prefix, ident), text, seed, font_policy, augment)) for ident, text in items]
+
+
+class RenderPool:
+    """Renders ``(ident, text)`` items with a Synthesizer per worker process (or in-process)."""
+
+    def __init__(self, script: str, synth_cfg: Any, workers: int) -> None:
+        self.workers = workers
+        self.pool = None
+        if workers > 0:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self.pool = mp.get_context(method).Pool(workers, initializer=_init_worker,
+                                                    initargs=(script, synth_cfg))
+        else:
+            _init_worker(script, synth_cfg)
+
+    def render(self, key_prefix: tuple, seed: int, font_policy: str, augment: bool,
+               items: list[tuple[Any, str]], ordered: bool = False,
+               ) -> Iterator[tuple[Any, tuple[bytes, dict] | None]]:
+        tasks = [(key_prefix, seed, font_policy, augment, items[i:i + CHUNK]) for i in range(0, len(items), CHUNK)]
+        if self.pool is None:
+            for t in tasks:
+                yield from _render_chunk(t)
+            return
+        mapper = self.pool.imap if ordered else self.pool.imap_unordered
+        for results in mapper(_render_chunk, tasks):
+            yield from results
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def __enter__(self) -> "RenderPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def synth_fonts(script: str, synth_cfg: Any) -> list[str]:
+    """Names of the fonts the synthesizer will use (for metadata)."""
+    from aksar.render.synth import Synthesizer
+
+    return [f.name for f in Synthesizer(script, synth_cfg).fonts]
+
+
+def progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
+
+
+def resolve_workers(workers: int | None) -> int:
+    from aksar.data.onthefly import worker_count
+
+    return worker_count(workers)
+
+
+# ---------------------------------------------------------------- generate
+
+def parse_shard(shard: str | None) -> tuple[int, int]:
+    """``"i/N"`` -> (i, N); None -> (0, 1)."""
+    if shard is None or shard == "":
+        return 0, 1
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise AksarError(f"--shard {shard!r}: expected i/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise AksarError(f"--shard {shard!r}: need 0 <= i < N")
+    return i, n
+
+
+def stem(split: str, index: int) -> str:
+    return f"{split}_{index:06d}"
+
+
+def png_complete(path: Path) -> bool:
+    """True if ``path`` is a PNG whose last chunk (IEND) is present (i.e. not truncated)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return False
+            f.seek(-12, os.SEEK_END)
+            return f.read(12) == PNG_END
+    except OSError:
+        return False
+
+
+def read_journals(split_dir: Path) -> dict[int, dict]:
+    """Latest journal record per index (torn last lines from a kill are ignored)."""
+    records: dict[int, dict] = {}
+    jdir = split_dir / ".journal"
+    if not jdir.is_dir():
+        return records
+    for path in sorted(jdir.glob("*.jsonl")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    continue  # torn write
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("index"), int):
+                    records[rec["index"]] = rec
+    return records
+
+
+def _clean_temp_files(folder: Path, split: str, indices: set[int]) -> int:
+    """Remove temp files (``.NAME.XXXX.tmp`` from atomic writes) left by killed runs for ``indices``."""
+    n = 0
+    if folder.is_dir():
+        prefix = f".{split}_"
+        for p in folder.iterdir():
+            name = p.name
+            if name.startswith(prefix) and name.endswith(".tmp"):
+                digits = name[len(prefix):].split(".", 1)[0]
+                if digits.isdigit() and int(digits) in indices:
+                    p.unlink(missing_ok=True)
+                    n += 1
+    return n
+
+
+def scan_split(split_dir: Path, split: str, indices: Iterable[int], repair: bool = True,
+               ) -> tuple[set[int], dict[int, dict], int]:
+    """(indices done, journal records, broken files removed) for ``indices`` of a split.
+
+    With ``repair`` the files of unfinished indices (orphan image or label, truncated PNG, temp files)
+    are deleted; without it (checking other shards' progress) nothing is touched.
+    """
+    indices = set(indices)
+    images, labels = split_dir / "images", split_dir / "labels"
+    removed = (_clean_temp_files(images, split, indices) + _clean_temp_files(labels, split, indices)
+               if repair else 0)
+    journal = read_journals(split_dir)
+    have_img = {p.name for p in os.scandir(images)} if images.is_dir() else set()
+    have_lbl = {p.name for p in os.scandir(labels)} if labels.is_dir() else set()
+    done: set[int] = set()
+    for i in sorted(indices):
+        s = stem(split, i)
+        rec = journal.get(i)
+        img_name, lbl_name = f"{s}.png", f"{s}.txt"
+        if rec is not None and rec.get("skipped") and img_name not in have_img and lbl_name not in have_lbl:
+            done.add(i)
+            continue
+        if (img_name in have_img and lbl_name in have_lbl and rec is not None and not rec.get("skipped")
+                and png_complete(images / img_name)):
+            done.add(i)
+            continue
+        if repair:
+            for name, folder, present in ((img_name, images, have_img), (lbl_name, labels, have_lbl)):
+                if name in present:
+                    (folder / name).unlink(missing_ok=True)
+                    removed += 1
+    return done, journal, removed
+
+
+def _finalize_split(split_dir: Path, split: str, n: int, journal: dict[int, dict], augmented: bool) -> dict:
+    samples, tsv = [], []
+    skipped = []
+    for i in range(n):
+        rec = journal.get(i)
+        if rec is None:
+            raise AksarError(f"{split_dir}: index {i} has no journal record; rerun `aksar generate`")
+        if rec.get("skipped"):
+            skipped.append({"index": i, "text": rec.get("text", ""), "reason": rec["skipped"]})
+            continue
+        s = stem(split, i)
+        entry = {"index": i, "filename": s, "text": rec["text"], "font": rec["font"], "width": rec["width"],
+                 "height": rec["height"], "image_path": f"images/{s}.png", "label_path": f"labels/{s}.txt",
+                 "augment": rec.get("augment", [])}
+        samples.append(entry)
+        tsv.append(f"images/{s}.png\t{rec['text']}")
+    fonts = sorted({s["font"] for s in samples})
+    meta = {"split": split, "total_samples": len(samples), "skipped_unrenderable": len(skipped),
+            "augmentation_applied": augmented, "fonts_used": fonts,
+            "image_height": samples[0]["height"] if samples else None,
+            "paths_relative_to": "the split folder", "samples": samples, "skipped": skipped}
+    atomic_write_text(split_dir / "labels.tsv", "".join(t + "\n" for t in tsv))
+    atomic_write_json(split_dir / "metadata.json", meta)
+    return meta
+
+
+def generate(cfg: GenerateConfig) -> dict:
+    """Render the corpus splits to the pre-generated layout (resumable, shardable). Returns totals."""
+    from aksar.text.corpus import corpus_hash, corpus_script, read_split
+
+    shard_i, shard_n = parse_shard(cfg.shard)
+    unknown = [s for s in cfg.splits if s not in SPLITS]
+    if unknown:
+        raise AksarError(f"--splits: unknown split(s) {', '.join(unknown)} (known: {', '.join(SPLITS)})")
+    corpus_dir, out = Path(cfg.corpus_dir), Path(cfg.output_dir)
+    script = corpus_script(corpus_dir)
+    workers = resolve_workers(cfg.workers)
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = f"shard{shard_i}of{shard_n}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    totals: dict[str, Any] = {"splits": {}, "rendered": 0, "skipped_unrenderable": 0, "already_done": 0,
+                              "removed_broken": 0}
+    t0 = time.perf_counter()
+    with RenderPool(script, cfg.synth, workers) as pool:
+        for split in cfg.splits:
+            lines = read_split(corpus_dir, split)
+            n = len(lines) if cfg.max_lines is None else min(len(lines), cfg.max_lines)
+            split_dir = out / split
+            (split_dir / "images").mkdir(parents=True, exist_ok=True)
+            (split_dir / "labels").mkdir(parents=True, exist_ok=True)
+            (split_dir / ".journal").mkdir(exist_ok=True)
+            mine = range(shard_i, n, shard_n)
+            done, _, removed = scan_split(split_dir, split, mine)
+            todo = [(i, lines[i]) for i in mine if i not in done]
+            augment = cfg.augment and split == "train"
+            policy = "random" if split == "train" else "hash"
+            rendered = skipped = 0
+            log.info("%s: %d samples for this shard, %d already done, %d to render (%d broken files removed)",
+                     split, len(mine), len(done), len(todo), removed)
+            if todo:
+                jpath = split_dir / ".journal" / f"{run_id}.jsonl"
+                with open(jpath, "a", encoding="utf-8") as journal_file, progress(len(todo), split) as bar:
+                    for index, result in pool.render(("generate", split), cfg.seed, policy, augment, todo):
+                        if result is None:
+                            journal_file.write(json.dumps({"index": index, "skipped": "unrenderable",
+                                                           "text": lines[index]}, ensure_ascii=False) + "\n")
+                            journal_file.flush()
+                            skipped += 1
+                        else:
+                            png, meta = result
+                            s = stem(split, index)
+                            atomic_write_bytes(split_dir / "images" / f"{s}.png", png)
+                            journal_file.write(json.dumps({"index": index, **meta}, ensure_ascii=False) + "\n")
+                            journal_file.flush()
+                            atomic_write_text(split_dir / "labels" / f"{s}.txt", meta["text"] + "\n")
+                            rendered += 1
+                        bar.update(1)
+            all_done, journal, _ = scan_split(split_dir, split, range(n), repair=False) if shard_n > 1 else (
+                done | {i for i, _ in todo}, read_journals(split_dir), 0)
+            info: dict[str, Any] = {"lines": n, "rendered": rendered, "skipped_unrenderable": skipped,
+                                    "already_done": len(done), "removed_broken": removed,
+                                    "augment": augment, "font_policy": policy}
+            if len(all_done) == n:
+                meta = _finalize_split(split_dir, split, n, journal, augment)
+                info.update(complete=True, total_samples=meta["total_samples"],
+                            total_skipped=meta["skipped_unrenderable"], fonts_used=meta["fonts_used"])
+            else:
+                info.update(complete=False, missing=n - len(all_done))
+                log.info("%s: this shard is done; %d samples of other shards missing, metadata.json is "
+                         "written when the last shard finishes", split, n - len(all_done))
+            totals["splits"][split] = info
+            totals["rendered"] += rendered
+            totals["skipped_unrenderable"] += skipped
+            totals["already_done"] += len(done)
+            totals["removed_broken"] += removed
+    elapsed = time.perf_counter() - t0
+    _write_generation_metadata(out, cfg, script, corpus_hash(corpus_dir), totals)
+    totals["elapsed_s"] = round(elapsed, 3)
+    totals["images_per_s"] = round(totals["rendered"] / elapsed, 2) if elapsed > 0 else 0.0
+    totals["workers"] = workers
+    return totals
+
+
+def _write_generation_metadata(out: Path, cfg: GenerateConfig, script: str, chash: str, totals: dict) -> None:
+    path = out / "generation_metadata.json"
+    previous = {}
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8")).get("splits", {})
+        except (json.JSONDecodeError, OSError):
+            previous = {}
+    splits = dict(previous)
+    for split, info in totals["splits"].items():
+        meta_path = out / split / "metadata.json"
+        if info.get("complete") and meta_path.is_file():
+            splits[split] = {"total_samples": info["total_samples"], "skipped_unrenderable": info["total_skipped"],
+                             "augmentation_applied": info["augment"], "font_policy": info["font_policy"],
+                             "fonts_used": info["fonts_used"], "lines": info["lines"]}
+    config = to_dict(cfg)
+    config.pop("workers", None)
+    meta = {
+        "generation_config": config,
+        "script": script,
+        "corpus_hash": chash,
+        "fonts": synth_fonts(script, cfg.synth),
+        "splits": splits,
+        "total_images": sum(s.get("total_samples", 0) for s in splits.values()),
+    }
+    atomic_write_json(path, meta)
+
+
+__all__ = ["GenerateConfig", "generate", "parse_shard", "encode_png", "RenderPool", "png_complete",
+           "scan_split", "read_journals"]

@@ -1,0 +1,33 @@
+"""Defaults of inference and evaluation (the one source of defaults for the Python API and the CLI).
+
+Kept free of heavy imports so that building the CLI parser stays fast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class InferConfig:
+    """How a Recognizer runs (``aksar predict`` / ``aksar eval`` flags)."""
+
+    decoder: str = "greedy"      # greedy | beam
+    beam_width: int = 5
+    batch_size: int = 32
+    threads: int | None = None   # onnxruntime intra-op threads / torch.set_num_threads; None = library default
+    device: str = "cpu"
+
+
+@dataclass
+class EvalConfig:
+    """Options of ``aksar eval``."""
+
+    worst: int = 30             # worst lines shown in the HTML report
+    top_confusions: int = 40    # confusion pairs listed
+    max_lines: int | None = None
+    segmenter: str = "auto"     # "auto": a word segmenter for the script if one is installed; "none"
+
+
+DECODERS = ("greedy", "beam")
+
+__all__ = ["InferConfig", "EvalConfig", "DECODERS"]

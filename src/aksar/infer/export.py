@@ -1,0 +1,233 @@
+"""``aksar export``: a checkpoint to a self-sufficient ONNX file, with a PyTorch/onnxruntime parity check.
+
+The graph takes ``images`` (float32 ``[batch, 1, height, width]``, batch and width dynamic) and returns
+``OCRModel.export_forward(images)`` (see :mod:`aksar.infer.onnx_model` for the output contract). The
+charset, script, normalization, preprocessing, model kind/name/kwargs, width stride, source
+checkpoint and the parity result go into ``metadata_props`` (``aksar.*`` keys).
+
+Parity: lines rendered in the model's script (real fonts, several widths, batched together and one
+by one) go through the PyTorch model and the exported file. The exported outputs must be within
+``atol`` (default 1e-4, absolute, on probabilities) of PyTorch's and the decoded texts (PyTorch:
+``model.forward`` + ``model.decode``; ONNX: numpy decoding) must be identical. Any mismatch raises
+AksarError and no file is written at ``out``.
+"""
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aksar import __version__
+from aksar.core.config import to_dict
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_bytes, sha256_file
+from aksar.core.rng import rng_for
+from aksar.data.preprocess import PreprocessConfig, to_array_batch
+from aksar.infer import onnx_model as om
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ATOL = 1e-4
+DEFAULT_OPSET = 17
+NORMALIZATION = "aksar.text.normalize (NFC, invisibles removed, whitespace collapsed, script cluster order)"
+OUTPUT_NAMES = {"ctc": ["probs"], "char": ["probs"], "attention": ["ids", "probs"]}  # unless model.onnx_outputs
+
+
+def parity_images(script: str | None, charset: list[str], n: int = 6) -> tuple[list[np.ndarray], bool]:
+    """Test lines for the parity check: rendered in the script's first font (``True``), or, when no
+    font or renderer is available, deterministic synthetic strokes (``False``)."""
+    texts = _parity_texts(script, charset, n)
+    if script:
+        try:
+            from aksar.render.fonts import discover_fonts
+            from aksar.render.renderer import LineRenderer, RenderConfig
+
+            fonts = discover_fonts(script)
+            if fonts:
+                renderer = LineRenderer(RenderConfig(), script)
+                return [renderer.render(t, fonts[i % len(fonts)]) for i, t in enumerate(texts)], True
+        except AksarError as exc:
+            log.warning("parity check: cannot render %s text (%s); using synthetic images", script, exc)
+    images = []
+    for i in range(n):
+        rng = rng_for(0, "export-parity", i)
+        w = int(rng.integers(40, 400))
+        img = np.full((48, w), 255, np.uint8)
+        for _ in range(w // 8):
+            x, y = int(rng.integers(0, w - 4)), int(rng.integers(8, 36))
+            img[y:y + int(rng.integers(2, 12)), x:x + int(rng.integers(1, 4))] = int(rng.integers(0, 90))
+        images.append(img)
+    return images, False
+
+
+def _parity_texts(script: str | None, charset: list[str], n: int) -> list[str]:
+    sample = ""
+    if script:
+        from aksar.text.scripts import get_script
+
+        sample = get_script(script).sample
+    letters = [t for t in charset if t.strip()] or ["a"]
+    texts = []
+    for i in range(n):
+        rng = rng_for(0, "export-parity-text", i)
+        if sample and i % 2 == 0:
+            texts.append(sample[: max(2, len(sample) * (i + 2) // (n + 1))])
+        else:
+            k = int(rng.integers(2, 24))
+            texts.append("".join(letters[int(j)] for j in rng.integers(0, len(letters), k)))
+    return texts
+
+
+def takes_widths(model) -> bool:
+    """Whether ``model.export_forward`` accepts the true widths (then the graph has a ``widths`` input)."""
+    return "widths" in inspect.signature(model.export_forward).parameters
+
+
+def output_names(model) -> list[str]:
+    return list(getattr(model, "onnx_outputs", None) or OUTPUT_NAMES[model.kind])
+
+
+def _torch_outputs(model, batch: np.ndarray, widths: np.ndarray) -> tuple[list[np.ndarray], list]:
+    import torch
+
+    with torch.inference_mode():
+        images = torch.from_numpy(batch)
+        raw = model.export_forward(images, torch.from_numpy(widths)) if takes_widths(model) \
+            else model.export_forward(images)
+        raw = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+        decoded = model.decode(model(images, torch.from_numpy(widths)))
+    return [r.detach().cpu().numpy() for r in raw], decoded
+
+
+def check_parity(model, onnx_path: Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
+                 atol: float = DEFAULT_ATOL) -> dict[str, Any]:
+    """Compare PyTorch and onnxruntime on rendered lines; AksarError on any difference beyond ``atol``."""
+    onnx = om.OnnxModel(onnx_path)
+    images, rendered = parity_images(script, charset)
+    groups = [list(range(len(images)))] + [[i] for i in range(len(images))]  # one batch, then one by one
+    max_diff = 0.0
+    lines = 0
+    for idx in groups:
+        batch, widths = to_array_batch([images[i] for i in idx], preprocess)
+        t_raw, t_dec = _torch_outputs(model, batch, widths)
+        o_raw = onnx.forward(batch, widths)
+        o_dec = om.decode_outputs(onnx.info.kind, o_raw, widths, onnx.info.width_stride)
+        for name, t, o in zip(output_names(model), t_raw, o_raw):
+            if t.shape != o.shape:
+                raise AksarError(f"export parity: output {name!r} has shape {t.shape} in PyTorch, {o.shape} in ONNX")
+            if np.issubdtype(t.dtype, np.integer):
+                if not np.array_equal(t, o):
+                    raise AksarError(f"export parity: output {name!r} differs between PyTorch and ONNX")
+                continue
+            diff = float(np.max(np.abs(t.astype(np.float64) - o))) if t.size else 0.0
+            max_diff = max(max_diff, diff)
+            if diff > atol:
+                raise AksarError(f"export parity: output {name!r} differs by {diff:.2e} > atol {atol:.0e} "
+                                 f"(batch of {len(idx)} lines)")
+        for i, (t, o) in enumerate(zip(t_dec, o_dec)):
+            t_text = "".join(charset[c] for c in t[0])
+            o_text = "".join(charset[c] for c in o[0])
+            if t_text != o_text:
+                raise AksarError(f"export parity: decoded text differs for parity line {idx[i]}: "
+                                 f"PyTorch {t_text!r}, ONNX {o_text!r}")
+        lines += len(idx)
+    return {"lines": lines, "rendered": rendered, "max_abs_diff": max_diff, "atol": atol,
+            "texts_equal": True}
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, atol: float = DEFAULT_ATOL,
+                opset: int = DEFAULT_OPSET) -> dict[str, Any]:
+    """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
+    import onnx
+    import torch
+
+    from aksar.train.checkpoint import load_for_inference, resolve_checkpoint_path
+
+    t0 = time.perf_counter()
+    src = resolve_checkpoint_path(checkpoint)
+    loaded = load_for_inference(src, "cpu")
+    model = loaded.model.eval()
+    kind = model.kind
+    if kind not in OUTPUT_NAMES:
+        raise AksarError(f"{src}: cannot export a model of kind {kind!r}")
+    out = Path(out)
+    charset = list(loaded.charset.tokens)
+    pre = loaded.preprocess
+    outputs = output_names(model)
+    with_widths = takes_widths(model)
+
+    class _Export(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, images: torch.Tensor, widths: torch.Tensor | None = None):
+            return self.inner.export_forward(images, widths) if with_widths else self.inner.export_forward(images)
+
+    args: tuple = (torch.zeros(2, 1, pre.height, 128),)
+    inputs = [om.INPUT_NAME]
+    dynamic = {om.INPUT_NAME: {0: "batch", 3: "width"}}
+    if with_widths:
+        args += (torch.tensor([128, 96]),)
+        inputs.append(om.WIDTHS_NAME)
+        dynamic[om.WIDTHS_NAME] = {0: "batch"}
+    for name in outputs:
+        dynamic[name] = {0: "batch"} if kind == "char" else {0: "batch", 1: "steps"}
+    buf = io.BytesIO()
+    try:
+        # The wrapper must be in eval mode: the exporter restores the wrapper's mode recursively afterwards.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python checks
+            torch.onnx.export(_Export(model).eval(), args, buf, input_names=inputs, output_names=outputs,
+                              dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
+    except Exception as exc:
+        raise AksarError(f"{src}: ONNX export of {loaded.info.get('model_name')} failed: {exc}") from None
+    proto = onnx.load_from_string(buf.getvalue())
+    source = {"file": src.name, "sha256": sha256_file(src), "step": loaded.info.get("step"),
+              "epoch": loaded.info.get("epoch")}
+    meta = {
+        om.META_CHARSET: json.dumps(charset, ensure_ascii=False),
+        om.META_SCRIPT: loaded.script or "",
+        om.META_PREPROCESS: json.dumps(to_dict(pre)),
+        om.META_NORMALIZATION: NORMALIZATION,
+        om.META_KIND: kind,
+        om.META_NAME: str(loaded.info.get("model_name") or ""),
+        om.META_KWARGS: json.dumps(loaded.info.get("model_kwargs") or {}, ensure_ascii=False),
+        om.META_VERSION: __version__,
+        om.META_WIDTH_STRIDE: str(int(getattr(model, "width_stride", 4))),
+        om.META_OUTPUTS: json.dumps(outputs),
+        om.META_SOURCE: json.dumps(source),
+    }
+
+    def _with_meta(extra: dict[str, str]) -> bytes:
+        del proto.metadata_props[:]
+        for k, v in {**meta, **extra}.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+        return proto.SerializeToString()
+
+    parity: dict[str, Any] = {"checked": False}
+    if check:
+        tmp = out.with_name(f".{out.name}.parity.onnx")
+        try:
+            atomic_write_bytes(tmp, _with_meta({}))
+            parity = {"checked": True, **check_parity(model, tmp, charset, loaded.script, pre, atol)}
+        finally:
+            tmp.unlink(missing_ok=True)
+    data = _with_meta({om.META_PARITY: json.dumps(parity)})
+    atomic_write_bytes(out, data)
+    summary = {"out": str(out), "checkpoint": str(src), "bytes": len(data), "kind": kind,
+               "model_name": meta[om.META_NAME], "charset_size": len(charset), "script": loaded.script,
+               "opset": opset, "parity": parity, "seconds": round(time.perf_counter() - t0, 2)}
+    log.info("exported %s -> %s (%.1f MB); parity: %s", src, out, len(data) / 1e6, parity)
+    return summary
+
+
+__all__ = ["export_onnx", "check_parity", "parity_images", "DEFAULT_ATOL", "DEFAULT_OPSET"]

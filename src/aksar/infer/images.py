@@ -1,0 +1,99 @@
+"""Inference inputs: loading line images safely and expanding `aksar predict` arguments into image lists.
+
+Bad input gets a clear AksarError naming the file: unreadable or corrupt files, empty (zero-size or
+blank-dimension) images and images above ``MAX_PIXELS`` (a line image that large is a mistake or a
+decompression bomb; the limit is the dataset readers' ``MAX_PIXELS``, changeable with ``max_pixels=``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from aksar.core.errors import AksarError
+from aksar.data.readers import MAX_PIXELS, BadImage, decode_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
+LIST_SUFFIXES = (".tsv", ".txt", ".list", ".lst")
+
+
+def check_image_size(shape: tuple[int, ...], where: str, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse empty images and images with more than ``max_pixels`` pixels."""
+    h, w = int(shape[0]), int(shape[1]) if len(shape) > 1 else 0
+    if h == 0 or w == 0:
+        raise AksarError(f"{where}: empty image ({h}x{w} pixels)")
+    if h * w > max_pixels:
+        raise AksarError(f"{where}: image of {w}x{h} = {h * w} pixels is above the limit of {max_pixels} "
+                         "pixels for a text line (crop the line first, or raise max_pixels)")
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as uint8 HxW grayscale; AksarError naming the file when it cannot be used."""
+    path = Path(path)
+    if not path.is_file():
+        raise AksarError(f"{path}: image file not found")
+    try:
+        img = decode_image(path, max_pixels)
+    except BadImage as exc:
+        if exc.reason == "too_large_image":
+            raise AksarError(f"{path}: image too large for a text line ({exc}); crop the line first") from None
+        raise AksarError(f"{path}: cannot read image ({exc})") from None
+    check_image_size(img.shape, str(path), max_pixels)
+    return img
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """One image to recognise: ``name`` as the user gave it (for output), ``path`` to read."""
+
+    name: str
+    path: Path
+
+
+def _read_list_file(path: Path) -> list[InputImage]:
+    """A list file: one image path per line, optionally followed by TAB and text (labels.tsv).
+
+    Relative paths are resolved against the list file's folder; the name keeps the path as written.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise AksarError(f"{path}: not UTF-8 ({exc})") from None
+    items = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name = line.split("\t", 1)[0].strip()
+        if not name:
+            raise AksarError(f"{path}:{lineno}: empty image path")
+        target = Path(name)
+        if not target.is_absolute():
+            target = path.parent / target
+        items.append(InputImage(name, target))
+    return items
+
+
+def gather_inputs(inputs: Iterable[str | Path]) -> list[InputImage]:
+    """Expand `predict` arguments: image files, folders (images inside, sorted, recursive) and list files."""
+    out: list[InputImage] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise AksarError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            out.extend(InputImage(str(p), p) for p in found)
+        elif path.suffix.lower() in LIST_SUFFIXES:
+            if not path.is_file():
+                raise AksarError(f"{path}: list file not found")
+            out.extend(_read_list_file(path))
+        elif path.is_file():
+            out.append(InputImage(str(raw), path))
+        else:
+            raise AksarError(f"{path}: no such image, folder or list file")
+    return out
+
+
+__all__ = ["MAX_PIXELS", "InputImage", "check_image_size", "load_image", "gather_inputs"]

@@ -1,0 +1,145 @@
+"""Exported ONNX models: metadata keys, loading with onnxruntime, and decoding their outputs in numpy.
+
+An exported file is self-sufficient: its ``metadata_props`` hold everything inference needs
+(``META_*`` keys below), so ``Recognizer("model.onnx")`` needs neither torch nor the checkpoint.
+
+Graph contract (written by :mod:`aksar.infer.export`): input ``images`` (float32
+``[batch, 1, height, width]``, dynamic batch and width, preprocessed by
+``aksar.data.preprocess.to_array_batch``), plus ``widths`` (int64 ``[batch]``, the true widths) for
+models whose ``export_forward`` takes them (attention: masks the padding), and the outputs of
+``OCRModel.export_forward``:
+
+- ``ctc``: ``probs`` ``[batch, frames, classes]`` (softmax, blank = 0); frames past
+  ``ceil(width / width_stride)`` of each line are padding and are cut before decoding;
+- ``char``: ``probs`` ``[batch, tokens]``;
+- ``attention``: ``ids`` ``[batch, steps]`` (greedy class ids, EOS = 2) and ``probs`` ``[batch, steps]``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from aksar.core.errors import AksarError
+from aksar.data.preprocess import PreprocessConfig
+from aksar.models import decoding
+
+META_PREFIX = "aksar."
+META_CHARSET = "aksar.charset"          # JSON list of tokens (ids are positions)
+META_SCRIPT = "aksar.script"            # script name, "" if unknown
+META_PREPROCESS = "aksar.preprocess"    # JSON PreprocessConfig (height, max_width, mean, std, ...)
+META_NORMALIZATION = "aksar.normalization"  # how labels and predictions are normalized
+META_KIND = "aksar.model_kind"          # ctc | attention | char
+META_NAME = "aksar.model_name"          # registry name, e.g. ctc_small
+META_KWARGS = "aksar.model_kwargs"      # JSON kwargs of build_model
+META_VERSION = "aksar.version"          # aksar version that exported the file
+META_WIDTH_STRIDE = "aksar.width_stride"  # input pixels per CTC frame
+META_OUTPUTS = "aksar.outputs"          # JSON list of output names in order
+META_SOURCE = "aksar.source"            # JSON: checkpoint file name, sha256, step, epoch
+META_PARITY = "aksar.parity"            # JSON: result of the export parity check
+INPUT_NAME = "images"
+WIDTHS_NAME = "widths"  # second input (int64 [batch]) of models whose export_forward takes widths
+REQUIRED_META = (META_CHARSET, META_PREPROCESS, META_KIND)
+
+
+@dataclass
+class ModelInfo:
+    """What inference needs to know about a model, from a checkpoint or from ONNX metadata."""
+
+    kind: str
+    charset: list[str]
+    script: str | None
+    preprocess: PreprocessConfig
+    name: str = ""
+    width_stride: int = 4
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_outputs(kind: str, outputs: Sequence[np.ndarray], widths: np.ndarray | None, width_stride: int,
+                   method: str = "greedy", beam_width: int = 5) -> list[tuple[list[int], float]]:
+    """Charset ids and confidences from the exported outputs (numpy; same rules as ``OCRModel.decode``)."""
+    if kind == "ctc":
+        probs = outputs[0]
+        lengths = None
+        if widths is not None:
+            lengths = np.clip((np.asarray(widths) + width_stride - 1) // width_stride, 1, probs.shape[1])
+        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width)
+    if kind == "char":
+        return decoding.classify(outputs[0])
+    if kind == "attention":
+        return decoding.attention_ids_to_tokens(outputs[0], outputs[1])
+    raise AksarError(f"unknown model kind {kind!r} (expected ctc, attention or char)")
+
+
+def _json_meta(meta: dict[str, str], key: str, path: Path) -> Any:
+    try:
+        return json.loads(meta[key])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise AksarError(f"{path}: bad ONNX metadata {key!r} ({exc}); re-export with `aksar export`") from None
+
+
+def info_from_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
+    """ModelInfo from an exported file's ``metadata_props`` (AksarError naming the file and key)."""
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise AksarError(f"{path}: not an aksar ONNX export (metadata lacks {', '.join(missing)}); "
+                         "export a checkpoint with `aksar export CHECKPOINT --out model.onnx`")
+    charset = _json_meta(meta, META_CHARSET, path)
+    if not isinstance(charset, list) or not all(isinstance(t, str) and t for t in charset):
+        raise AksarError(f"{path}: metadata {META_CHARSET!r} is not a list of tokens")
+    pre = _json_meta(meta, META_PREPROCESS, path)
+    from aksar.core.config import from_dict
+
+    preprocess = from_dict(PreprocessConfig, pre, prefix=f"{path}:{META_PREPROCESS}")
+    extra = {k[len(META_PREFIX):]: v for k, v in meta.items() if k.startswith(META_PREFIX)}
+    return ModelInfo(kind=meta[META_KIND], charset=charset, script=meta.get(META_SCRIPT) or None,
+                     preprocess=preprocess, name=meta.get(META_NAME, ""),
+                     width_stride=int(meta.get(META_WIDTH_STRIDE, "4")), extra=extra)
+
+
+class OnnxModel:
+    """An exported model run by onnxruntime (CPU); ``run(batch, widths)`` -> decoded ids and confidences."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise AksarError(f"model file not found: {self.path}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for invalid files
+            raise AksarError(f"{self.path}: not a valid ONNX model ({str(exc).strip().splitlines()[0]})") from None
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.info = info_from_metadata(meta, self.path)
+        self.metadata = meta
+        names = [i.name for i in self.session.get_inputs()]
+        self.input_name = names[0]
+        self.takes_widths = WIDTHS_NAME in names
+
+    def forward(self, batch: np.ndarray, widths: np.ndarray) -> list[np.ndarray]:
+        """Raw outputs for a preprocessed ``[B, 1, H, W]`` float32 batch and its true widths."""
+        feed = {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
+        if self.takes_widths:
+            feed[WIDTHS_NAME] = np.asarray(widths, dtype=np.int64)
+        return self.session.run(None, feed)
+
+    def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
+            ) -> list[tuple[list[int], float]]:
+        return decode_outputs(self.info.kind, self.forward(batch, widths), widths, self.info.width_stride,
+                              method, beam_width)
+
+
+__all__ = [
+    "ModelInfo", "OnnxModel", "decode_outputs", "info_from_metadata", "INPUT_NAME", "WIDTHS_NAME",
+    "META_CHARSET", "META_SCRIPT", "META_PREPROCESS", "META_NORMALIZATION", "META_KIND", "META_NAME",
+    "META_KWARGS", "META_VERSION", "META_WIDTH_STRIDE", "META_OUTPUTS", "META_SOURCE", "META_PARITY",
+]

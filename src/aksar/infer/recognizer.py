@@ -1,0 +1,223 @@
+"""``Recognizer``: text lines from images with a checkpoint (PyTorch) or an exported ``.onnx`` model.
+
+    from aksar import Recognizer
+    rec = Recognizer("model.onnx", threads=1)          # or "runs/x/checkpoints/best.pt"
+    for p in rec.predict(["line1.png", "line2.png"]):
+        print(p.text, p.confidence)
+
+ONNX models run with onnxruntime and numpy only (torch is not imported). Both back ends see the same
+batches (lines sorted by width, so padding is limited and identical) and decode with the same numpy
+rules, so a checkpoint and its export give the same texts.
+
+Every prediction is valid orthography: decoded text goes through ``aksar.text.normalize`` like the
+labels did, and combining marks with no base (at the start of the line or after a space) and a
+trailing COENG are dropped (``Prediction.repaired`` says so).
+"""
+from __future__ import annotations
+
+import os
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from aksar.core.errors import AksarError
+from aksar.data.preprocess import to_array_batch, to_gray, target_width
+from aksar.infer.config import DECODERS, InferConfig
+from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
+from aksar.infer.onnx_model import ModelInfo, OnnxModel
+from aksar.text.normalize import normalize
+
+COENG = "\u17d2"
+
+ImageLike = str | os.PathLike | np.ndarray | Image.Image
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One recognised line: normalized ``text`` and a ``confidence`` in [0, 1]."""
+
+    text: str
+    confidence: float
+    repaired: bool = False  # marks without a base were dropped from the decoded text
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
+def valid_orthography(text: str, script: str | None = None) -> tuple[str, bool]:
+    """``normalize(text)`` without orphan marks; returns ``(text, repaired)``.
+
+    A combining mark at the start of the line or after a space has no base to sit on, and a COENG
+    must be followed by a consonant: such characters are dropped (a recogniser can emit them, a
+    label never holds them).
+    """
+    text = normalize(text, script)
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        if _is_mark(ch) and (not out or out[-1] == " "):
+            continue
+        if ch == COENG and (i + 1 == len(text) or not "\u1780" <= text[i + 1] <= "\u17a2"):
+            continue
+        out.append(ch)
+    fixed = "".join(out)
+    if fixed == text:
+        return text, False
+    return normalize(fixed, script), True
+
+
+def is_onnx_file(path: Path) -> bool:
+    """ONNX by suffix; otherwise a PyTorch checkpoint (a zip file or a run directory)."""
+    if path.suffix.lower() == ".onnx":
+        return True
+    if path.is_dir() or path.suffix.lower() in (".pt", ".pth", ".ckpt"):
+        return False
+    return path.is_file() and not zipfile.is_zipfile(path)
+
+
+class _TorchModel:
+    """A checkpoint run with PyTorch: ``model.forward`` + ``model.decode`` (the training validation path)."""
+
+    def __init__(self, path: Path, device: str, threads: int | None) -> None:
+        import torch
+
+        from aksar.train.checkpoint import load_for_inference
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.torch = torch
+        self.device = torch.device(device)
+        loaded = load_for_inference(path, device)
+        self.model = loaded.model
+        self.info = ModelInfo(kind=self.model.kind, charset=list(loaded.charset.tokens), script=loaded.script,
+                              preprocess=loaded.preprocess, name=str(loaded.info.get("model_name") or ""),
+                              width_stride=int(getattr(self.model, "width_stride", 4)), extra=loaded.info)
+
+    def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
+            ) -> list[tuple[list[int], float]]:
+        torch = self.torch
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(batch).to(self.device), torch.from_numpy(widths).to(self.device))
+            return self.model.decode(out, method=method, beam_width=beam_width)
+
+
+class Recognizer:
+    """Recognise text lines with a checkpoint (``.pt`` or a run directory) or an exported ``.onnx``.
+
+    ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
+    ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
+    attention beam search needs the checkpoint (an exported attention model decodes greedily in its
+    graph). Images larger than ``max_pixels``
+    are refused with an error naming them.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, device: str = InferConfig.device,
+                 threads: int | None = InferConfig.threads, decoder: str = InferConfig.decoder,
+                 beam_width: int = InferConfig.beam_width, batch_size: int = InferConfig.batch_size,
+                 max_pixels: int = MAX_PIXELS) -> None:
+        if decoder not in DECODERS:
+            raise AksarError(f"decoder: expected one of {', '.join(DECODERS)}, got {decoder!r}")
+        if beam_width < 1:
+            raise AksarError(f"beam_width: must be >= 1, got {beam_width}")
+        if batch_size < 1:
+            raise AksarError(f"batch_size: must be >= 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise AksarError(f"threads: must be >= 1, got {threads}")
+        self.path = Path(model_path)
+        if not self.path.exists():
+            raise AksarError(f"model not found: {self.path}")
+        self.decoder = decoder
+        self.beam_width = beam_width
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        if is_onnx_file(self.path):
+            if device != "cpu":
+                raise AksarError(f"{self.path}: ONNX models run on the CPU here (device={device!r})")
+            self.backend = "onnx"
+            self._model: OnnxModel | _TorchModel = OnnxModel(self.path, threads)
+        else:
+            self.backend = "torch"
+            self._model = _TorchModel(self.path, device, threads)
+        self.info: ModelInfo = self._model.info
+        if self.backend == "onnx" and self.info.kind == "attention" and decoder == "beam":
+            raise AksarError(f"{self.path}: an exported attention model decodes greedily inside the graph; "
+                             "beam search needs the checkpoint (or use --decoder greedy)")
+
+    # -- properties ----------------------------------------------------------------------------------
+    @property
+    def charset(self) -> list[str]:
+        return self.info.charset
+
+    @property
+    def script(self) -> str | None:
+        return self.info.script
+
+    @property
+    def preprocess(self):
+        return self.info.preprocess
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    # -- prediction ----------------------------------------------------------------------------------
+    def _as_array(self, image: ImageLike, where: str) -> np.ndarray:
+        if isinstance(image, (str, os.PathLike)):
+            return load_image(image, self.max_pixels)
+        if isinstance(image, Image.Image):
+            check_image_size((image.height, image.width), where, self.max_pixels)
+        arr = to_gray(image)
+        check_image_size(arr.shape, where, self.max_pixels)
+        return arr
+
+    def batches(self, arrays: Sequence[np.ndarray], batch_size: int | None = None) -> Iterable[list[int]]:
+        """Indices of ``arrays`` grouped into batches of similar width (the order every back end uses)."""
+        cfg = self.preprocess
+        bs = batch_size or self.batch_size
+        order = sorted(range(len(arrays)), key=lambda i: (target_width(*arrays[i].shape[:2], cfg)[0], i))
+        for start in range(0, len(order), bs):
+            yield order[start:start + bs]
+
+    def predict_ids(self, images: Sequence[ImageLike], batch_size: int | None = None,
+                    ) -> list[tuple[list[int], float]]:
+        """Charset ids and confidences per image (before text normalization)."""
+        arrays = [self._as_array(img, f"image {i}") for i, img in enumerate(images)]
+        out: list[tuple[list[int], float] | None] = [None] * len(arrays)
+        for idx in self.batches(arrays, batch_size):
+            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess)
+            for i, res in zip(idx, self._model.run(batch, widths, self.decoder, self.beam_width)):
+                out[i] = res
+        return out  # type: ignore[return-value]
+
+    def text_of(self, ids: list[int]) -> tuple[str, bool]:
+        """Normalized text of decoded charset ids (and whether orphan marks were dropped)."""
+        n = len(self.charset)
+        raw = "".join(self.charset[i] for i in ids if 0 <= i < n)
+        return valid_orthography(raw, self.script)
+
+    def predict(self, images: ImageLike | Sequence[ImageLike], batch_size: int | None = None,
+                ) -> list[Prediction]:
+        """Predictions for images given as paths, uint8 arrays (gray or RGB) or PIL images."""
+        if isinstance(images, (str, os.PathLike, np.ndarray, Image.Image)):
+            images = [images]
+        preds = []
+        for ids, conf in self.predict_ids(list(images), batch_size):
+            text, repaired = self.text_of(ids)
+            preds.append(Prediction(text, float(conf), repaired))
+        return preds
+
+    def describe(self) -> dict[str, Any]:
+        """Model facts for reports: backend, kind, name, script, charset size, preprocessing, decoder."""
+        from aksar.core.config import to_dict
+
+        return {"path": str(self.path), "backend": self.backend, "kind": self.kind, "name": self.info.name,
+                "script": self.script, "charset_size": len(self.charset), "preprocess": to_dict(self.preprocess),
+                "decoder": self.decoder, "beam_width": self.beam_width if self.decoder == "beam" else None}
+
+
+__all__ = ["Recognizer", "Prediction", "valid_orthography", "is_onnx_file", "DECODERS"]

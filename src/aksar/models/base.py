@@ -1,0 +1,125 @@
+"""``OCRModel``: the interface every recognizer implements (see docs/ARCHITECTURE.md, models)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from aksar.core.errors import AksarError
+from aksar.models.losses import build_loss
+
+
+class OCRModel(nn.Module):
+    """Base class. Subclasses set ``kind`` ("ctc" | "attention" | "char") and ``loss_family``.
+
+    - ``forward(images [B,1,H,W], widths [B], targets=None) -> dict`` with ``logits`` (and ``loss`` when
+      ``targets`` is given: the dict from :meth:`prepare_targets` or raw ``list[list[int]]`` charset ids).
+    - ``decode(outputs, method="greedy"|"beam", beam_width=5) -> list[(token_ids, confidence)]``.
+    - ``export_forward(images)``: the traceable function exported to ONNX.
+    - ``config()``: kwargs such that ``build_model(model.name, model.num_tokens, **model.config())``
+      rebuilds the same architecture.
+    """
+
+    kind: str = ""
+    loss_family: str = ""
+    default_loss: str = ""
+    onnx_outputs: tuple[str, ...] = ("probs",)
+
+    def __init__(self, num_tokens: int, height: int = 32, loss: Any = None) -> None:
+        super().__init__()
+        if not isinstance(num_tokens, int) or num_tokens < 1:
+            raise AksarError(f"model: num_tokens must be a positive integer (the charset size), got {num_tokens!r}")
+        self.num_tokens = num_tokens
+        self.height = height
+        self.name = type(self).__name__
+        self.loss_fn = build_loss(loss if loss is not None else self.default_loss, family=self.loss_family)
+        self._config: dict[str, Any] = {}
+
+    # -- configuration -------------------------------------------------------------------------------
+    def _remember(self, **kwargs: Any) -> None:
+        """Record constructor kwargs for :meth:`config` (the loss is stored as its config dict)."""
+        self._config = dict(kwargs)
+
+    def config(self) -> dict[str, Any]:
+        cfg = dict(self._config)
+        loss_cfg = getattr(self.loss_fn, "config", None)
+        cfg["loss"] = loss_cfg() if callable(loss_cfg) else None
+        if cfg["loss"] is None:
+            cfg.pop("loss")
+        return cfg
+
+    @property
+    def num_classes(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _check_images(self, images: torch.Tensor) -> None:
+        if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != self.height:
+            raise AksarError(f"{self.name}: expected images [B, 1, {self.height}, W], got {list(images.shape)}"
+                             f" (the model was built with height={self.height})")
+
+    def _targets(self, targets: Any, device: torch.device) -> Mapping[str, torch.Tensor]:
+        if isinstance(targets, Mapping):
+            return targets
+        return self.prepare_targets(targets, device)
+
+    # -- interface -----------------------------------------------------------------------------------
+    def prepare_targets(self, token_ids: list[list[int]], device: torch.device | str = "cpu") -> dict:
+        raise NotImplementedError
+
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
+               ) -> list[tuple[list[int], float]]:
+        raise NotImplementedError
+
+    def export_forward(self, images: torch.Tensor):
+        raise NotImplementedError
+
+    def to_onnx(self, path: str | Path, opset: int = 17, example_width: int = 128) -> list[str]:
+        """Export :meth:`export_forward` to ONNX: input ``images`` with dynamic batch and width.
+
+        Uses the TorchScript-based exporter (``dynamo=False``; no onnxscript needed). The model is put in
+        eval mode. Returns the output names (``probs`` or ``ids, probs``).
+        """
+        was_training = self.training
+        self.eval()
+        example = torch.zeros(2, 1, self.height, example_width, device=next(self.parameters()).device)
+        axes = {"images": {0: "batch", 3: "width"}}
+        for name in self.onnx_outputs:
+            axes[name] = {0: "batch", 1: "frames"} if self.kind == "ctc" else {0: "batch"}
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(_ExportWrapper(self), (example,), str(path), input_names=["images"],
+                                  output_names=list(self.onnx_outputs), dynamic_axes=axes,
+                                  opset_version=opset, dynamo=False)
+        finally:
+            self.train(was_training)
+        return list(self.onnx_outputs)
+
+
+class _ExportWrapper(nn.Module):
+    def __init__(self, model: OCRModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor):
+        return self.model.export_forward(images)
+
+
+def check_method(method: str) -> None:
+    if method not in ("greedy", "beam"):
+        raise AksarError(f"decoder: expected 'greedy' or 'beam', got {method!r}")
+
+
+def check_token_ids(token_ids: list[list[int]], num_tokens: int) -> None:
+    for i, ids in enumerate(token_ids):
+        for t in ids:
+            if not 0 <= t < num_tokens:
+                raise AksarError(f"targets: sample {i} has token id {t} outside the charset (0..{num_tokens - 1})")

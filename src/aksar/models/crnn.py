@@ -1,0 +1,147 @@
+"""CNN models: CRNN (backbone + BiLSTM + CTC head) and the single-character classifier."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from aksar.core.errors import AksarError
+from aksar.models import decoding
+from aksar.models.backbones import WIDTH_STRIDE, build_backbone, output_lengths
+from aksar.models.base import OCRModel, check_method, check_token_ids
+
+
+def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, scale: float) -> nn.Module:
+    if backbone == "mobilenet":
+        return build_backbone(backbone, height, scale=scale)
+    return build_backbone(backbone, height, **({"channels": tuple(channels)} if channels else {}))
+
+
+class CTCModel(OCRModel):
+    """CRNN: conv backbone -> stacked BiLSTM over the width -> linear CTC head (blank = class 0).
+
+    The LSTM runs over the padded width (no packing) so that PyTorch and ONNX compute the same thing;
+    padding is background, which the model learns to read as blank. ``output_lengths`` trims each
+    sample's frames to ``ceil(width / 4)`` for the loss and the decoder.
+    """
+
+    kind = "ctc"
+    loss_family = "ctc"
+    default_loss = "ctc"
+    width_stride = WIDTH_STRIDE
+
+    def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
+                 channels: Sequence[int] | None = None, scale: float = 0.5, hidden: int = 128,
+                 rnn_layers: int = 2, dropout: float = 0.0, loss: Any = None) -> None:
+        super().__init__(num_tokens, height, loss)
+        self._remember(height=height, backbone=backbone, channels=list(channels) if channels else None,
+                       scale=scale, hidden=hidden, rnn_layers=rnn_layers, dropout=dropout)
+        self.backbone = make_backbone(backbone, height, channels, scale)
+        self.rnn = nn.LSTM(self.backbone.out_channels, hidden, num_layers=rnn_layers, bidirectional=True,
+                           batch_first=True, dropout=dropout if rnn_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * hidden, self.num_classes)
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_tokens + 1
+
+    def output_lengths(self, widths: torch.Tensor, total: int) -> torch.Tensor:
+        return output_lengths(widths, total)
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        self._check_images(images)
+        feats = self.backbone(images).transpose(1, 2)  # [B, T, C]
+        seq, _ = self.rnn(feats)
+        return self.head(self.dropout(seq))
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor, targets: Any = None) -> dict[str, Any]:
+        logits = self._logits(images)
+        lengths = self.output_lengths(widths.to(logits.device), logits.shape[1])
+        out: dict[str, Any] = {"logits": logits, "output_lengths": lengths}
+        if targets is not None:
+            tg = self._targets(targets, logits.device)
+            out["loss"] = self.loss_fn(logits, lengths, tg["targets"], tg["target_lengths"])
+            # Samples too long for their frames (CTC infeasible; zero_infinity zeroes their loss): counted.
+            out["infeasible"] = int((lengths < tg["min_frames"]).sum())
+        return out
+
+    def prepare_targets(self, token_ids: list[list[int]], device: torch.device | str = "cpu") -> dict:
+        """Concatenated class ids (token + 1), lengths, and the minimum frames each needs (len + repeats)."""
+        check_token_ids(token_ids, self.num_tokens)
+        flat = [t + 1 for ids in token_ids for t in ids]
+        lengths = [len(ids) for ids in token_ids]
+        min_frames = [len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b) for ids in token_ids]
+        return {"targets": torch.tensor(flat, dtype=torch.long, device=device),
+                "target_lengths": torch.tensor(lengths, dtype=torch.long, device=device),
+                "min_frames": torch.tensor(min_frames, dtype=torch.long, device=device)}
+
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
+               ) -> list[tuple[list[int], float]]:
+        check_method(method)
+        probs = outputs["logits"].detach().float().softmax(-1).cpu().numpy()
+        lengths = outputs.get("output_lengths")
+        lengths = None if lengths is None else lengths.cpu().numpy()
+        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width)
+
+    def export_forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-frame softmax probabilities ``[B, T, num_classes]`` (trim with ``ceil(width / 4)``)."""
+        return self._logits(images).softmax(-1)
+
+
+class CharModel(OCRModel):
+    """Single-character classifier (``max_text_length: 1``): backbone -> max over width -> linear.
+
+    Classes are the charset tokens themselves (no blank, no PAD); decoding returns exactly one token.
+    Max pooling over the (padded) width keeps the result independent of how much background padding
+    the batch added, so PyTorch batches and the ONNX export agree.
+    """
+
+    kind = "char"
+    loss_family = "ce"
+    default_loss = "ce"
+
+    def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
+                 channels: Sequence[int] | None = None, scale: float = 0.5, dropout: float = 0.1,
+                 loss: Any = None) -> None:
+        super().__init__(num_tokens, height, loss)
+        self._remember(height=height, backbone=backbone, channels=list(channels) if channels else None,
+                       scale=scale, dropout=dropout)
+        self.backbone = make_backbone(backbone, height, channels, scale)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.backbone.out_channels, num_tokens)
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_tokens
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        self._check_images(images)
+        feats = self.backbone(images).amax(dim=2)  # [B, C]
+        return self.head(self.dropout(feats))
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor, targets: Any = None) -> dict[str, Any]:
+        logits = self._logits(images)
+        out: dict[str, Any] = {"logits": logits}
+        if targets is not None:
+            tg = self._targets(targets, logits.device)
+            out["loss"] = self.loss_fn(logits, tg["target"], pad_index=None)
+        return out
+
+    def prepare_targets(self, token_ids: list[list[int]], device: torch.device | str = "cpu") -> dict:
+        check_token_ids(token_ids, self.num_tokens)
+        for i, ids in enumerate(token_ids):
+            if len(ids) != 1:
+                raise AksarError(f"targets: sample {i} has {len(ids)} tokens, but the single-character model "
+                                 f"({self.name}) needs exactly 1 (set data max_text_length: 1)")
+        return {"target": torch.tensor([ids[0] for ids in token_ids], dtype=torch.long, device=device)}
+
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
+               ) -> list[tuple[list[int], float]]:
+        check_method(method)  # beam == greedy for one token
+        return decoding.classify(outputs["logits"].detach().float().softmax(-1).cpu().numpy())
+
+    def export_forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``[B, num_tokens]``."""
+        return self._logits(images).softmax(-1)

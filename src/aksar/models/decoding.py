@@ -1,0 +1,139 @@
+"""Decoding from probabilities to charset token ids, in numpy only (no torch: used by ONNX inference).
+
+Class-id conventions (docs/ARCHITECTURE.md): CTC ``0 = blank``, token ``i -> i + 1``; attention
+``0 = PAD, 1 = SOS, 2 = EOS``, token ``i -> i + 3``. Every function returns ``(token_ids, confidence)``
+with 0-based charset ids and a confidence in [0, 1]:
+
+- greedy (CTC and attention): the arithmetic mean of the chosen per-step probabilities (CTC: the
+  frames that emitted a kept token; attention: the emitted tokens and the EOS step). An empty CTC
+  result gets the mean max-probability over all its frames.
+- beam: the per-step geometric mean of the sequence probability, ``P(y|x) ** (1 / steps)`` (CTC:
+  ``steps = max(1, len(y))`` with ``P`` summed over all alignments; attention: tokens + EOS).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+CTC_BLANK = 0
+PAD, SOS, EOS = 0, 1, 2
+ATTN_OFFSET = 3
+
+
+def ctc_greedy(probs: np.ndarray, length: int | None = None) -> tuple[list[int], float]:
+    """Best-path decode of one ``[T, C]`` probability matrix: argmax, collapse repeats, drop blanks."""
+    probs = np.asarray(probs)[: length if length is not None else None]
+    if probs.shape[0] == 0:
+        return [], 0.0
+    best = probs.argmax(-1)
+    best_p = probs.max(-1)
+    keep = best != CTC_BLANK
+    keep[1:] &= best[1:] != best[:-1]
+    ids = [int(c) - 1 for c in best[keep]]
+    conf = float(best_p[keep].mean()) if keep.any() else float(best_p.mean())
+    return ids, conf
+
+
+def _logsumexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = max(a, b)
+    return m + math.log(math.exp(a - m) + math.exp(b - m))
+
+
+def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_width: int = 5,
+                           prune: float = 1e-4) -> tuple[list[int], float]:
+    """CTC prefix beam search over one ``[T, C]`` probability matrix (log space).
+
+    Each prefix keeps two scores: ending in blank and ending in its last label, so that repeated labels
+    separated by a blank are counted correctly. Classes with probability below ``prune`` at a frame
+    are skipped (the best class is always kept).
+    """
+    probs = np.asarray(probs, dtype=np.float64)[: length if length is not None else None]
+    if probs.shape[0] == 0:
+        return [], 0.0
+    with np.errstate(divide="ignore"):
+        logp = np.log(probs)
+    ninf = -math.inf
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, ninf)}  # prefix -> (p_blank, p_label)
+    for t in range(logp.shape[0]):
+        row = logp[t]
+        cands = np.nonzero(probs[t] >= prune)[0]
+        if cands.size == 0:
+            cands = np.array([int(probs[t].argmax())])
+        nxt: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix: tuple[int, ...], pb: float, pl: float) -> None:
+            cur = nxt.setdefault(prefix, [ninf, ninf])
+            cur[0] = _logsumexp(cur[0], pb)
+            cur[1] = _logsumexp(cur[1], pl)
+
+        for prefix, (pb, pl) in beams.items():
+            total = _logsumexp(pb, pl)
+            last = prefix[-1] if prefix else None
+            for c in cands:
+                c = int(c)
+                p = float(row[c])
+                if c == CTC_BLANK:
+                    add(prefix, total + p, ninf)
+                elif c == last:
+                    add(prefix, ninf, pl + p)             # repeat collapses into the same prefix
+                    add(prefix + (c,), ninf, pb + p)      # a blank in between: a new label
+                else:
+                    add(prefix + (c,), ninf, total + p)
+        ranked = sorted(nxt.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)
+        beams = {k: (v[0], v[1]) for k, v in ranked[:beam_width]}
+    prefix, (pb, pl) = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))
+    logp_seq = _logsumexp(pb, pl)
+    conf = math.exp(logp_seq / max(1, len(prefix)))
+    return [c - 1 for c in prefix], float(min(1.0, conf))
+
+
+def ctc_decode_batch(probs: np.ndarray, lengths: np.ndarray | None = None, method: str = "greedy",
+                     beam_width: int = 5) -> list[tuple[list[int], float]]:
+    """Decode ``[B, T, C]`` CTC probabilities (``lengths`` = valid frames per sample)."""
+    probs = np.asarray(probs)
+    out = []
+    for b in range(probs.shape[0]):
+        n = None if lengths is None else int(lengths[b])
+        if method == "greedy":
+            out.append(ctc_greedy(probs[b], n))
+        elif method == "beam":
+            out.append(ctc_prefix_beam_search(probs[b], n, beam_width=beam_width))
+        else:
+            raise ValueError(f"decode method must be 'greedy' or 'beam', got {method!r}")
+    return out
+
+
+def attention_ids_to_tokens(ids: np.ndarray, probs: np.ndarray) -> list[tuple[list[int], float]]:
+    """Turn greedy attention output (class ids ``[B, L]`` and their probabilities ``[B, L]``) into tokens.
+
+    Reading stops at the first EOS (included in the confidence) or PAD; SOS is skipped.
+    """
+    ids, probs = np.asarray(ids), np.asarray(probs)
+    out = []
+    for row, prow in zip(ids, probs):
+        tokens: list[int] = []
+        ps: list[float] = []
+        for c, p in zip(row.tolist(), prow.tolist()):
+            if c == EOS:
+                ps.append(p)
+                break
+            if c == PAD:
+                break
+            if c == SOS:
+                continue
+            tokens.append(c - ATTN_OFFSET)
+            ps.append(p)
+        out.append((tokens, float(np.mean(ps)) if ps else 0.0))
+    return out
+
+
+def classify(probs: np.ndarray) -> list[tuple[list[int], float]]:
+    """Single-character mode: ``[B, num_tokens]`` probabilities -> exactly one token per sample."""
+    probs = np.asarray(probs)
+    best = probs.argmax(-1)
+    return [([int(c)], float(probs[i, c])) for i, c in enumerate(best)]

@@ -1,0 +1,191 @@
+"""Checkpoints: plain dicts of tensors/str/int/float/list/dict, loadable with ``torch.load(weights_only=True)``.
+
+A checkpoint is self-describing: ``model_name``, ``model_kwargs``, ``model_state``, ``charset`` (token
+list), ``script``, ``preprocess`` (dict), ``config`` (resolved training config as a dict), plus the
+training state (``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``step``, ``batch_in_epoch``,
+``rng``, ``trainer`` counters, ``metrics``). Files are written atomically.
+
+- ``save_checkpoint(path, state)`` / ``load_checkpoint(path)``
+- ``load_for_inference(path, device) -> LoadedModel(model, charset, script, preprocess, info)``
+- ``remap_state_dict(...)``: fine-tuning with a different charset keeps the weights of shared tokens.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aksar.core.config import from_dict
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_bytes
+from aksar.data.preprocess import PreprocessConfig
+from aksar.text.charset import Charset
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def resolve_checkpoint_path(path: str | Path, name: str = "latest.pt") -> Path:
+    """A checkpoint file from a file path or a run directory (``RUN/checkpoints/<name>``)."""
+    p = Path(path)
+    if p.is_dir():
+        for cand in (p / "checkpoints" / name, p / name):
+            if cand.is_file():
+                return cand
+        raise AksarError(f"{p}: no checkpoints/{name} in this run directory")
+    if not p.is_file():
+        raise AksarError(f"checkpoint not found: {p}")
+    return p
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (readers see the old file or the whole new one)."""
+    buf = io.BytesIO()
+    torch.save({"format_version": FORMAT_VERSION, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint file (or a run directory's latest.pt) with ``weights_only=True``."""
+    p = resolve_checkpoint_path(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a checkpoint
+        raise AksarError(f"{p}: cannot load checkpoint: {exc}") from None
+    if not isinstance(ckpt, dict) or "model_state" not in ckpt or "model_name" not in ckpt:
+        raise AksarError(f"{p}: not an aksar checkpoint (no model_name/model_state)")
+    return ckpt
+
+
+# ---- RNG states as tensors (weights_only safe) ----------------------------------------------------
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, numpy (legacy global) and torch RNG states as tensors/ints."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "python": torch.tensor(py_state, dtype=torch.int64),
+        "python_version": int(py_version),
+        "python_gauss": py_gauss,
+        "numpy_keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+        "numpy_pos": int(np_pos),
+        "numpy_has_gauss": int(np_has_gauss),
+        "numpy_gauss": float(np_gauss),
+        "numpy_name": str(np_name),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = [s for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    if not state:
+        return
+    random.setstate((state["python_version"], tuple(int(x) for x in state["python"].tolist()),
+                     state["python_gauss"]))
+    np.random.set_state((state["numpy_name"], state["numpy_keys"].numpy().astype(np.uint32),
+                         state["numpy_pos"], state["numpy_has_gauss"], state["numpy_gauss"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+# ---- fine-tuning with another charset ---------------------------------------------------------------
+
+def remap_state_dict(old_state: dict[str, torch.Tensor], old_tokens: list[str], new_state: dict[str, torch.Tensor],
+                     new_tokens: list[str], offset: int) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Old weights fitted into a model built for ``new_tokens``.
+
+    Tensors whose shape differs only in the class dimension (``len(tokens) + offset`` classes, the first
+    ``offset`` being special classes like blank/PAD/SOS/EOS) get the rows of the special classes and of
+    the tokens both charsets share; rows of new tokens keep the new model's initialisation.
+    Returns the state dict to load and counts (``shared``, ``new``, ``dropped``, ``remapped_tensors``).
+    """
+    old_nc, new_nc = len(old_tokens) + offset, len(new_tokens) + offset
+    old_index = {t: i for i, t in enumerate(old_tokens)}
+    src = torch.tensor([i for i in range(offset)] + [old_index[t] + offset for t in new_tokens if t in old_index])
+    dst = torch.tensor([i for i in range(offset)] + [j + offset for j, t in enumerate(new_tokens) if t in old_index])
+    out: dict[str, torch.Tensor] = {}
+    remapped = 0
+    for key, new_t in new_state.items():
+        if key not in old_state:
+            raise AksarError(f"model.init_from: checkpoint lacks parameter {key!r} (different architecture?)")
+        old_t = old_state[key]
+        class_dims = [d for d in range(new_t.dim()) if old_t.dim() == new_t.dim()
+                      and old_t.shape[d] == old_nc and new_t.shape[d] == new_nc
+                      and all(old_t.shape[e] == new_t.shape[e] for e in range(new_t.dim()) if e != d)]
+        if not class_dims or new_t.dim() == 0:
+            if old_t.shape != new_t.shape:
+                raise AksarError(f"model.init_from: parameter {key!r} has shape {tuple(old_t.shape)} in the "
+                                 f"checkpoint, {tuple(new_t.shape)} in the model (different architecture?)")
+            out[key] = old_t
+            continue
+        d = class_dims[0]
+        merged = new_t.clone()
+        merged.index_copy_(d, dst, old_t.index_select(d, src).to(merged.dtype))
+        out[key] = merged
+        remapped += 1
+    shared = len(dst) - offset
+    counts = {"shared": shared, "new": len(new_tokens) - shared, "dropped": len(old_tokens) - shared,
+              "remapped_tensors": remapped}
+    return out, counts
+
+
+def init_from_checkpoint(model: torch.nn.Module, path: str | Path, tokens: list[str], model_name: str) -> dict[str, int]:
+    """Load weights from a checkpoint into ``model`` (fine-tuning), remapping a different charset."""
+    ckpt = load_checkpoint(path)
+    if ckpt["model_name"] != model_name:
+        raise AksarError(f"model.init_from: {path} holds a {ckpt['model_name']!r} model, "
+                         f"this config builds {model_name!r}")
+    old_tokens = list(ckpt["charset"])
+    offset = int(model.num_classes) - len(tokens)
+    state, counts = remap_state_dict(ckpt["model_state"], old_tokens, model.state_dict(), tokens, offset)
+    model.load_state_dict(state)
+    log.info("initialised from %s: %d shared tokens kept, %d new, %d dropped", path, counts["shared"],
+             counts["new"], counts["dropped"])
+    return counts
+
+
+# ---- inference ---------------------------------------------------------------------------------------
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    charset: Charset
+    script: str | None
+    preprocess: PreprocessConfig
+    info: dict[str, Any]
+
+
+def build_model_from_checkpoint(ckpt: dict[str, Any]) -> torch.nn.Module:
+    from aksar.models import build_model
+
+    return build_model(ckpt["model_name"], len(ckpt["charset"]), **dict(ckpt.get("model_kwargs") or {}))
+
+
+def load_for_inference(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Model (eval mode, on ``device``), charset, script and preprocessing from a checkpoint."""
+    ckpt = load_checkpoint(path)
+    model = build_model_from_checkpoint(ckpt)
+    model.load_state_dict(ckpt["model_state"])
+    model.to(device).eval()
+    info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "epoch", "step", "metrics", "format_version")}
+    info["path"] = str(resolve_checkpoint_path(path))
+    info["config"] = ckpt.get("config")
+    return LoadedModel(model=model, charset=Charset(list(ckpt["charset"])), script=ckpt.get("script"),
+                       preprocess=from_dict(PreprocessConfig, ckpt.get("preprocess") or {}, prefix="preprocess"),
+                       info=info)
+
+
+__all__ = [
+    "save_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "capture_rng_state", "restore_rng_state",
+    "remap_state_dict", "init_from_checkpoint", "LoadedModel", "load_for_inference", "build_model_from_checkpoint",
+]

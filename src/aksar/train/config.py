@@ -1,0 +1,242 @@
+"""Training configuration: one dataclass tree, the single source of defaults for YAML, CLI and Python.
+
+YAML sections (``global`` is accepted as an alias of ``run``, PaddleOCR style)::
+
+    run:            seed, device, precision, epochs, max_steps, max_minutes, output_dir, ...
+    model:          name, kwargs, init_from (fine-tune; a different charset keeps shared characters)
+    data:           preset, corpus_dir, charset, samples_per_epoch, batch_size, synth, preprocess, ...
+    loss:           name (auto|ctc|ce|focal|focal_ctc|focal_ce), label_smoothing, gamma, alpha
+    optimizer:      name (adam|adamw|sgd), lr, weight_decay, grad_clip, accumulate_steps, ...
+    scheduler:      name (none|steplr|cosine|plateau|onecycle), warmup_steps, ...
+    checkpoint:     every_n_epochs, keep_last
+    early_stopping: patience, min_delta, metric, mode, restore_best, target_cer
+    logging:        log_every_steps, tensorboard, num_samples
+
+``load_config(path, overrides)`` reads YAML, applies ``-o section.key=value`` overrides and validates:
+unknown keys and wrong types are AksarErrors naming the key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from aksar.core.config import apply_overrides, from_dict, load_yaml, to_dict
+from aksar.core.errors import AksarError
+from aksar.data.preprocess import PreprocessConfig
+from aksar.render.synth import SynthConfig
+from aksar.text.corpus import CorpusConfig
+
+
+@dataclass
+class RunConfig:
+    """Run-wide settings (YAML section ``run`` or ``global``)."""
+
+    output_dir: str = "runs/default"
+    seed: int = 42
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"  # fp16/bf16: autocast on CUDA only
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps (across resumes)
+    max_minutes: float | None = None  # wall-clock budget of one invocation; stops with a checkpoint
+    val_every_steps: int = 0  # 0 = only at the end of each epoch
+    val_every_epochs: int = 1
+    deterministic: bool = True  # torch.use_deterministic_algorithms (warn only) + cudnn deterministic
+    cudnn_benchmark: bool = False  # only used when deterministic is false
+    threads: int | None = None  # torch CPU threads (None: torch default)
+    overwrite: bool = False  # start afresh in an output_dir that already holds checkpoints
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise AksarError(f"run.epochs: must be >= 1, got {self.epochs}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise AksarError(f"run.max_steps: must be >= 1, got {self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise AksarError(f"run.max_minutes: must be > 0, got {self.max_minutes}")
+        if self.val_every_steps < 0 or self.val_every_epochs < 0:
+            raise AksarError("run.val_every_steps / run.val_every_epochs: must be >= 0")
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            raise AksarError(f"run.device: expected auto, cpu, cuda or cuda:N, got {dev!r}")
+
+
+@dataclass
+class ModelConfig:
+    """Which architecture (``aksar.models.build_model`` name and keyword arguments)."""
+
+    name: str = "ctc_small"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None  # checkpoint to fine-tune from (weights only; charset may differ)
+
+
+@dataclass
+class DataConfig:
+    """Training data (on the fly from a corpus, or a dataset on disk) and the fixed validation set."""
+
+    preset: str | None = None  # khmer | thai: build the corpus from the built-in text if missing
+    corpus_dir: str = "data/processed"
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)  # used when the corpus is built
+    charset: str | None = None  # charset file; default corpus_dir/charset.txt
+    train_dataset: str | None = None  # a dataset on disk (labels file, pregenerated dir, LMDB) instead
+    samples_per_epoch: int = 10000  # on-the-fly samples per epoch (all ranks together)
+    max_text_length: int | None = None  # on the fly: longest line in characters (None: corpus as is)
+    batch_size: int | str = 32  # or "auto" (CUDA: largest batch that fits, with a margin)
+    val_batch_size: int = 64
+    num_workers: int = 2
+    pin_memory: bool = True  # CUDA only
+    val_dir: str = "data/validation_fixed"
+    val_samples: int = 6400  # size of the validation set when it has to be built
+    val_seed: int = 42
+    val_augment: bool = False  # augment the validation set when it has to be built
+    val_max_samples: int | None = None  # validate on the first N only (None: all)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, str) and self.batch_size != "auto":
+            raise AksarError(f"data.batch_size: expected an integer or 'auto', got {self.batch_size!r}")
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
+            raise AksarError(f"data.batch_size: must be >= 1, got {self.batch_size}")
+        if self.val_batch_size < 1:
+            raise AksarError(f"data.val_batch_size: must be >= 1, got {self.val_batch_size}")
+        if self.samples_per_epoch < 1:
+            raise AksarError(f"data.samples_per_epoch: must be >= 1, got {self.samples_per_epoch}")
+        if self.num_workers < 0:
+            raise AksarError(f"data.num_workers: must be >= 0, got {self.num_workers}")
+        if self.max_text_length is not None and self.max_text_length < 1:
+            raise AksarError(f"data.max_text_length: must be >= 1, got {self.max_text_length}")
+
+    def charset_path(self) -> Path:
+        return Path(self.charset) if self.charset else Path(self.corpus_dir) / "charset.txt"
+
+
+@dataclass
+class LossConfig:
+    """Loss by name; ``auto`` = ``ctc`` for CTC models, ``ce`` for attention models."""
+
+    name: Literal["auto", "ctc", "ce", "focal", "focal_ctc", "focal_ce"] = "auto"
+    label_smoothing: float = 0.0  # ce
+    gamma: float = 2.0  # focal
+    alpha: float = 1.0  # focal
+    zero_infinity: bool = True  # ctc
+
+    def resolve(self, family: str) -> dict[str, Any]:
+        """The ``aksar.models.build_loss`` mapping for a model of ``family`` ("ctc" or "ce")."""
+        name = self.name
+        if name == "auto":
+            name = family
+        if name == "focal":
+            name = f"focal_{family}"
+        if name in ("ctc", "focal_ctc"):
+            params: dict[str, Any] = {"zero_infinity": self.zero_infinity}
+        else:
+            params = {"label_smoothing": self.label_smoothing} if name == "ce" else {}
+        if name.startswith("focal"):
+            params.update(gamma=self.gamma, alpha=self.alpha)
+        return {"name": name, **params}
+
+
+@dataclass
+class OptimizerConfig:
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9  # sgd
+    nesterov: bool = False  # sgd
+    grad_clip: float | None = 5.0  # max gradient norm (None: off)
+    accumulate_steps: int = 1  # micro-batches per optimizer step
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise AksarError(f"optimizer.lr: must be > 0, got {self.lr}")
+        if self.accumulate_steps < 1:
+            raise AksarError(f"optimizer.accumulate_steps: must be >= 1, got {self.accumulate_steps}")
+
+
+@dataclass
+class SchedulerConfig:
+    """Learning-rate schedule; all step counts are optimizer steps (epochs converted)."""
+
+    name: Literal["none", "steplr", "cosine", "plateau", "onecycle"] = "cosine"
+    warmup_steps: int = 0  # cosine: linear warm-up
+    warmup_epochs: float = 0.0  # cosine: added to warmup_steps
+    min_lr: float = 0.0  # cosine floor; plateau floor
+    step_size_epochs: float = 10.0  # steplr
+    gamma: float = 0.5  # steplr / plateau factor
+    patience: int = 3  # plateau: validations without CER improvement
+    max_lr: float | None = None  # onecycle (default optimizer.lr)
+    pct_start: float = 0.3  # onecycle
+
+
+@dataclass
+class CheckpointConfig:
+    every_n_epochs: int = 0  # also keep checkpoints/epoch_NNNN.pt every N epochs (0: off)
+    keep_last: int = 3  # how many epoch_NNNN.pt to keep
+    save_every_steps: int = 0  # also refresh latest.pt every N steps (0: at validations/epoch ends)
+
+
+@dataclass
+class EarlyStoppingConfig:
+    patience: int | None = None  # validations without improvement before stopping (None: off)
+    min_delta: float = 0.0
+    metric: Literal["cer", "accuracy", "loss"] = "cer"
+    mode: Literal["auto", "min", "max"] = "auto"  # auto: max for accuracy, min otherwise
+    restore_best: bool = True  # end with the best weights loaded
+    target_cer: float | None = None  # stop as soon as validation CER <= this
+
+
+@dataclass
+class LoggingConfig:
+    log_every_steps: int = 20
+    tensorboard: bool = True
+    num_samples: int = 8  # sample predictions per validation (console, JSONL, TensorBoard)
+
+    def __post_init__(self) -> None:
+        if self.log_every_steps < 1:
+            raise AksarError(f"logging.log_every_steps: must be >= 1, got {self.log_every_steps}")
+
+
+@dataclass
+class TrainConfig:
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
+    """Validate a plain dict (``global`` renamed to ``run``) with ``-o`` overrides applied."""
+    data = dict(data)
+    if "global" in data:
+        if "run" in data:
+            raise AksarError("config has both 'global' and 'run' sections; use one")
+        data["run"] = data.pop("global")
+    overrides = [("run" + o[6:]) if o.startswith("global.") else o for o in (overrides or [])]
+    apply_overrides(data, overrides)
+    return from_dict(TrainConfig, data)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (``None``: defaults), apply overrides, validate."""
+    data = load_yaml(path) if path is not None else {}
+    try:
+        return config_from_dict(data, overrides)
+    except AksarError as exc:
+        raise AksarError(f"{path}: {exc}" if path is not None else str(exc)) from None
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return to_dict(cfg)
+
+
+__all__ = [
+    "TrainConfig", "RunConfig", "ModelConfig", "DataConfig", "LossConfig", "OptimizerConfig",
+    "SchedulerConfig", "CheckpointConfig", "EarlyStoppingConfig", "LoggingConfig",
+    "load_config", "config_from_dict", "config_to_dict",
+]

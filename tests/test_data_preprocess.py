@@ -1,0 +1,101 @@
+"""Preprocessing, collate and width-bucketed batching."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aksar.core.errors import AksarError
+from aksar.data.collate import Collate, WidthBucketBatchSampler, padding_ratio
+from aksar.data.preprocess import PreprocessConfig, resize_to_height, to_array_batch, to_tensor_batch
+
+
+def test_resize_keeps_aspect_and_squeezes_long_lines(rendered_lines):
+    cfg = PreprocessConfig(height=32, max_width=64)
+    img = rendered_lines[0]["image"]
+    h, w = img.shape
+    out, squeezed = resize_to_height(np.repeat(img, 2, axis=0), cfg)  # twice as tall -> half the width
+    assert out.shape[0] == 32 and out.dtype == np.uint8
+    if round(w * 32 / (2 * h)) <= 64:
+        assert out.shape[1] == max(1, round(w * 32 / (2 * h))) and not squeezed
+    wide = np.full((32, 500), 255, np.uint8)
+    out, squeezed = resize_to_height(wide, cfg)
+    assert out.shape == (32, 64) and squeezed
+
+
+def test_rgb_and_pil_inputs_match_grayscale(rendered_lines):
+    from PIL import Image
+
+    cfg = PreprocessConfig()
+    gray = rendered_lines[1]["image"]
+    rgb = np.stack([gray] * 3, axis=2)
+    a, _ = to_array_batch([gray], cfg)
+    b, _ = to_array_batch([rgb], cfg)
+    c, _ = to_array_batch([Image.fromarray(gray)], cfg)
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_batch_normalisation_padding_and_widths(rendered_lines):
+    cfg = PreprocessConfig(height=32, max_width=800, width_multiple=8)
+    images = [it["image"] for it in rendered_lines[:4]]
+    arr, widths = to_array_batch(images, cfg)
+    assert arr.dtype == np.float32 and arr.shape[:3] == (4, 1, 32)
+    assert arr.shape[3] % 8 == 0 and arr.shape[3] >= widths.max() and arr.shape[3] - widths.max() < 8
+    assert arr.min() >= -1.0 and arr.max() <= 1.0
+    for i, img in enumerate(images):
+        r, _ = resize_to_height(img, cfg)
+        assert widths[i] == r.shape[1]
+        np.testing.assert_allclose(arr[i, 0, :, : widths[i]], (r / 255.0 - 0.5) / 0.5, atol=1e-6)
+        pad = arr[i, 0, :, widths[i]:]
+        if pad.size:  # padded with the line's own background (light), not black
+            assert np.all(pad == pad[0, 0]) and pad[0, 0] > 0.5
+    t, tw = to_tensor_batch(images, cfg)
+    assert t.dtype == torch.float32 and tw.dtype == torch.long
+    assert np.array_equal(t.numpy(), arr) and np.array_equal(tw.numpy(), widths)
+
+
+def test_empty_batch_and_bad_config_are_errors():
+    with pytest.raises(AksarError):
+        to_array_batch([], PreprocessConfig())
+    with pytest.raises(AksarError, match="preprocess.std"):
+        PreprocessConfig(std=0)
+
+
+def test_collate_drops_none_and_counts(rendered_lines):
+    cfg = PreprocessConfig(max_width=96)
+    collate = Collate(cfg)
+    batch = collate([rendered_lines[0], None, rendered_lines[2], None])
+    assert batch["images"].shape[0] == 2 and batch["dropped"] == 2
+    assert batch["texts"] == [rendered_lines[0]["text"], rendered_lines[2]["text"]]
+    assert len(batch["meta"]) == 2 and batch["widths"].tolist() == [min(96, w) for w in batch["widths"].tolist()]
+    expected_squeezed = sum(resize_to_height(rendered_lines[i]["image"], cfg)[1] for i in (0, 2))
+    assert batch["squeezed"] == expected_squeezed
+    empty = collate([None, None])
+    assert empty["images"].shape[0] == 0 and empty["dropped"] == 2
+
+
+def test_width_buckets_reduce_padding_and_cover_every_index():
+    rng = np.random.default_rng(0)
+    widths = rng.integers(20, 800, size=1000)
+    sampler = WidthBucketBatchSampler(widths, 32, shuffle=True, seed=3, pool_batches=10)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    naive = [list(range(i, min(i + 32, 1000))) for i in range(0, 1000, 32)]
+    assert padding_ratio(widths, batches) < padding_ratio(widths, naive) / 3
+    # deterministic per epoch, different across epochs, resumable by batch
+    assert list(sampler) == batches
+    sampler.set_epoch(1)
+    other = list(sampler)
+    assert other != batches
+    sampler.set_epoch(1, start_batch=5)
+    assert list(sampler) == other[5:] and len(sampler) == len(other) - 5
+
+
+def test_width_buckets_split_across_ranks():
+    widths = list(range(100, 200))
+    parts = [list(WidthBucketBatchSampler(widths, 8, seed=1, rank=r, world_size=3)) for r in range(3)]
+    assert len({len(p) for p in parts}) == 1
+    seen = [i for p in parts for b in p for i in b]
+    assert len(seen) == len(set(seen))
+    val = list(WidthBucketBatchSampler(widths, 10, shuffle=False))
+    assert val[0] == list(range(10))  # sorted by width, deterministic
