@@ -30,7 +30,7 @@ def test_registry_lists_the_issue_names():
                                   "seq2seq_medium", "char_small"}
 
 
-@pytest.mark.parametrize("name", ["ctc_small", "ctc_medium", "ctc_large", "ctc_mobilenet",
+@pytest.mark.parametrize("name", ["ctc_fast", "ctc_small", "ctc_medium", "ctc_large", "ctc_mobilenet",
                                   "seq2seq_small", "seq2seq_medium"])
 def test_sequence_models_forward_loss_decode_and_rebuild(name):
     model = build_model(name, NUM_TOKENS)

@@ -17,6 +17,8 @@ from aksar.models.seq2seq import Seq2SeqModel
 MODELS: dict[str, tuple[type[OCRModel], dict[str, Any], str]] = {
     "ctc_small": (CTCModel, dict(backbone="small", hidden=128, rnn_layers=2),
                   "CRNN, small VGG backbone + 2x BiLSTM(128), CTC; ~1.3M params, fast on CPU"),
+    "ctc_fast": (CTCModel, dict(backbone="small", channels=[16, 32, 64, 64, 128], hidden=128, rnn_layers=1),
+                 "CRNN, narrow VGG backbone + 1x BiLSTM(128), CTC; ~0.5M params, the CPU-inference default"),
     "ctc_medium": (CTCModel, dict(backbone="medium", hidden=256, rnn_layers=2),
                    "CRNN, medium VGG backbone + 2x BiLSTM(256), CTC"),
     "ctc_large": (CTCModel, dict(backbone="large", hidden=384, rnn_layers=2, dropout=0.1),
