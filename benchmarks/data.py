@@ -7,7 +7,7 @@
 Usage::
 
     .venv/bin/python benchmarks/data.py [--corpus-dir DIR] [--images 600] [--samples 512] [--epochs 8]
-                                       [--out benchmarks/results/data.md]
+                                       [--out data_bench.md]  (then copy the tables into BENCHMARKS.md)
 
 Without ``--corpus-dir`` a Khmer corpus is built from the preset (3,000 lines) in a temp folder.
 """

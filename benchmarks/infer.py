@@ -2,7 +2,7 @@
 
     python benchmarks/infer.py --data data/validation_fixed \\
         --model ctc_small=runs/small/checkpoints/best.pt --model ctc_mobilenet=model_mb.onnx \\
-        --tesseract-lang khm --out benchmarks/results/infer.md
+        --tesseract-lang khm --out BENCHMARKS.md
 
 - Each ``--model NAME=PATH`` is an exported ``.onnx`` or a checkpoint (exported to a temporary ONNX
   file first, parity-checked). aksar runs with onnxruntime, ``threads=1``, batches of ``--batch-size``;

@@ -28,12 +28,15 @@ DEFAULT = ["khmer_ctc_dev", "khmer_seq2seq_dev", "thai_char_dev", "khmer_ctc_mai
            "khmer_ctc_prod", "khmer_seq2seq_prod"]
 
 
-def measure(config: Path, warmup: int, steps: int, device: str) -> dict:
-    base = load_config(config)
-    val_dir = base.data.val_dir if "_dev" in config.stem else f"data/{base.data.preset}_dev/validation"
+def measure(config: Path, warmup: int, steps: int, device: str, extra: list[str] | None = None) -> dict:
+    """Train ``warmup + steps`` steps of ``config`` (plus ``extra`` -o overrides) and read the timings."""
+    extra = list(extra or [])
+    base = load_config(config, extra)
+    own_val = any(o.startswith("data.val_dir=") for o in extra)
+    val_dir = base.data.val_dir if ("_dev" in config.stem or own_val) else f"data/{base.data.preset}_dev/validation"
     overrides = [f"run.max_steps={warmup + steps}", "run.val_every_steps=0", f"run.device={device}",
                  f"logging.log_every_steps={warmup}", "logging.tensorboard=false", "data.val_max_samples=16",
-                 f"data.val_dir={val_dir}", "early_stopping.patience=null", "run.epochs=1000"]
+                 f"data.val_dir={val_dir}", "early_stopping.patience=null", "run.epochs=1000", *extra]
     if base.data.val_dir != val_dir:  # main/prod: borrow the dev validation set (built if missing)
         dev = load_config(ROOT / "configs" / f"{base.data.preset}_ctc_dev.yaml")
         from aksar.train.prepare import prepare_data
@@ -51,7 +54,7 @@ def measure(config: Path, warmup: int, steps: int, device: str) -> dict:
     batch_cost = sum(r["batch_cost"] for r in measured) / len(measured)
     reader_cost = sum(r["reader_cost"] for r in measured) / len(measured)
     bs = cfg.data.batch_size if isinstance(cfg.data.batch_size, int) else 32
-    return {"config": config.stem, "model": cfg.model.name, "batch": bs, "height": cfg.data.preprocess.height,
+    return {"config": config.stem, "model": cfg.model.name, "precision": cfg.run.precision, "batch": bs, "height": cfg.data.preprocess.height,
             "workers": cfg.data.num_workers, "samples_per_s": bs / batch_cost, "batch_cost": batch_cost,
             "reader_cost": reader_cost, "loader_share": reader_cost / batch_cost, "wall_s": time.time() - t0}
 
@@ -62,16 +65,24 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10, help="measured steps (a multiple of --warmup)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="measure each of these model names with the first config (sets model.name)")
+    ap.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra config override for every run (e.g. data.num_workers=14, run.precision=bf16)")
     args = ap.parse_args()
     if args.steps % args.warmup:
         ap.error("--steps must be a multiple of --warmup")
     logging.basicConfig(level=logging.WARNING)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}", flush=True)
-    print("| preset | model | batch | height | workers | samples/s | step (s) | loader wait (s) | loader share |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
-    for c in args.configs:
-        r = measure(Path(c), args.warmup, args.steps, args.device)
-        print(f"| {r['config']} | {r['model']} | {r['batch']} | {r['height']} | {r['workers']} | "
+    print("| preset | model | precision | batch | height | workers | samples/s | step (s) | loader wait (s) "
+          "| loader share |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    runs = [(Path(c), []) for c in args.configs]
+    if args.models:
+        runs = [(Path(args.configs[0]), [f"model.name={m}"]) for m in args.models]
+    for config, model_override in runs:
+        r = measure(config, args.warmup, args.steps, args.device, args.override + model_override)
+        print(f"| {r['config']} | {r['model']} | {r['precision']} | {r['batch']} | {r['height']} | {r['workers']} | "
               f"{r['samples_per_s']:.1f} | {r['batch_cost']:.3f} | {r['reader_cost']:.3f} | "
               f"{100 * r['loader_share']:.0f}% |", flush=True)
 

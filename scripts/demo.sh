@@ -23,12 +23,12 @@ step "valset: the fixed validation set"
 $AKSAR valset --corpus-dir "$DATA/processed" --output-dir "$DATA/validation_fixed" \
   --num-samples "${DEMO_VALSET:-512}" --workers 2
 
-step "train: ctc_small on the fly for at most $MINUTES minutes"
+step "train: configs/khmer_ctc_dev.yaml (ctc_fast) on the fly for at most $MINUTES minutes"
 $AKSAR train configs/khmer_ctc_dev.yaml --output-dir "$RUN" --max-minutes "$MINUTES" \
   -o data.corpus_dir="$DATA/processed" -o data.val_dir="$DATA/validation_fixed"
 
 step "eval: the best checkpoint on the fixed validation set"
-$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/validation_fixed" --out "$RUN/eval"
+$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/validation_fixed" --out-dir "$RUN/eval"
 
 step "export: ONNX with its charset and preprocessing, parity-checked"
 $AKSAR export "$RUN/checkpoints/best.pt" --out "$RUN/model.onnx"
