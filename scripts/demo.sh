@@ -19,22 +19,26 @@ $AKSAR fonts --script khmer --charset "$DATA/processed/charset.txt"
 step "preview: a contact sheet of augmented samples"
 $AKSAR preview --preset khmer --n 32 --out "$DATA/preview_khmer.png"
 
-step "valset: the fixed validation set"
-$AKSAR valset --corpus-dir "$DATA/processed" --output-dir "$DATA/validation_fixed" \
+step "corpus for the short CPU training: lines of at most 25 characters (as configs/khmer_ctc_dev.yaml)"
+$AKSAR corpus build --preset khmer --max-length 25 --output-dir "$DATA/khmer_dev/corpus"
+
+step "valset: the fixed validation set of the short-line corpus"
+$AKSAR valset --corpus-dir "$DATA/khmer_dev/corpus" --output-dir "$DATA/khmer_dev/validation" \
   --num-samples "${DEMO_VALSET:-512}" --workers 2
 
+rm -rf "$RUN"  # the demo starts a fresh run each time (aksar train refuses to overwrite a run)
 step "train: configs/khmer_ctc_dev.yaml (ctc_fast) on the fly for at most $MINUTES minutes"
 $AKSAR train configs/khmer_ctc_dev.yaml --output-dir "$RUN" --max-minutes "$MINUTES" \
-  -o data.corpus_dir="$DATA/processed" -o data.val_dir="$DATA/validation_fixed"
+  -o data.corpus_dir="$DATA/khmer_dev/corpus" -o data.val_dir="$DATA/khmer_dev/validation"
 
 step "eval: the best checkpoint on the fixed validation set"
-$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/validation_fixed" --out-dir "$RUN/eval"
+$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/khmer_dev/validation" --out-dir "$RUN/eval"
 
 step "export: ONNX with its charset and preprocessing, parity-checked"
 $AKSAR export "$RUN/checkpoints/best.pt" --out "$RUN/model.onnx"
 
 step "predict: the exported model on the validation list"
-$AKSAR predict "$RUN/model.onnx" "$DATA/validation_fixed/labels.tsv" --out "$RUN/preds.tsv"
+$AKSAR predict "$RUN/model.onnx" "$DATA/khmer_dev/validation/labels.tsv" --out "$RUN/preds.tsv"
 head -5 "$RUN/preds.tsv"
 
 step "done: reports in $RUN/eval (report.html, report.json), TensorBoard logs in $RUN/tensorboard"
