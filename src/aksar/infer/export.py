@@ -13,12 +13,10 @@ AksarError and no file is written at ``out``.
 """
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ATOL = 1e-4
 DEFAULT_OPSET = 17
 NORMALIZATION = "aksar.text.normalize (NFC, invisibles removed, whitespace collapsed, script cluster order)"
-OUTPUT_NAMES = {"ctc": ["probs"], "char": ["probs"], "attention": ["ids", "probs"]}  # unless model.onnx_outputs
+EXPORTABLE_KINDS = ("ctc", "char", "attention")
 
 
 def parity_images(script: str | None, charset: list[str], n: int = 6) -> tuple[list[np.ndarray], bool]:
@@ -85,21 +83,12 @@ def _parity_texts(script: str | None, charset: list[str], n: int) -> list[str]:
     return texts
 
 
-def takes_widths(model) -> bool:
-    """Whether ``model.export_forward`` accepts the true widths (then the graph has a ``widths`` input)."""
-    return "widths" in inspect.signature(model.export_forward).parameters
-
-
-def output_names(model) -> list[str]:
-    return list(getattr(model, "onnx_outputs", None) or OUTPUT_NAMES[model.kind])
-
-
 def _torch_outputs(model, batch: np.ndarray, widths: np.ndarray) -> tuple[list[np.ndarray], list]:
     import torch
 
     with torch.inference_mode():
         images = torch.from_numpy(batch)
-        raw = model.export_forward(images, torch.from_numpy(widths)) if takes_widths(model) \
+        raw = model.export_forward(images, torch.from_numpy(widths)) if model.export_takes_widths \
             else model.export_forward(images)
         raw = list(raw) if isinstance(raw, (tuple, list)) else [raw]
         decoded = model.decode(model(images, torch.from_numpy(widths)))
@@ -119,7 +108,7 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
         t_raw, t_dec = _torch_outputs(model, batch, widths)
         o_raw = onnx.forward(batch, widths)
         o_dec = om.decode_outputs(onnx.info.kind, o_raw, widths, onnx.info.width_stride)
-        for name, t, o in zip(output_names(model), t_raw, o_raw):
+        for name, t, o in zip(model.onnx_outputs, t_raw, o_raw):
             if t.shape != o.shape:
                 raise AksarError(f"export parity: output {name!r} has shape {t.shape} in PyTorch, {o.shape} in ONNX")
             if np.issubdtype(t.dtype, np.integer):
@@ -146,7 +135,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, ato
                 opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
     import onnx
-    import torch
 
     from aksar.train.checkpoint import load_for_inference, resolve_checkpoint_path
 
@@ -155,38 +143,14 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, ato
     loaded = load_for_inference(src, "cpu")
     model = loaded.model.eval()
     kind = model.kind
-    if kind not in OUTPUT_NAMES:
+    if kind not in EXPORTABLE_KINDS:
         raise AksarError(f"{src}: cannot export a model of kind {kind!r}")
     out = Path(out)
     charset = list(loaded.charset.tokens)
     pre = loaded.preprocess
-    outputs = output_names(model)
-    with_widths = takes_widths(model)
-
-    class _Export(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, images: torch.Tensor, widths: torch.Tensor | None = None):
-            return self.inner.export_forward(images, widths) if with_widths else self.inner.export_forward(images)
-
-    args: tuple = (torch.zeros(2, 1, pre.height, 128),)
-    inputs = [om.INPUT_NAME]
-    dynamic = {om.INPUT_NAME: {0: "batch", 3: "width"}}
-    if with_widths:
-        args += (torch.tensor([128, 96]),)
-        inputs.append(om.WIDTHS_NAME)
-        dynamic[om.WIDTHS_NAME] = {0: "batch"}
-    for name in outputs:
-        dynamic[name] = {0: "batch"} if kind == "char" else {0: "batch", 1: "steps"}
     buf = io.BytesIO()
     try:
-        # The wrapper must be in eval mode: the exporter restores the wrapper's mode recursively afterwards.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python checks
-            torch.onnx.export(_Export(model).eval(), args, buf, input_names=inputs, output_names=outputs,
-                              dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
+        outputs = model.to_onnx(buf, opset=opset)
     except Exception as exc:
         raise AksarError(f"{src}: ONNX export of {loaded.info.get('model_name')} failed: {exc}") from None
     proto = onnx.load_from_string(buf.getvalue())

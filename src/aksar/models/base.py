@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, Mapping
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ class OCRModel(nn.Module):
     - ``forward(images [B,1,H,W], widths [B], targets=None) -> dict`` with ``logits`` (and ``loss`` when
       ``targets`` is given: the dict from :meth:`prepare_targets` or raw ``list[list[int]]`` charset ids).
     - ``decode(outputs, method="greedy"|"beam", beam_width=5) -> list[(token_ids, confidence)]``.
-    - ``export_forward(images)``: the traceable function exported to ONNX.
+    - ``export_forward(images[, widths])``: the traceable function exported to ONNX (:meth:`to_onnx`).
     - ``config()``: kwargs such that ``build_model(model.name, model.num_tokens, **model.config())``
       rebuilds the same architecture.
     """
@@ -27,6 +27,7 @@ class OCRModel(nn.Module):
     loss_family: str = ""
     default_loss: str = ""
     onnx_outputs: tuple[str, ...] = ("probs",)
+    export_takes_widths: bool = False  # export_forward(images, widths): the ONNX graph gets a widths input
 
     def __init__(self, num_tokens: int, height: int = 32, loss: Any = None) -> None:
         super().__init__()
@@ -81,24 +82,33 @@ class OCRModel(nn.Module):
     def export_forward(self, images: torch.Tensor):
         raise NotImplementedError
 
-    def to_onnx(self, path: str | Path, opset: int = 17, example_width: int = 128) -> list[str]:
-        """Export :meth:`export_forward` to ONNX: input ``images`` with dynamic batch and width.
+    def to_onnx(self, f: str | Path | IO[bytes], opset: int = 17, example_width: int = 128) -> list[str]:
+        """Export :meth:`export_forward` to ONNX (a path or a binary file object); returns the output names.
 
-        Uses the TorchScript-based exporter (``dynamo=False``; no onnxscript needed). The model is put in
-        eval mode. Returns the output names (``probs`` or ``ids, probs``).
+        Inputs: ``images`` with dynamic batch and width, plus ``widths`` (int64 ``[batch]``) for models
+        whose export masks the padding (``export_takes_widths``). Uses the TorchScript-based exporter
+        (``dynamo=False``; no onnxscript needed) on the model in eval mode; its mode is restored after.
         """
         was_training = self.training
         self.eval()
-        example = torch.zeros(2, 1, self.height, example_width, device=next(self.parameters()).device)
-        axes = {"images": {0: "batch", 3: "width"}}
+        device = next(self.parameters()).device
+        args: tuple = (torch.zeros(2, 1, self.height, example_width, device=device),)
+        inputs = ["images"]
+        axes: dict[str, dict[int, str]] = {"images": {0: "batch", 3: "width"}}
+        if self.export_takes_widths:
+            args += (torch.tensor([example_width, example_width * 3 // 4], device=device),)
+            inputs.append("widths")
+            axes["widths"] = {0: "batch"}
         for name in self.onnx_outputs:
-            axes[name] = {0: "batch", 1: "frames"} if self.kind == "ctc" else {0: "batch"}
+            axes[name] = {0: "batch"} if self.kind == "char" else {0: "batch", 1: "steps"}
+        target = f if hasattr(f, "write") else str(f)
         try:
+            # The wrapper must be in eval mode too: the exporter restores its mode recursively afterwards.
             with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(_ExportWrapper(self), (example,), str(path), input_names=["images"],
+                warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python checks
+                torch.onnx.export(_ExportWrapper(self).eval(), args, target, input_names=inputs,
                                   output_names=list(self.onnx_outputs), dynamic_axes=axes,
-                                  opset_version=opset, dynamo=False)
+                                  opset_version=opset, dynamo=False, do_constant_folding=True)
         finally:
             self.train(was_training)
         return list(self.onnx_outputs)
@@ -109,8 +119,10 @@ class _ExportWrapper(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, images: torch.Tensor):
-        return self.model.export_forward(images)
+    def forward(self, images: torch.Tensor, widths: torch.Tensor | None = None):
+        if widths is None:
+            return self.model.export_forward(images)
+        return self.model.export_forward(images, widths)
 
 
 def check_method(method: str) -> None:

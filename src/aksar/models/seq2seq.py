@@ -69,6 +69,7 @@ class Seq2SeqModel(OCRModel):
     default_loss = "ce"
     width_stride = WIDTH_STRIDE
     onnx_outputs = ("ids", "probs")
+    export_takes_widths = True
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, enc_hidden: int = 128,
