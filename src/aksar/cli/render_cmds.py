@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("preview", help="contact sheet of augmented samples with their labels")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", help="corpus preset (khmer, thai)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="corpus preset (khmer, thai); default: a training --config's data.preset")
     src.add_argument("--corpus", metavar="DIR", help="a built corpus directory (uses train.txt)")
     p.add_argument("--n", type=int, default=32, help="number of samples (default %(default)s)")
     p.add_argument("--columns", type=int, default=4)
@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--font-policy", choices=["random", "hash"], default="random")
-    p.add_argument("--config", metavar="YAML", help="synth config (sections render, augment, fonts, ...)")
+    p.add_argument("--config", metavar="YAML", help="synth config (sections render, augment, degrade, fonts, ...) "
+                   "or a training config (its data.synth, data.text_mix, data.max_text_length)")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a synth config key, e.g. -o render.height=48 -o augment.blur.p=1")
     p.set_defaults(func=cmd_preview)
@@ -146,20 +147,27 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _load_synth_config(args: argparse.Namespace):
+    """(SynthConfig, the training config's data section or {})."""
     from aksar.core.config import apply_overrides, from_dict, load_yaml
     from aksar.render.synth import SynthConfig
 
     data = load_yaml(args.config) if args.config else {}
-    if "synth" in data and isinstance(data["synth"], dict):
+    section = data["data"] if isinstance(data.get("data"), dict) else {}
+    if isinstance(section.get("synth"), dict):
+        data = section["synth"]
+    elif "synth" in data and isinstance(data["synth"], dict):
         data = data["synth"]
     apply_overrides(data, args.override)
-    return from_dict(SynthConfig, data)
+    return from_dict(SynthConfig, data, prefix="synth"), section
 
 
 def _preview_lines(args: argparse.Namespace) -> tuple[str, list[str]]:
+    from aksar.core.errors import AksarError
     from aksar.text.normalize import normalize
 
     limit = max(2000, args.n * 20)
+    if not args.preset and not args.corpus:
+        raise AksarError("preview: give --preset or --corpus (or a training --config with data.preset)")
     if args.preset:
         from aksar.text.presets import preset_lines, preset_script
 
@@ -188,15 +196,30 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise AksarError("--n must be at least 1")
-    cfg = _load_synth_config(args)
+    from aksar.core.rng import weighted_choice
+    from aksar.text.domains import DomainText, check_text_mix
+
+    cfg, section = _load_synth_config(args)
+    if not args.preset and not args.corpus:
+        args.preset = section.get("preset")
     script, lines = _preview_lines(args)
+    if section.get("max_text_length"):
+        lines = [t for t in lines if len(t) <= section["max_text_length"]]
     if not lines:
         raise AksarError(f"no lines in {'preset ' + args.preset if args.preset else args.corpus}")
     synth = Synthesizer(script, cfg)
+    synth.neighbour_texts = lines
+    mix = check_text_mix(section.get("text_mix"))
+    domains = DomainText(script, lines, max_length=section.get("max_text_length")) if set(mix) != {"corpus"} else None
     pick = rng_for(args.seed, "preview", "lines").permutation(len(lines))
     samples = []
     for i in pick:
-        s = synth.synthesize(lines[i], rng_for(args.seed, "preview", int(i)), font_policy=args.font_policy,
+        text = lines[i]
+        if domains is not None:
+            kind = weighted_choice(mix, rng_for(args.seed, "preview", "domain", int(i)))
+            if kind != "corpus":
+                text = domains.generate(kind, rng_for(args.seed, "preview", "text", int(i)))
+        s = synth.synthesize(text, rng_for(args.seed, "preview", int(i)), font_policy=args.font_policy,
                              augment=not args.no_augment)
         if s is not None:
             samples.append(s)

@@ -27,3 +27,13 @@ def rng_for(seed: int, *key: int | str) -> np.random.Generator:
 def seed_int(seed: int, *key: int | str) -> int:
     """A 63-bit integer seed derived from ``seed`` and ``key`` (for torch/random)."""
     return int(rng_for(seed, *key).integers(0, 2**63 - 1))
+
+
+def weighted_choice(weights: "dict[str, float]", rng: np.random.Generator) -> str:
+    """A key of ``weights`` drawn with probability proportional to its value (one uniform draw)."""
+    u = rng.random() * sum(weights.values())
+    for key, w in weights.items():
+        u -= w
+        if u < 0:
+            return key
+    return next(k for k, w in reversed(weights.items()) if w > 0)

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from aksar.core.errors import AksarError
-from aksar.core.rng import rng_for
+from aksar.core.rng import rng_for, weighted_choice
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class OnTheFlyDataset:
 
     def __init__(self, corpus_dir: str | Path, synth_cfg: Any, samples_per_epoch: int, seed: int,
                  max_text_length: int | None = None, *, split: str = "train", augment: bool = True,
-                 script: str | None = None) -> None:
+                 script: str | None = None, text_mix: dict[str, float] | None = None,
+                 charset: Any = None) -> None:
         from aksar.render.synth import Synthesizer
         from aksar.text.corpus import corpus_script, read_split
 
@@ -61,6 +62,16 @@ class OnTheFlyDataset:
         self.lines: list[str] = lines
         self.script = script or corpus_script(self.corpus_dir)
         self.synth = Synthesizer(self.script, synth_cfg)
+        self.synth.neighbour_texts = lines  # degrade.neighbours: real corpus lines above/below
+        from aksar.text.domains import check_text_mix
+
+        self.text_mix = check_text_mix(text_mix)
+        self.domains = None
+        if set(self.text_mix) != {"corpus"}:
+            from aksar.text.domains import DomainText
+
+            self.domains = DomainText(self.script, lines, _allowed_chars(self.corpus_dir, charset),
+                                      max_length=max_text_length)
         self._perm_cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -75,8 +86,18 @@ class OnTheFlyDataset:
             self._perm_cache[cycle] = perm
         return perm
 
+    def domain_for(self, epoch: int, index: int) -> str:
+        """The text domain of key ``(epoch, index)`` (``text_mix``; ``corpus`` when there is no mix)."""
+        if self.domains is None:
+            return "corpus"
+        return weighted_choice(self.text_mix, rng_for(self.seed, "onthefly", "domain", epoch, index))
+
     def text_for(self, epoch: int, index: int, attempt: int = 0) -> str:
-        """The corpus line that key ``(epoch, index)`` renders (attempt > 0: fallback lines)."""
+        """The line that key ``(epoch, index)`` renders (attempt > 0: fallback lines): a corpus line, or
+        one generated for its text domain."""
+        kind = self.domain_for(epoch, index)
+        if kind != "corpus":
+            return self.domains.generate(kind, rng_for(self.seed, "onthefly", "text", epoch, index, attempt))
         n = len(self.lines)
         pos = epoch * self.samples_per_epoch + index + attempt * 7919  # fallback: a far-away line
         return self.lines[int(self._permutation(pos // n)[pos % n])]
@@ -94,15 +115,29 @@ class OnTheFlyDataset:
             if sample is not None:
                 if attempt:
                     self.counters["fallback_text"] += 1
+                self.counters[f"domain:{self.domain_for(epoch, index)}"] += 1
                 return {
                     "image": sample.image,
                     "text": sample.text,
                     "meta": {"epoch": epoch, "index": index, "font": sample.font,
+                             "domain": self.domain_for(epoch, index),
                              "augment": sample.augment, "attempts": attempt + 1},
                 }
             self.counters["unrenderable_text"] += 1
         raise AksarError(f"on-the-fly sample (epoch {epoch}, index {index}): {MAX_ATTEMPTS} corpus lines in a "
                          f"row could not be rendered with the configured fonts ({dict(self.synth.counters)})")
+
+
+def _allowed_chars(corpus_dir: Path, charset: Any) -> set[str] | None:
+    """Characters a generated line may use: the charset's (given, else corpus_dir/charset.txt)."""
+    from aksar.text.charset import Charset
+
+    if charset is None and (corpus_dir / "charset.txt").is_file():
+        charset = Charset.load(corpus_dir / "charset.txt")
+    if charset is None:
+        return None
+    tokens = charset.tokens if hasattr(charset, "tokens") else charset
+    return {c for t in tokens for c in t}
 
 
 class EpochSampler:

@@ -182,6 +182,17 @@ def _perspective_coeffs(dst: np.ndarray, src: np.ndarray) -> list[float]:
     return np.linalg.solve(a, b).tolist()
 
 
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """The grayscale image after a JPEG encode/decode at ``quality`` (Pillow, fixed settings)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as decoded:
+        return np.array(decoded.convert("L"))
+
+
 class Augmenter:
     """Applies ``AugmentConfig`` to uint8 grayscale images with a caller-supplied Generator."""
 
@@ -286,11 +297,7 @@ class Augmenter:
             record.append({"op": "noise", "sigma": round(sigma, 4)})
         if on["jpeg"]:
             quality = int(rng.integers(cfg.jpeg.quality[0], cfg.jpeg.quality[1] + 1))
-            buf = io.BytesIO()
-            as_pil().save(buf, format="JPEG", quality=quality)
-            buf.seek(0)
-            with Image.open(buf) as decoded:
-                pil = decoded.convert("L")
+            arr = jpeg_roundtrip(as_arr(), quality)
             record.append({"op": "jpeg", "quality": quality})
         out = as_arr()
         if not out.flags.writeable:
@@ -323,6 +330,6 @@ class Augmenter:
         return np.clip(out, 0, 255).astype(np.uint8)
 
 
-__all__ = ["AugmentConfig", "Augmenter", "OP_ORDER", "BlurAug", "MorphologyAug", "NoiseAug", "RotationAug",
+__all__ = ["AugmentConfig", "Augmenter", "OP_ORDER", "jpeg_roundtrip", "BlurAug", "MorphologyAug", "NoiseAug", "RotationAug",
            "SkewAug", "PerspectiveAug", "BackgroundAug", "ContrastAug", "BrightnessAug", "JpegAug",
            "RescaleAug"]

@@ -36,6 +36,34 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "Purisa",
 )
 
+# Held-out font families: never used for training (``SynthConfig.exclude_heldout``), read by the
+# evaluation-set builder for unseen-font evaluation. The one place these lists live.
+HELDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "khmer": ("Khmer Mondulkiri", "Khmer Busra"),
+    "thai": ("Arundina Sans", "Arundina Serif", "Arundina Sans Mono", "Noto Serif Thai"),
+}
+
+# Special-purpose SIL builds (fonts-sil-mondulkiri-extra): diagnostic faces draw hidden characters, the
+# others are dictionary/dotted/spacing variants. Excluded from training and evaluation alike.
+SPECIAL_PURPOSE_FAMILIES: tuple[str, ...] = (
+    "Khmer Busra diagnostic", "Khmer Busra dict", "Khmer Busra dot", "Khmer Busra xspace",
+    "Khmer Busra high", "Khmer Busra MOE", "Khmer Busra Bunong",
+)
+DEFAULT_EXCLUDE = DEFAULT_EXCLUDE + SPECIAL_PURPOSE_FAMILIES
+
+STYLE_CLASSES = ("regular", "bold", "italic")
+
+
+def style_class(font: "FontInfo") -> str:
+    """``italic`` (italic/oblique, bold ones too), ``bold`` (semibold .. black) or ``regular``."""
+    style = font.style.lower()
+    if "italic" in style or "oblique" in style:
+        return "italic"
+    if "bold" in style or "black" in style or "heavy" in style:
+        return "bold"
+    return "regular"
+
+
 # A font "has" a script when its cmap covers at least this share of the script's letters and marks.
 DEFAULT_MIN_COVERAGE = 0.95
 
@@ -306,6 +334,7 @@ def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.P
 
 
 __all__ = [
-    "FontInfo", "FontScan", "DEFAULT_EXCLUDE", "DEFAULT_MIN_COVERAGE", "discover_fonts", "scan_fonts",
+    "FontInfo", "FontScan", "DEFAULT_EXCLUDE", "HELDOUT_FAMILIES", "SPECIAL_PURPOSE_FAMILIES", "STYLE_CLASSES",
+    "style_class", "DEFAULT_MIN_COVERAGE", "discover_fonts", "scan_fonts",
     "resolve_font", "font_info", "font_cmap", "coverage", "script_letters", "system_font_dirs",
 ]

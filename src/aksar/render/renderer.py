@@ -100,18 +100,20 @@ class LineRenderer:
             raise AksarError(f"cannot render {text[:40]!r} with {font.name} ({font.path}): {exc}") from None
         return np.asarray(Image.Image()._new(core)), y0
 
-    def render(self, text: str, font: FontInfo) -> np.ndarray:
-        """uint8 HxW grayscale (ink 0, paper 255), cropped to the ink and padded; AksarError if no ink."""
-        mask, y0 = self.ink(text, font)
+    def render(self, text: str, font: FontInfo, size: int | None = None) -> np.ndarray:
+        """uint8 HxW grayscale (ink 0, paper 255), cropped to the ink and padded; AksarError if no ink.
+        ``size``: pixel size to render at (default ``cfg.font_size``)."""
+        size = size or self.cfg.font_size
+        mask, y0 = self.ink(text, font, size)
         rows = np.flatnonzero(mask.max(axis=1)) if mask.size else np.empty(0, int)
         if rows.size == 0:
             raise AksarError(f"text {text[:40]!r} has no visible ink in {font.name}")
         cols = np.flatnonzero(mask.max(axis=0))
         top, bottom = int(rows[0]), int(rows[-1]) + 1
         left, right = int(cols[0]), int(cols[-1]) + 1
-        pad = int(round(self.cfg.padding * self.cfg.font_size))
+        pad = int(round(self.cfg.padding * size))
         if self.cfg.crop == "line":
-            ascent, descent = self.image_font(font).getmetrics()
+            ascent, descent = self.image_font(font, size).getmetrics()
             top_pad = pad + max(0, top + y0)               # blank rows between ascent line and ink
             bottom_pad = pad + max(0, ascent + descent - (bottom + y0))
         else:

@@ -80,6 +80,9 @@ class DataConfig:
     train_dataset: str | None = None  # a dataset on disk (labels file, pregenerated dir, LMDB) instead
     samples_per_epoch: int = 10000  # on-the-fly samples per epoch (all ranks together)
     max_text_length: int | None = None  # on the fly: longest line in characters (None: corpus as is)
+    # on the fly: share of each text domain (aksar.text.domains: corpus, random_clusters, numbers, mixed,
+    # shuffled); the default is the corpus alone
+    text_mix: dict[str, float] = field(default_factory=lambda: {"corpus": 1.0})
     batch_size: int | str = 32  # or "auto" (CUDA: largest batch that fits, with a margin)
     val_batch_size: int = 64
     num_workers: int = 2
@@ -105,6 +108,9 @@ class DataConfig:
             raise AksarError(f"data.num_workers: must be >= 0, got {self.num_workers}")
         if self.max_text_length is not None and self.max_text_length < 1:
             raise AksarError(f"data.max_text_length: must be >= 1, got {self.max_text_length}")
+        from aksar.text.domains import check_text_mix
+
+        check_text_mix(self.text_mix)
 
     def charset_path(self) -> Path:
         return Path(self.charset) if self.charset else Path(self.corpus_dir) / "charset.txt"

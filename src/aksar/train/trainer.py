@@ -255,7 +255,8 @@ class Trainer:
             self.train_set = open_dataset(d.train_dataset)
         else:
             self.train_set = OnTheFlyDataset(d.corpus_dir, d.synth, d.samples_per_epoch, cfg.run.seed,
-                                             max_text_length=d.max_text_length, script=self.script)
+                                             max_text_length=d.max_text_length, script=self.script,
+                                             text_mix=d.text_mix, charset=self.charset)
         self.loader = make_train_loader(
             self.train_set, self.batch_size, preprocess_cfg=d.preprocess, num_workers=d.num_workers,
             seed=cfg.run.seed, rank=self.env.rank, world_size=self.env.world_size, drop_last=True,
