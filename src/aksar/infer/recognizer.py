@@ -1,7 +1,7 @@
 """``Recognizer``: text lines from images with a checkpoint (PyTorch) or an exported ``.onnx`` model.
 
     from aksar import Recognizer
-    rec = Recognizer("model.onnx", threads=1)          # or "runs/x/checkpoints/best.pt"
+    rec = Recognizer("model.onnx", threads=1)          # or "runs/x/checkpoints/best.pt", or "khmer"
     for p in rec.predict(["line1.png", "line2.png"]):
         print(p.text, p.confidence)
 
@@ -30,6 +30,7 @@ from aksar.data.preprocess import to_array_batch, to_gray, target_width
 from aksar.infer.config import DECODERS, InferConfig
 from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
+from aksar.infer.zoo import resolve_model
 from aksar.text.orthography import valid_orthography
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -80,7 +81,8 @@ class _TorchModel:
 
 
 class Recognizer:
-    """Recognise text lines with a checkpoint (``.pt`` or a run directory) or an exported ``.onnx``.
+    """Recognise text lines with a checkpoint (``.pt`` or a run directory), an exported ``.onnx`` or a
+    shipped model's name (``Recognizer("khmer")``, see ``aksar models``).
 
     ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
     ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
@@ -101,9 +103,7 @@ class Recognizer:
             raise AksarError(f"batch_size: must be >= 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise AksarError(f"threads: must be >= 1, got {threads}")
-        self.path = Path(model_path)
-        if not self.path.exists():
-            raise AksarError(f"model not found: {self.path}")
+        self.path = resolve_model(model_path)  # a path, or a shipped model's name (sha256 verified)
         self.decoder = decoder
         self.beam_width = beam_width
         self.batch_size = batch_size
