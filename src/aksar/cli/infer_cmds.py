@@ -24,10 +24,17 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=d.device, help="torch device for checkpoints (default %(default)s)")
 
 
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="checkpoint (.pt or run directory), exported .onnx, or a shipped model's name (aksar models)")
+    p.add_argument("--model", dest="model_name", metavar="NAME_OR_PATH",
+                   help="the model by name or path (instead of MODEL), e.g. --model khmer")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     e = EvalConfig()
     p = sub.add_parser("eval", help="evaluate a checkpoint or .onnx model on a dataset (JSON + HTML report)")
-    p.add_argument("model", metavar="MODEL", help="checkpoint (.pt or run directory) or exported .onnx")
+    _add_model_arg(p)
     p.add_argument("data", metavar="DATA", help="dataset: a folder with labels.tsv, a label list, LMDB, "
                                                 "or a split of the pre-generated layout")
     p.add_argument("--out-dir", default="eval_report", metavar="DIR",
@@ -51,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="recognise line images with a checkpoint or .onnx model")
-    p.add_argument("model", metavar="MODEL", help="checkpoint (.pt or run directory) or exported .onnx")
+    _add_model_arg(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="images, folders of images, or list files (labels.tsv or one path per line)")
     p.add_argument("--out", default=None, metavar="FILE", help="write predictions here (default: stdout)")
@@ -67,7 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _recognizer(args: argparse.Namespace):
     from aksar.infer.recognizer import Recognizer
 
-    return Recognizer(args.model, device=args.device, threads=args.threads, decoder=args.decoder,
+    if args.model_name and args.model:
+        if not hasattr(args, "inputs"):
+            raise AksarError(f"two models given ({args.model!r} and --model {args.model_name!r}); give one")
+        args.inputs = [args.model, *args.inputs]  # `predict --model khmer a.png b.png`: MODEL was an input
+    model = args.model_name or args.model
+    if not model:
+        raise AksarError("no model given: pass MODEL (a path or a shipped model's name) or --model NAME")
+    return Recognizer(model, device=args.device, threads=args.threads, decoder=args.decoder,
                       beam_width=args.beam_width, batch_size=args.batch_size)
 
 

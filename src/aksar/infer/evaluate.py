@@ -1,6 +1,7 @@
 """``aksar eval``: recognise a dataset and measure it (metrics raw and after visual folding, error analysis).
 
-Predictions are the Recognizer's normalized texts; references are the labels passed through the same
+Predictions are the Recognizer's texts (``aksar.text.orthography.valid_orthography``, the post-processing
+training validation uses too); references are the labels passed through
 ``normalize`` (how many labels that changed is reported). Every metric is computed twice and labelled:
 ``raw`` (exact code points) and ``folded`` (both sides through ``fold_visual``, the table of look-alike
 encodings). Skipped dataset items (missing or corrupt images, bad label lines) are counted in

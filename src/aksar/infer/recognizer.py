@@ -1,7 +1,7 @@
 """``Recognizer``: text lines from images with a checkpoint (PyTorch) or an exported ``.onnx`` model.
 
     from aksar import Recognizer
-    rec = Recognizer("model.onnx", threads=1)          # or "runs/x/checkpoints/best.pt"
+    rec = Recognizer("model.onnx", threads=1)          # or "runs/x/checkpoints/best.pt", or "khmer"
     for p in rec.predict(["line1.png", "line2.png"]):
         print(p.text, p.confidence)
 
@@ -9,14 +9,14 @@ ONNX models run with onnxruntime and numpy only (torch is not imported). Both ba
 batches (lines sorted by width, so padding is limited and identical) and decode with the same numpy
 rules, so a checkpoint and its export give the same texts.
 
-Every prediction is valid orthography: decoded text goes through ``aksar.text.normalize`` like the
-labels did, and combining marks with no base (at the start of the line or after a space) and a
-trailing COENG are dropped (``Prediction.repaired`` says so).
+Every prediction is valid orthography: decoded text goes through ``aksar.text.orthography.valid_orthography``
+(``normalize`` like the labels, then clusters that would shape with a dotted circle repaired: marks
+with no base, a COENG with no consonant, marks that do not fit their cluster are dropped or
+reordered; ``Prediction.repaired`` says so). Training validation and ``aksar eval`` use the same step.
 """
 from __future__ import annotations
 
 import os
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,8 @@ from aksar.data.preprocess import to_array_batch, to_gray, target_width
 from aksar.infer.config import DECODERS, InferConfig
 from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
-from aksar.text.normalize import normalize
-
-COENG = "\u17d2"
+from aksar.infer.zoo import resolve_model
+from aksar.text.orthography import valid_orthography
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
 
@@ -43,32 +42,7 @@ class Prediction:
 
     text: str
     confidence: float
-    repaired: bool = False  # marks without a base were dropped from the decoded text
-
-
-def _is_mark(ch: str) -> bool:
-    return unicodedata.category(ch).startswith("M")
-
-
-def valid_orthography(text: str, script: str | None = None) -> tuple[str, bool]:
-    """``normalize(text)`` without orphan marks; returns ``(text, repaired)``.
-
-    A combining mark at the start of the line or after a space has no base to sit on, and a COENG
-    must be followed by a consonant: such characters are dropped (a recogniser can emit them, a
-    label never holds them).
-    """
-    text = normalize(text, script)
-    out: list[str] = []
-    for i, ch in enumerate(text):
-        if _is_mark(ch) and (not out or out[-1] == " "):
-            continue
-        if ch == COENG and (i + 1 == len(text) or not "\u1780" <= text[i + 1] <= "\u17a2"):
-            continue
-        out.append(ch)
-    fixed = "".join(out)
-    if fixed == text:
-        return text, False
-    return normalize(fixed, script), True
+    repaired: bool = False  # marks were dropped or moved to make the decoded text valid orthography
 
 
 def is_onnx_file(path: Path) -> bool:
@@ -107,7 +81,8 @@ class _TorchModel:
 
 
 class Recognizer:
-    """Recognise text lines with a checkpoint (``.pt`` or a run directory) or an exported ``.onnx``.
+    """Recognise text lines with a checkpoint (``.pt`` or a run directory), an exported ``.onnx`` or a
+    shipped model's name (``Recognizer("khmer")``, see ``aksar models``).
 
     ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
     ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
@@ -128,9 +103,7 @@ class Recognizer:
             raise AksarError(f"batch_size: must be >= 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise AksarError(f"threads: must be >= 1, got {threads}")
-        self.path = Path(model_path)
-        if not self.path.exists():
-            raise AksarError(f"model not found: {self.path}")
+        self.path = resolve_model(model_path)  # a path, or a shipped model's name (sha256 verified)
         self.decoder = decoder
         self.beam_width = beam_width
         self.batch_size = batch_size
@@ -195,7 +168,7 @@ class Recognizer:
         return out  # type: ignore[return-value]
 
     def text_of(self, ids: list[int]) -> tuple[str, bool]:
-        """Normalized text of decoded charset ids (and whether orphan marks were dropped)."""
+        """Valid-orthography text of decoded charset ids (and whether it needed a repair)."""
         n = len(self.charset)
         raw = "".join(self.charset[i] for i in ids if 0 <= i < n)
         return valid_orthography(raw, self.script)

@@ -617,10 +617,10 @@ class Trainer:
 
 def evaluate_model(model, dataset, charset, script, cfg: TrainConfig, device: torch.device, autocast, encode
                    ) -> dict[str, Any]:
-    """The shared validation loop: decode -> charset.decode -> normalize; CER, accuracy, loss."""
+    """The shared validation loop: decode -> charset.decode -> valid_orthography; CER, accuracy, loss."""
     from aksar.data.collate import Collate
     from aksar.text.metrics import cer, line_accuracy
-    from aksar.text.normalize import normalize
+    from aksar.text.orthography import valid_orthography
 
     model.eval()
     collate = Collate(cfg.data.preprocess)
@@ -648,7 +648,7 @@ def evaluate_model(model, dataset, charset, script, cfg: TrainConfig, device: to
         loss_n += len(batch["texts"])
         decoded = model.decode(out)
         for (ids, conf), ref, it in zip(decoded, batch["texts"], [i for i in items if i is not None]):
-            pred = normalize(charset.decode(ids), script)
+            pred = valid_orthography(charset.decode(ids), script)[0]  # the Recognizer's post-processing
             preds.append(pred)
             refs.append(ref)
             if len(samples) < k:

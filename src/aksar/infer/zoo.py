@@ -1,0 +1,245 @@
+"""Shipped models: ONNX recognizers (later detectors) carried as package data, found by name.
+
+A shipped model is a folder ``<zoo>/<name>/`` holding ``model.onnx``, ``card.json`` (its metadata:
+name, aliases, task, script, file, size, sha256, config, corpus, fonts, training, metrics, limits)
+and ``card.md`` (the card rendered for people). Zoo folders searched, first match wins: the folders
+in ``$AKSAR_MODELS_DIR`` (``os.pathsep``-separated), then ``src/aksar/zoo`` (package data).
+
+``resolve_model("khmer")`` -> the verified ``model.onnx`` of the model called or aliased ``khmer``;
+a path that exists is returned as is, so every ``MODEL`` argument takes a path or a name.
+``make_card`` builds a card from an exported model, its checkpoint and ``aksar eval`` reports.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_json, atomic_write_text, sha256_file
+
+MODELS_DIR_ENV = "AKSAR_MODELS_DIR"
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "zoo"
+CARD_JSON, CARD_MD, MODEL_FILE = "card.json", "card.md", "model.onnx"
+REQUIRED_KEYS = ("name", "task", "script", "file", "sha256", "size")
+TASKS = ("recognition", "detection")
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """One shipped model, as its ``card.json`` describes it."""
+
+    name: str
+    task: str
+    script: str
+    file: Path
+    size: int
+    sha256: str
+    aliases: tuple[str, ...] = ()
+    config: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.file.parent
+
+    def summary(self) -> dict[str, Any]:
+        """The listing row (``aksar models --format json``)."""
+        return {"name": self.name, "aliases": list(self.aliases), "task": self.task, "script": self.script,
+                "file": str(self.file), "size": self.size, "sha256": self.sha256, "config": self.config,
+                "metrics": self.metrics}
+
+
+def zoo_dirs(dirs: Sequence[str | os.PathLike] | None = None) -> list[Path]:
+    """The zoo folders searched: ``dirs`` if given, else ``$AKSAR_MODELS_DIR`` then the package's."""
+    if dirs is not None:
+        return [Path(d) for d in dirs]
+    env = [Path(p) for p in os.environ.get(MODELS_DIR_ENV, "").split(os.pathsep) if p]
+    return [*env, BUILTIN_DIR]
+
+
+def read_card(card_path: Path) -> ZooModel:
+    """The ZooModel of a ``card.json`` (AksarError naming the file and key if it is malformed)."""
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AksarError(f"{card_path}: unreadable model card ({exc})") from None
+    if not isinstance(card, dict):
+        raise AksarError(f"{card_path}: a model card is a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise AksarError(f"{card_path}: model card lacks {', '.join(missing)}")
+    if card["task"] not in TASKS:
+        raise AksarError(f"{card_path}: task: expected one of {', '.join(TASKS)}, got {card['task']!r}")
+    aliases = card.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise AksarError(f"{card_path}: aliases: expected a list of names")
+    try:
+        size = int(card["size"])
+    except (TypeError, ValueError):
+        raise AksarError(f"{card_path}: size: expected a number of bytes, got {card['size']!r}") from None
+    return ZooModel(name=str(card["name"]), task=card["task"], script=str(card["script"]),
+                    file=card_path.parent / str(card["file"]), size=size, sha256=str(card["sha256"]),
+                    aliases=tuple(aliases), config=card.get("config"), metrics=dict(card.get("metrics") or {}),
+                    card=card)
+
+
+def list_models(dirs: Sequence[str | os.PathLike] | None = None) -> list[ZooModel]:
+    """Every shipped model (sorted by name); a name shadowed by an earlier zoo folder is skipped."""
+    found: dict[str, ZooModel] = {}
+    for d in zoo_dirs(dirs):
+        for card_path in sorted(d.glob(f"*/{CARD_JSON}")) if d.is_dir() else []:
+            model = read_card(card_path)
+            found.setdefault(model.name, model)
+    return sorted(found.values(), key=lambda m: m.name)
+
+
+def _names(models: list[ZooModel]) -> str:
+    return ", ".join(f"{m.name} ({', '.join(m.aliases)})" if m.aliases else m.name for m in models) or "none installed"
+
+
+def find_model(name: str, dirs: Sequence[str | os.PathLike] | None = None) -> ZooModel:
+    """The shipped model called or aliased ``name`` (AksarError listing the names otherwise)."""
+    models = list_models(dirs)
+    for m in models:
+        if m.name == name:
+            return m
+    for m in models:
+        if name in m.aliases:
+            return m
+    raise AksarError(f"unknown model {name!r}; shipped models: {_names(models)}")
+
+
+def verify(model: ZooModel) -> Path:
+    """``model.file`` after checking its size and sha256 against the card (AksarError if damaged)."""
+    if not model.file.is_file():
+        raise AksarError(f"shipped model {model.name}: {model.file} is missing; reinstall aksar")
+    if model.file.stat().st_size != model.size or sha256_file(model.file) != model.sha256:
+        raise AksarError(f"shipped model {model.name}: {model.file} is damaged (size or sha256 differs "
+                         f"from {model.folder / CARD_JSON}); reinstall aksar")
+    return model.file
+
+
+def resolve_model(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None = None) -> Path:
+    """A model path: an existing path as is, else the verified file of the shipped model of that name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    name = str(name_or_path)
+    if os.sep in name or "/" in name or path.suffix:
+        raise AksarError(f"model not found: {path}")
+    return verify(find_model(name, dirs))
+
+
+# -- cards ---------------------------------------------------------------------------------------------
+
+def _fmt(v: Any) -> str:
+    if v is None or v == "" or v == []:
+        return "unknown"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+CARD_METRICS = ("cer", "wer", "grapheme_cer", "line_accuracy")
+
+
+def render_card(card: dict[str, Any]) -> str:
+    """``card.md``: the card JSON as a page (config, corpus, fonts, training, metrics, limits)."""
+    tr, fonts, corpus = card.get("training") or {}, card.get("fonts") or {}, card.get("corpus") or {}
+    lines = [f"# {card['name']}", "",
+             f"{card['task'].capitalize()} model for {card['script']} text lines"
+             + (f" (alias: {', '.join(card['aliases'])})." if card.get("aliases") else "."), "",
+             "| | |", "|---|---|",
+             f"| file | `{card['file']}` ({card['size'] / 1e6:.1f} MB, sha256 `{card['sha256'][:16]}...`) |",
+             f"| architecture | {_fmt((card.get('model') or {}).get('name'))} |",
+             f"| charset | {_fmt((card.get('model') or {}).get('charset_size'))} tokens |",
+             f"| config | `{_fmt(card.get('config'))}` |",
+             f"| corpus | {_fmt(corpus.get('path'))} (hash {_fmt(corpus.get('hash'))}) |",
+             f"| fonts used | {_fmt(fonts.get('train'))} |",
+             f"| fonts held out | {_fmt(fonts.get('held_out'))} |",
+             f"| steps | {_fmt(tr.get('steps'))} (epoch {_fmt(tr.get('epoch'))}) |",
+             f"| hardware | {_fmt(tr.get('hardware'))} |",
+             f"| training hours | {_fmt(tr.get('hours'))} |", "",
+             "## Metrics", "", "| evaluation set | lines | " + " | ".join(CARD_METRICS) + " |",
+             "|---|---|" + "---|" * len(CARD_METRICS)]
+    for set_name, m in sorted((card.get("metrics") or {}).items()):
+        lines.append(f"| {set_name} | {_fmt(m.get('lines'))} | " + " | ".join(_fmt(m.get(k)) for k in CARD_METRICS)
+                     + " |")
+    if not card.get("metrics"):
+        lines.append("| (not evaluated) | | " + " | ".join("" for _ in CARD_METRICS) + " |")
+    lines += ["", "## Retrain", "", "```"] + list(card.get("retrain") or ["(no config recorded)"]) + ["```", "",
+              "## Known limits", ""] + [f"- {x}" for x in (card.get("limits") or ["none recorded"])]
+    return "\n".join(lines) + "\n"
+
+
+def _eval_metrics(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME=report.json`` or ``report.json`` (named after its folder) -> (name, raw metrics + lines)."""
+    name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    p = Path(path)
+    try:
+        report = json.loads(p.read_text(encoding="utf-8"))
+        raw = report["metrics"]["raw"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AksarError(f"{p}: not an `aksar eval` report.json ({exc})") from None
+    metrics = {k: raw.get(k) for k in CARD_METRICS}
+    metrics.update(lines=report.get("dataset", {}).get("evaluated"), dataset=report.get("dataset", {}).get("path"))
+    return name or p.parent.name, metrics
+
+
+def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: str, *,
+              checkpoint: str | os.PathLike | None = None, eval_reports: Sequence[str] = (),
+              aliases: Sequence[str] = (), config: str | None = None, hardware: str | None = None,
+              hours: float | None = None, limits: Sequence[str] = (), task: str = "recognition") -> dict[str, Any]:
+    """Write ``out_dir/{model.onnx, card.json, card.md}`` for a shipped model; returns the card.
+
+    ``eval_reports``: ``aksar eval`` report.json files (``NAME=path`` names the evaluation set).
+    Refuses to overwrite a folder aksar did not make (one with files but no card.json).
+    """
+    import shutil
+
+    from aksar.infer.onnx_model import OnnxModel
+
+    out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
+        raise AksarError(f"{out}: exists and holds files that are not a model card; choose another --out-dir")
+    info = OnnxModel(onnx_path).info  # an aksar export (AksarError otherwise)
+    card: dict[str, Any] = {
+        "name": name, "aliases": list(aliases), "task": task, "script": info.script or "", "file": MODEL_FILE,
+        "model": {"name": info.name, "kind": info.kind, "charset_size": len(info.charset),
+                  "height": info.preprocess.height},
+        "config": config, "corpus": {}, "fonts": {}, "training": {"hardware": hardware, "hours": hours},
+        "metrics": dict(_eval_metrics(s) for s in eval_reports), "limits": list(limits),
+    }
+    if checkpoint is not None:
+        from aksar.text.corpus import corpus_hash
+        from aksar.train.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(checkpoint)
+        cfg = ck.get("config") or {}
+        data, synth = cfg.get("data") or {}, (cfg.get("data") or {}).get("synth") or {}
+        corpus = data.get("corpus_dir")
+        card["corpus"] = {"path": corpus, "preset": data.get("preset"),
+                          "hash": corpus_hash(corpus) if corpus and Path(corpus, "stats.json").is_file() else None}
+        card["fonts"] = {"train": synth.get("fonts") or "all discovered for the script",
+                         "held_out": synth.get("exclude_fonts") or []}
+        card["training"].update(steps=ck.get("step"), epoch=ck.get("epoch"), world_size=ck.get("world_size"),
+                                validation=ck.get("metrics", {}).get("cer"))
+    if config:
+        card["retrain"] = [f"aksar train {config}", f"aksar export RUN_DIR/checkpoints/best.pt --out {MODEL_FILE}"]
+    out.mkdir(parents=True, exist_ok=True)
+    if Path(onnx_path).resolve() != (out / MODEL_FILE).resolve():
+        shutil.copyfile(onnx_path, out / MODEL_FILE)
+    card.update(size=(out / MODEL_FILE).stat().st_size, sha256=sha256_file(out / MODEL_FILE))
+    atomic_write_json(out / CARD_JSON, card)
+    atomic_write_text(out / CARD_MD, render_card(card))
+    return card
+
+
+__all__ = ["ZooModel", "list_models", "find_model", "verify", "resolve_model", "read_card", "render_card",
+           "make_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR"]

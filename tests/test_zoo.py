@@ -1,0 +1,115 @@
+"""Shipped models: a tiny real model exported, carded into a temporary zoo ($AKSAR_MODELS_DIR), then
+listed, shown, looked up by name and alias, used by name in predict/eval/Recognizer; a damaged file
+is refused."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import tomllib
+
+import pytest
+
+from aksar.cli.main import main
+from aksar.core.errors import AksarError
+from aksar.core.io import sha256_file
+from aksar.infer.recognizer import Recognizer
+from aksar.infer.zoo import MODELS_DIR_ENV, find_model, list_models, make_card, resolve_model
+
+pytestmark = pytest.mark.xdist_group("train")
+
+NAME, ALIAS = "tiny_khmer_v1", "khmer"
+
+
+@pytest.fixture(scope="module")
+def zoo(trained_checkpoint, exported_onnx, train_data, tmp_path_factory):
+    """A zoo folder holding the tiny model carded with its checkpoint and an eval report."""
+    from aksar.infer.evaluate import evaluate
+    from aksar.infer.report import write_json
+
+    root = tmp_path_factory.mktemp("zoo")
+    report, _, _ = evaluate(Recognizer(exported_onnx[0], threads=1), train_data["val"], progress=False)
+    write_json(report, root / "eval" / "report.json")
+    card = make_card(exported_onnx[0], root / "models" / NAME, NAME, checkpoint=trained_checkpoint,
+                     eval_reports=[f"synthetic-val={root / 'eval' / 'report.json'}"], aliases=[ALIAS],
+                     config="configs/khmer_rec_ship.yaml", hardware="CPU (test)", hours=0.01,
+                     limits=["tiny test model"])
+    return root / "models", card, report
+
+
+def test_card_and_listing_hold_the_metadata(zoo, exported_onnx):
+    models_dir, card, report = zoo
+    [m] = list_models([models_dir])
+    assert (m.name, m.aliases, m.task, m.script) == (NAME, (ALIAS,), "recognition", "khmer")
+    assert m.sha256 == sha256_file(exported_onnx[0]) == sha256_file(m.file)
+    assert m.size == exported_onnx[0].stat().st_size
+    assert m.metrics["synthetic-val"]["cer"] == report["metrics"]["raw"]["cer"]
+    assert m.config == "configs/khmer_rec_ship.yaml"
+    assert card["training"]["steps"] == 300 and card["corpus"]["hash"]
+    assert "aksar train configs/khmer_rec_ship.yaml" in card["retrain"]
+    md = (models_dir / NAME / "card.md").read_text(encoding="utf-8")
+    assert "synthetic-val" in md and f"{report['metrics']['raw']['cer']:.4f}" in md and "Known limits" in md
+    assert find_model(ALIAS, [models_dir]) == find_model(NAME, [models_dir]) == m
+
+
+def test_cli_lists_and_shows(zoo, monkeypatch, capsys):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(zoo[0]))
+    assert main(["models", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == [NAME] and rows[0]["aliases"] == [ALIAS]
+    assert main(["models"]) == 0
+    assert NAME in capsys.readouterr().out
+    assert main(["models", "show", ALIAS]) == 0
+    assert capsys.readouterr().out.startswith(f"# {NAME}")
+
+
+def test_predict_and_eval_by_name(zoo, exported_onnx, val_images, train_data, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(zoo[0]))
+    by_path = [p.text for p in Recognizer(exported_onnx[0], threads=1).predict(val_images[:4])]
+    assert [p.text for p in Recognizer(ALIAS, threads=1).predict(val_images[:4])] == by_path
+    for argv in (["predict", "--model", ALIAS], ["predict", NAME], ["predict", str(exported_onnx[0])]):
+        assert main([*argv, *map(str, val_images[:4]), "--format", "json", "--no-progress"]) == 0
+        assert [r["text"] for r in json.loads(capsys.readouterr().out)] == by_path
+    assert main(["eval", "--model", ALIAS, str(train_data["val"]), "--out-dir", str(tmp_path / "ev"),
+                 "--no-progress"]) == 0
+    report = json.loads((tmp_path / "ev" / "report.json").read_text(encoding="utf-8"))
+    assert report["metrics"]["raw"]["cer"] == zoo[2]["metrics"]["raw"]["cer"]
+
+
+def test_unknown_name_and_damaged_file_are_one_line_errors(zoo, val_images, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(zoo[0]))
+    assert main(["predict", "--model", "lao", str(val_images[0])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: unknown model 'lao'; shipped models: {NAME} ({ALIAS})"
+    with pytest.raises(AksarError, match="model not found"):
+        resolve_model("no/such/model.onnx")
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(zoo[0], damaged)
+    onnx_file = damaged / NAME / "model.onnx"
+    data = bytearray(onnx_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx_file.write_bytes(bytes(data))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(damaged))
+    with pytest.raises(AksarError, match="is damaged"):
+        Recognizer(ALIAS)
+    assert main(["predict", "--model", ALIAS, str(val_images[0])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "damaged" in err and len(err.splitlines()) == 1
+
+
+def test_make_card_never_overwrites_a_foreign_folder(exported_onnx, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not aksar's", encoding="utf-8")
+    with pytest.raises(AksarError, match="not a model card"):
+        make_card(exported_onnx[0], foreign, "x")
+    assert (foreign / "notes.txt").read_text(encoding="utf-8") == "not aksar's"
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_package_data_carries_the_zoo(repo_root):
+    patterns = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["package-data"]["aksar"]
+    for path in ("zoo/khmer_rec_v1/model.onnx", "zoo/khmer_rec_v1/card.json", "zoo/khmer_rec_v1/card.md"):
+        assert any(fnmatch.fnmatch(path, p) for p in patterns), path
