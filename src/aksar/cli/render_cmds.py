@@ -92,11 +92,13 @@ def cmd_fonts(args: argparse.Namespace) -> int:
         print(f"  lacks the script ({share:.0%} of its letters): {font.name}  {font.path}", file=out)
     for font in scan.duplicates:
         print(f"  duplicate name, ignored: {font.name}  {font.path}", file=out)
+    for font, reason in scan.refused:
+        print(f"  refused (failed the probe line): {font.name}  {font.path}: {reason}", file=out)
     for path, reason in scan.unreadable:
         print(f"  unreadable: {path}: {reason}", file=out)
     c = scan.counts
-    print(f"{c['usable']} usable, {c['excluded']} excluded, {c['lacking_script']} lacking the script, "
-          f"{c['duplicate']} duplicate, {c['unreadable']} unreadable", file=out)
+    print(f"{c['usable']} usable, {c['refused']} refused, {c['excluded']} excluded, {c['lacking_script']} "
+          f"lacking the script, {c['duplicate']} duplicate, {c['unreadable']} unreadable", file=out)
     return 0 if scan.fonts else 1
 
 

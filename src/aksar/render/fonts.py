@@ -98,12 +98,13 @@ class FontScan:
     lacking_script: list[tuple[FontInfo, float]] = field(default_factory=list)  # (font, coverage)
     excluded: list[FontInfo] = field(default_factory=list)
     duplicates: list[FontInfo] = field(default_factory=list)
+    refused: list[tuple[FontInfo, str]] = field(default_factory=list)  # (font, reason): failed the probe
 
     @property
     def counts(self) -> Counter:
         return Counter(usable=len(self.fonts), unreadable=len(self.unreadable),
                        lacking_script=len(self.lacking_script), excluded=len(self.excluded),
-                       duplicate=len(self.duplicates))
+                       duplicate=len(self.duplicates), refused=len(self.refused))
 
 
 def system_font_dirs() -> list[Path]:
@@ -137,6 +138,12 @@ def _font_files(dirs: Iterable[Path]) -> list[Path]:
                 seen.add(key)
                 files.append(p)
     return files
+
+
+@lru_cache(maxsize=1)
+def _system_font_files() -> tuple[Path, ...]:
+    """Font files of the system folders (listed once per process)."""
+    return tuple(_font_files(system_font_dirs()))
 
 
 def _face_count(path: str) -> int:
@@ -240,12 +247,15 @@ def _excluded(font: FontInfo, exclude: Iterable[str]) -> bool:
 
 def scan_fonts(script: str, font_dirs: Iterable[str | os.PathLike] = (), include_system: bool = True,
                exclude: Iterable[str] = DEFAULT_EXCLUDE,
-               min_coverage: float = DEFAULT_MIN_COVERAGE) -> FontScan:
-    """Scan folders (given ones first, then the system's) for fonts of ``script``; keeps every reject."""
+               min_coverage: float = DEFAULT_MIN_COVERAGE, probe: bool = True) -> FontScan:
+    """Scan folders (given ones first, then the system's) for fonts of ``script``; keeps every reject.
+    ``probe``: fonts that fail ``font_probe.probe_font`` (truncated, no outlines, broken shaping) are refused."""
+    from aksar.render.font_probe import probe_font  # the probe renders and shapes with this module's fonts
+
     letters = script_letters(script)
     exclude = tuple(exclude)
     user_files = _font_files(Path(d) for d in font_dirs)
-    system_files = _font_files(system_font_dirs()) if include_system else []
+    system_files = list(_system_font_files()) if include_system else []
     user = {str(p) for p in user_files}
     scan = FontScan(script=script)
     seen_names: set[str] = set()
@@ -272,6 +282,8 @@ def scan_fonts(script: str, font_dirs: Iterable[str | os.PathLike] = (), include
                 scan.excluded.append(info)
             elif info.name.lower() in seen_names:
                 scan.duplicates.append(info)
+            elif probe and (reason := probe_font(info, script)):
+                scan.refused.append((info, reason))
             else:
                 seen_names.add(info.name.lower())
                 scan.fonts.append(info)
@@ -282,18 +294,34 @@ def scan_fonts(script: str, font_dirs: Iterable[str | os.PathLike] = (), include
 def discover_fonts(script: str, font_dirs: Iterable[str | os.PathLike] = (), include_system: bool = True,
                    exclude: Iterable[str] = DEFAULT_EXCLUDE,
                    min_coverage: float = DEFAULT_MIN_COVERAGE) -> list[FontInfo]:
-    """Fonts whose cmap covers the script's letters, sorted by name; unreadable files are logged."""
+    """Fonts whose cmap covers the script's letters and that pass the probe, sorted by name; unreadable
+    and refused fonts are logged."""
     scan = scan_fonts(script, font_dirs, include_system, exclude, min_coverage)
     for path, reason in scan.unreadable:
         log.warning("skipped font %s: %s", path, reason)
+    for font, reason in scan.refused:
+        log.warning("refused font %s (%s): %s", font.name, font.path, reason)
     if scan.unreadable:
         log.warning("%d unreadable font file(s) skipped", len(scan.unreadable))
     return scan.fonts
 
 
-def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.PathLike] = ()) -> FontInfo:
+def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.PathLike] = (),
+                 script: str | None = None) -> FontInfo:
     """A font by file path (``path`` or ``path#index`` for collections) or by name ('Khmer OS Siemreap',
-    'Noto Sans Khmer Bold'; case-insensitive; family name alone picks the regular style)."""
+    'Noto Sans Khmer Bold'; case-insensitive; family name alone picks the regular style). With ``script``,
+    a font that fails the probe (``font_probe.probe_font``) is an AksarError giving the reason."""
+    font = _resolve_font(name_or_path, font_dirs)
+    if script is not None:
+        from aksar.render.font_probe import probe_font
+
+        reason = probe_font(font, script)
+        if reason:
+            raise AksarError(f"{font.path}: font {font.name!r} refused for {script}: {reason}")
+    return font
+
+
+def _resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.PathLike]) -> FontInfo:
     text = str(name_or_path)
     index = 0
     base = text
@@ -310,8 +338,8 @@ def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.P
         return font_info(os.path.abspath(base), index)
     wanted = text.strip().lower()
     candidates: list[FontInfo] = []
-    dirs = [Path(d) for d in font_dirs] + system_font_dirs()
-    for path in _font_files(dirs):
+    user_files = _font_files(Path(d) for d in font_dirs)
+    for path in user_files + [p for p in _system_font_files() if p not in user_files]:
         p = str(path)
         try:
             n_faces = _face_count(p)

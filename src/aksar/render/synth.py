@@ -140,7 +140,7 @@ class Synthesizer:
         problems: list[str] = []
         for name in cfg.fonts:
             try:
-                font = resolve_font(name, cfg.font_dirs)
+                font = resolve_font(name, cfg.font_dirs, script=self.script)
             except AksarError as exc:
                 self.counters["font_unreadable"] += 1
                 problems.append(str(exc))

@@ -13,7 +13,7 @@ YAML sections (``global`` is accepted as an alias of ``run``, PaddleOCR style)::
     logging:        log_every_steps, tensorboard, num_samples
 
 ``load_config(path, overrides)`` reads YAML, applies ``-o section.key=value`` overrides and validates:
-unknown keys and wrong types are AksarErrors naming the key.
+unknown keys, wrong types and invalid numbers (``validate_config``) are AksarErrors naming the key.
 """
 from __future__ import annotations
 
@@ -45,16 +45,9 @@ class RunConfig:
     cudnn_benchmark: bool = False  # only used when deterministic is false
     threads: int | None = None  # torch CPU threads (None: torch default)
     overwrite: bool = False  # start afresh in an output_dir that already holds checkpoints
+    replan_after_steps: int = 30  # with max_minutes: fit the LR schedule to the budget after N steps (0: off)
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise AksarError(f"run.epochs: must be >= 1, got {self.epochs}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise AksarError(f"run.max_steps: must be >= 1, got {self.max_steps}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise AksarError(f"run.max_minutes: must be > 0, got {self.max_minutes}")
-        if self.val_every_steps < 0 or self.val_every_epochs < 0:
-            raise AksarError("run.val_every_steps / run.val_every_epochs: must be >= 0")
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             raise AksarError(f"run.device: expected auto, cpu, cuda or cuda:N, got {dev!r}")
@@ -98,16 +91,6 @@ class DataConfig:
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, str) and self.batch_size != "auto":
             raise AksarError(f"data.batch_size: expected an integer or 'auto', got {self.batch_size!r}")
-        if isinstance(self.batch_size, int) and self.batch_size < 1:
-            raise AksarError(f"data.batch_size: must be >= 1, got {self.batch_size}")
-        if self.val_batch_size < 1:
-            raise AksarError(f"data.val_batch_size: must be >= 1, got {self.val_batch_size}")
-        if self.samples_per_epoch < 1:
-            raise AksarError(f"data.samples_per_epoch: must be >= 1, got {self.samples_per_epoch}")
-        if self.num_workers < 0:
-            raise AksarError(f"data.num_workers: must be >= 0, got {self.num_workers}")
-        if self.max_text_length is not None and self.max_text_length < 1:
-            raise AksarError(f"data.max_text_length: must be >= 1, got {self.max_text_length}")
         from aksar.text.domains import check_text_mix
 
         check_text_mix(self.text_mix)
@@ -153,12 +136,6 @@ class OptimizerConfig:
     grad_clip: float | None = 5.0  # max gradient norm (None: off)
     accumulate_steps: int = 1  # micro-batches per optimizer step
 
-    def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise AksarError(f"optimizer.lr: must be > 0, got {self.lr}")
-        if self.accumulate_steps < 1:
-            raise AksarError(f"optimizer.accumulate_steps: must be >= 1, got {self.accumulate_steps}")
-
 
 @dataclass
 class SchedulerConfig:
@@ -197,10 +174,8 @@ class LoggingConfig:
     log_every_steps: int = 20
     tensorboard: bool = True
     num_samples: int = 8  # sample predictions per validation (console, JSONL, TensorBoard)
-
-    def __post_init__(self) -> None:
-        if self.log_every_steps < 1:
-            raise AksarError(f"logging.log_every_steps: must be >= 1, got {self.log_every_steps}")
+    train_samples_every: int = 5  # TensorBoard: augmented training samples at the first step and every
+    # N validations (0: first step only)
 
 
 @dataclass
@@ -214,6 +189,11 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def __post_init__(self) -> None:
+        from aksar.train.validate_config import validate_config
+
+        validate_config(self)
 
 
 def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:

@@ -95,12 +95,18 @@ class MetricsLogger:
         """Sample validation images with their reference and prediction (TensorBoard)."""
         if self.writer is None or not images:
             return
-        rows = ["| # | reference | prediction |", "|---|---|---|"]
+        rows = []
         for i, (img, ref, pred) in enumerate(zip(images, refs, preds)):
             self.writer.add_image(f"val_samples/{i}", img[None].astype(np.uint8), step, dataformats="CHW")
-            ok = "" if ref == pred else " ✗"
-            rows.append(f"| {i} | {ref} | {pred}{ok} |")
-        self.writer.add_text("val_samples/predictions", "\n".join(rows), step)
+            rows.append((ref, pred + ("" if ref == pred else " ✗")))
+        self.writer.add_text("val_samples/predictions", _table(("reference", "prediction"), rows), step)
+
+    def train_samples(self, images: list[np.ndarray], texts: list[str], step: int) -> None:
+        """Augmented training samples as the model sees them (one grid, top to bottom) and their labels."""
+        if self.writer is None or not images:
+            return
+        self.writer.add_image("train_samples/grid", image_grid(images)[None], step, dataformats="CHW")
+        self.writer.add_text("train_samples/labels", _table(("label",), [(t,) for t in texts]), step)
 
     def close(self) -> None:
         if not self.enabled:
@@ -113,6 +119,33 @@ class MetricsLogger:
             self._fh.close()
 
 
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A markdown table with a row-number column (TensorBoard text)."""
+    lines = ["| # | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    lines += [f"| {i} | " + " | ".join(r) + " |" for i, r in enumerate(rows)]
+    return "\n".join(lines)
+
+
+def image_grid(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """uint8 grayscale images stacked top to bottom on white, left-aligned, ``gap`` grey rows between."""
+    width = max(im.shape[1] for im in images)
+    rows = []
+    for i, im in enumerate(images):
+        if i:
+            rows.append(np.full((gap, width), 128, np.uint8))
+        rows.append(np.pad(im.astype(np.uint8), ((0, 0), (0, width - im.shape[1])), constant_values=255))
+    return np.concatenate(rows, axis=0)
+
+
+def batch_images(images, widths, mean: float, std: float, k: int) -> list[np.ndarray]:
+    """The first ``k`` images of a normalised batch tensor [B,1,H,W] as uint8 arrays cut to their widths."""
+    out = []
+    for i in range(min(k, len(widths))):
+        x = images[i, 0, :, :int(widths[i])].float().cpu().numpy()
+        out.append(np.clip((x * std + mean) * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
 def console_line(epoch: int, epochs: int, step_in_epoch: int, steps_per_epoch: int, rec: dict[str, Any],
                  eta_s: float) -> str:
     return (f"epoch {epoch + 1}/{epochs} step {step_in_epoch}/{steps_per_epoch} (global {rec['step']}) "
@@ -120,4 +153,5 @@ def console_line(epoch: int, epochs: int, step_in_epoch: int, steps_per_epoch: i
             f"batch_cost {rec['batch_cost']:.3f}s samples/s {rec['samples_per_s']:.0f} eta {format_eta(eta_s)}")
 
 
-__all__ = ["MetricsLogger", "truncate_metrics", "read_metrics", "format_eta", "console_line", "TIMING_FIELDS"]
+__all__ = ["MetricsLogger", "truncate_metrics", "read_metrics", "format_eta", "console_line", "TIMING_FIELDS",
+           "image_grid", "batch_images"]

@@ -72,8 +72,25 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: SchedulerConfig, base
     raise AksarError(f"scheduler.name: unknown scheduler {cfg.name!r}")
 
 
+def depends_on_length(cfg: SchedulerConfig) -> bool:
+    """Whether the schedule's shape depends on the planned number of steps (and can be re-planned)."""
+    return cfg.name in ("cosine", "onecycle")
+
+
+def replan_scheduler(scheduler, optimizer: torch.optim.Optimizer, cfg: SchedulerConfig, base_lr: float,
+                     total_steps: int, steps_per_epoch: int):
+    """A scheduler for ``total_steps`` positioned where ``scheduler`` is (same step count), the
+    optimizer's learning rate set to the new schedule's value there."""
+    done = scheduler.last_epoch
+    new = build_scheduler(optimizer, cfg, base_lr, total_steps, steps_per_epoch)
+    if done > 0:
+        new.last_epoch = done - 1
+        new.step()
+    return new
+
+
 def is_plateau(scheduler) -> bool:
     return isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
 
-__all__ = ["build_optimizer", "build_scheduler", "is_plateau"]
+__all__ = ["build_optimizer", "build_scheduler", "replan_scheduler", "depends_on_length", "is_plateau"]

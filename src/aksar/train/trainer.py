@@ -31,6 +31,8 @@ from aksar.train import checkpoint as ckpt_mod
 from aksar.train.config import TrainConfig, config_from_dict
 from aksar.train.distributed import (DistEnv, all_reduce_mean, any_rank, barrier, broadcast_buffers,
                                      broadcast_object, cleanup_distributed, init_distributed)
+from aksar.train.budget import BudgetMixin
+from aksar.train.console import ConsoleMixin, eta_seconds, start_line
 from aksar.train.logging_utils import MetricsLogger, console_line
 from aksar.train.optim import build_optimizer, build_scheduler, is_plateau
 
@@ -110,7 +112,7 @@ class _WorkerInit:
             self.inner(worker_id)
 
 
-class Trainer:
+class Trainer(ConsoleMixin, BudgetMixin):
     """Builds everything from a :class:`TrainConfig` and runs :meth:`fit`.
 
     ``resume``: a checkpoint file or run directory to continue from. ``batch_callback(rank, batch)``
@@ -295,7 +297,7 @@ class Trainer:
             "trainer": {
                 "samples_seen": self.samples_seen, "best_cer": self.best_cer, "es_best": self.es_best,
                 "es_bad": self.es_bad, "last_val_step": self.last_val_step, "window": dict(self.window),
-                "counters": dict(self.counters),
+                "counters": dict(self.counters), "total_steps": self.total_steps,
             },
             "metrics": dict(self.last_val or {}),
         }
@@ -311,6 +313,11 @@ class Trainer:
             log.warning("resuming with batch size %s x %d ranks (checkpoint: %s x %s): the data order changes",
                         self.batch_size, self.env.world_size, ck.get("batch_size"), ck.get("world_size"))
         self.model.load_state_dict(ck["model_state"])
+        saved_total = (ck.get("trainer") or {}).get("total_steps")
+        if saved_total and saved_total != self.total_steps:  # re-planned to a time budget: keep that plan
+            self.total_steps = int(saved_total)
+            self.scheduler = build_scheduler(self.optimizer, self.cfg.scheduler, self.cfg.optimizer.lr,
+                                             self.total_steps, self.steps_per_epoch)
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         if ck.get("scaler") and self.scaler.is_enabled():
@@ -406,8 +413,14 @@ class Trainer:
                      "per rank, %d optimizer steps, device %s%s", self.run_dir, cfg.model.name,
                      self.model.num_parameters / 1e6, len(self.tokens), self.batches_per_epoch, self.batch_size,
                      self.total_steps, self.device, f", {self.env.world_size} ranks" if self.env.enabled else "")
+            log.info(start_line(total_steps=self.total_steps, epochs=cfg.run.epochs,
+                                steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
+                                samples_per_epoch=None if cfg.data.train_dataset else cfg.data.samples_per_epoch,
+                                device=str(self.device), workers=self.loader.num_workers,
+                                budget_min=cfg.run.max_minutes, resumed_at=self.step))
         self.stop.install()
         self.t_start = time.time()
+        self.planner = self._budget_planner()
         self._ready = False
         try:
             reason = self._loop()
@@ -443,6 +456,7 @@ class Trainer:
         accum = cfg.optimizer.accumulate_steps
         budget_s = cfg.run.max_minutes * 60 if cfg.run.max_minutes else None
         self.last_save_step = self.step if self.resume_ckpt is not None else -1
+        self._first_step = self.step + 1
         self._ready = True
         t_last = time.time()
         cost = {"reader": 0.0, "batch": 0.0}
@@ -480,6 +494,11 @@ class Trainer:
                 cost["batch"] += time.time() - t0
                 if not losses:  # only empty batches: no optimizer step happened
                     continue
+                self._sample_batch = batch
+                if self.planner is not None:
+                    self.planner.start(self.step, time.time())
+                if self.step == self._first_step:
+                    self._after_first_step(sum(losses) / len(losses))
                 if self.step % cfg.logging.log_every_steps == 0:
                     self._log_train(cost, time.time() - t_last)
                     t_last = time.time()
@@ -490,6 +509,7 @@ class Trainer:
                         return self._stop_reason
                 elif cfg.checkpoint.save_every_steps and self.step % cfg.checkpoint.save_every_steps == 0:
                     self._checkpoint_latest()
+                self._fit_budget()
                 stop = self._check_stop(budget_s)
                 if stop:
                     if stop in ("time_budget", "max_steps") and self._validate_and_save():
@@ -526,15 +546,15 @@ class Trainer:
         n = max(1, self.window["n"])
         loss, samples = self.window["loss"] / n, self.window["samples"]
         loss = all_reduce_mean([loss], self.env, self.device)[0]
-        steps_in_window = max(1, self.cfg.logging.log_every_steps)
+        steps_in_window = max(1, self.step - self._last_log_step)
+        self._last_log_step = self.step
         rec = {
             "type": "train", "epoch": self.epoch + 1, "step": self.step, "loss": loss, "lr": self.step_lr,
             "reader_cost": cost["reader"] / steps_in_window, "batch_cost": cost["batch"] / steps_in_window,
             "samples_per_s": samples * self.env.world_size / max(elapsed, 1e-9),
             "samples_seen": self.samples_seen,
         }
-        remaining = self.total_steps - self.step
-        eta = remaining * rec["batch_cost"]
+        eta = eta_seconds(self.total_steps - self.step, elapsed / steps_in_window, self._budget_left())
         rec["eta_s"] = eta
         self.window = {"loss": 0.0, "n": 0, "samples": 0}
         if not self.is_main:
@@ -609,6 +629,9 @@ class Trainer:
         self.logger.scalars("val", {"cer": result["cer"], "accuracy": result["accuracy"], "loss": result["loss"]},
                             self.step)
         self.logger.samples(images, [s["ref"] for s in samples], [s["pred"] for s in samples], self.step)
+        every = self.cfg.logging.train_samples_every
+        if every and (len(self.history) + 1) % every == 0:
+            self._log_train_samples()
         log.info("validation at step %d: CER %.4f accuracy %.4f loss %.4f (%d samples, %.1fs)%s", self.step,
                  result["cer"], result["accuracy"], result["loss"], result["num_samples"], result["val_seconds"],
                  "".join(f"\n    ref {s['ref']!r}\n    got {s['pred']!r}" for s in samples[:3]))
