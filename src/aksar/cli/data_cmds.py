@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=g_def["seed"].default, help="default: %(default)s")
     p.add_argument("--shard", default=g_def["shard"].default, metavar="i/N",
                    help="render only indices with index %% N == i (split one job over machines)")
+    p.add_argument("--overwrite", action="store_true", default=g_def["overwrite"].default,
+                   help="start again: delete the files generate wrote in --output-dir (only those), also when "
+                        "the folder holds other files or output made with other settings")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
@@ -69,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", action="store_true", default=v.augment, help="augment the images")
     p.add_argument("--split", default=v.split, help="corpus split the texts come from (default: %(default)s)")
     p.add_argument("--workers", type=int, default=v.workers, help=_workers_help())
+    p.add_argument("--overwrite", action="store_true", default=v.overwrite,
+                   help="write into a folder valset did not create, deleting only the files valset writes")
     p.add_argument("--validate-only", action="store_true",
                    help="check counts, sha256 and labels of an existing set; name every bad file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -105,7 +110,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return 0
     cfg = GenerateConfig(corpus_dir=args.corpus_dir, output_dir=args.output_dir, splits=list(args.splits),
                          max_lines=args.max_lines, augment=not args.no_augment, workers=args.workers,
-                         seed=args.seed, shard=args.shard, synth=_synth_config(args))
+                         seed=args.seed, shard=args.shard, overwrite=args.overwrite, synth=_synth_config(args))
     result = generate(cfg)
     lines = [f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
              f"in {result['elapsed_s']} s ({result['images_per_s']} images/s)"]
@@ -128,7 +133,7 @@ def cmd_valset(args: argparse.Namespace) -> int:
         return 0
     cfg = ValsetConfig(corpus_dir=args.corpus_dir, output_dir=args.output_dir, num_samples=args.num_samples,
                        random_seed=args.random_seed, augment=args.augment, split=args.split,
-                       workers=args.workers, synth=_synth_config(args))
+                       workers=args.workers, overwrite=args.overwrite, synth=_synth_config(args))
     result = build_valset(cfg)
     _print(result, args.json,
            f"validation set: {result['num_samples']} images in {result['output_dir']} "

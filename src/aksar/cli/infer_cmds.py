@@ -31,12 +31,21 @@ def _add_model_arg(p: argparse.ArgumentParser) -> None:
                    help="the model by name or path (instead of MODEL), e.g. --model khmer")
 
 
+def _add_outside_root_arg(p: argparse.ArgumentParser) -> None:
+    from aksar.data.files import OUTSIDE_ROOT_FLAG
+
+    p.add_argument(OUTSIDE_ROOT_FLAG, action="store_true", default=EvalConfig().allow_outside_root,
+                   help="let a list name images outside its folder (absolute, ../ or symlinked paths); "
+                        "refused by default")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     e = EvalConfig()
     p = sub.add_parser("eval", help="evaluate a checkpoint or .onnx model on a dataset (JSON + HTML report)")
     _add_model_arg(p)
-    p.add_argument("data", metavar="DATA", help="dataset: a folder with labels.tsv, a label list, LMDB, "
-                                                "or a split of the pre-generated layout")
+    p.add_argument("data", metavar="DATA", help="dataset: a folder with labels.tsv, a label list (- = stdin), "
+                                                "LMDB, a split of the pre-generated layout, or a tesstrain, "
+                                                "trdg or docTR folder")
     p.add_argument("--out-dir", default="eval_report", metavar="DIR",
                    help="where report.json and report.html go (default %(default)s)")
     p.add_argument("--max-lines", type=int, default=e.max_lines, help="evaluate only the first N lines")
@@ -45,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", choices=("auto", "none"), default=e.segmenter,
                    help="word segmenter for the second WER (default %(default)s: one for the script if installed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_outside_root_arg(p)
     _add_runtime_args(p)
     p.set_defaults(func=cmd_eval)
 
@@ -60,27 +70,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="recognise line images with a checkpoint or .onnx model")
     _add_model_arg(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="images, folders of images, or list files (labels.tsv or one path per line)")
+                   help="images, folders of images, or list files (labels.tsv or one path per line; "
+                        "- reads a list from stdin)")
     p.add_argument("--out", default=None, metavar="FILE", help="write predictions here (default: stdout)")
     p.add_argument("--format", choices=("tsv", "json"), default="tsv",
                    help="tsv: path<TAB>text<TAB>confidence per line; json: a list of objects (default %(default)s)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable/empty/huge images (each named on stderr, counted) instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_outside_root_arg(p)
     _add_runtime_args(p)
     p.set_defaults(func=cmd_predict)
+
+
+def _model_arg(args: argparse.Namespace) -> str:
+    """The model named by MODEL or --model; with --model, a MODEL positional of `predict` is an input."""
+    if args.model_name and args.model:
+        if not hasattr(args, "inputs"):
+            raise AksarError(f"two models given ({args.model!r} and --model {args.model_name!r}); give one")
+        args.inputs = [args.model, *args.inputs]  # `predict --model khmer a.png b.png`: MODEL was an input
+        args.model = None
+    model = args.model_name or args.model
+    if not model:
+        raise AksarError("no model given: pass MODEL (a path or a shipped model's name) or --model NAME")
+    return model
 
 
 def _recognizer(args: argparse.Namespace):
     from aksar.infer.recognizer import Recognizer
 
-    if args.model_name and args.model:
-        if not hasattr(args, "inputs"):
-            raise AksarError(f"two models given ({args.model!r} and --model {args.model_name!r}); give one")
-        args.inputs = [args.model, *args.inputs]  # `predict --model khmer a.png b.png`: MODEL was an input
-    model = args.model_name or args.model
-    if not model:
-        raise AksarError("no model given: pass MODEL (a path or a shipped model's name) or --model NAME")
+    model = _model_arg(args)
     return Recognizer(model, device=args.device, threads=args.threads, decoder=args.decoder,
                       beam_width=args.beam_width, batch_size=args.batch_size)
 
@@ -90,7 +109,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from aksar.infer.report import write_html, write_json
 
     cfg = EvalConfig(worst=args.worst, top_confusions=args.top_confusions, max_lines=args.max_lines,
-                     segmenter=args.segmenter)
+                     segmenter=args.segmenter, allow_outside_root=args.allow_outside_root)
     rec = _recognizer(args)
     report, lines, dataset = evaluate(rec, args.data, cfg, progress=not args.no_progress)
     out = Path(args.out_dir)
@@ -132,10 +151,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from aksar.infer.images import gather_inputs, load_image
 
-    rec = _recognizer(args)
-    items = gather_inputs(args.inputs)
+    _model_arg(args)
+    items = gather_inputs(args.inputs, allow_outside_root=args.allow_outside_root)  # bad input before loading
     if not items:
         raise AksarError("no images given")
+    rec = _recognizer(args)
     results: list[dict] = []
     bad: list[str] = []
     chunk = max(256, args.batch_size * 8)

@@ -2,6 +2,6 @@
 
 Modules: ``preprocess`` (shared image preprocessing), ``collate`` (batches, width buckets),
 ``onthefly`` (rendering dataset, epoch sampler, train loader), ``readers`` (labels.tsv, pre-generated,
-LMDB), ``lmdb_io``, ``stats``, ``generate`` (``aksar generate``), ``valset`` (``aksar valset``).
+LMDB), ``formats`` (tesstrain, trdg, docTR), ``files`` (image decoding, path check), ``lmdb_io``, ``stats``, ``generate`` (``aksar generate``), ``valset`` (``aksar valset``).
 Import the submodules directly; this package imports nothing heavy.
 """

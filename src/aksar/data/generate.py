@@ -19,6 +19,12 @@ label, its complete PNG (ends with IEND) and its journal line exist; anything el
 deleted and rendered again. Texts no font can render are journaled as skipped (not retried).
 ``metadata.json`` and ``labels.tsv`` are written atomically once every index of the split is done
 (by whichever shard finishes last).
+
+Ownership and settings: ``generation_metadata.json`` (``kind: aksar-generated-dataset``) is written
+before the first image with the settings that decide every index's bytes (script, corpus hash, seed,
+augment, fonts, render and augmentation settings). A rerun resumes only when they match; otherwise it
+stops naming each differing key. A non-empty folder without that marker is refused. ``overwrite``
+deletes only the files generate writes (never use it on a folder other shards are still filling).
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ import numpy as np
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from aksar.core.outputs import claim_output_dir, read_marker, remove_own_files
 from aksar.core.rng import rng_for
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,8 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 CHUNK = 16  # samples per worker task
+KIND = "aksar-generated-dataset"  # recorded in generation_metadata.json: marks generate's own output
+META_NAME = "generation_metadata.json"
 
 
 def _default_synth() -> Any:
@@ -65,6 +75,7 @@ class GenerateConfig:
     workers: int | None = None  # None: one per core; 0: in this process
     seed: int = 42
     shard: str | None = None  # "i/N": this machine renders indices with index % N == i
+    overwrite: bool = False  # start again: delete the files generate wrote (only those) in output_dir
     synth: Any = field(default_factory=_default_synth)
 
 
@@ -276,6 +287,68 @@ def scan_split(split_dir: Path, split: str, indices: Iterable[int], repair: bool
     return done, journal, removed
 
 
+def own_file(rel: str) -> bool:
+    """True for a path (relative to the output folder) that ``aksar generate`` writes."""
+    if rel == META_NAME:
+        return True
+    split, _, rest = rel.partition("/")
+    return split in SPLITS and re.fullmatch(
+        rf"labels\.tsv|metadata\.json|\.journal/[^/]+\.jsonl|images/{split}_\d{{6}}\.png|labels/{split}_\d{{6}}\.txt",
+        rest) is not None
+
+
+def generation_settings(cfg: GenerateConfig, script: str, chash: str, fonts: list[str]) -> dict:
+    """What decides the pixels and labels of an index: a resumed run must match these exactly."""
+    return {"script": script, "corpus_hash": chash, "seed": cfg.seed, "augment": cfg.augment, "fonts": fonts,
+            "render": to_dict(cfg.synth.render), "augmentation": to_dict(cfg.synth.augment)}
+
+
+def _legacy_settings(meta: dict) -> dict | None:
+    """Settings of a generation_metadata.json written before ``settings`` was recorded."""
+    try:
+        gc = meta["generation_config"]
+        return {"script": meta["script"], "corpus_hash": meta["corpus_hash"], "seed": gc["seed"],
+                "augment": gc["augment"], "fonts": meta["fonts"], "render": gc["synth"]["render"],
+                "augmentation": gc["synth"]["augment"]}
+    except (KeyError, TypeError):
+        return None
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def settings_differences(old: dict, new: dict) -> list[str]:
+    """``key: old != new`` for every setting that differs (nested keys dotted)."""
+    a, b = _flat(old), _flat(new)
+    return [f"{k}: {a.get(k, '<unset>')!r} (existing) != {b.get(k, '<unset>')!r} (this run)"
+            for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")]
+
+
+def _prepare_output(out: Path, cfg: GenerateConfig, settings: dict) -> dict:
+    """Refuse folders generate did not create and resumes with other settings (unless ``overwrite``:
+    then generate's own files are deleted); returns the split totals recorded so far."""
+    previous = claim_output_dir(out, META_NAME, KIND, "aksar generate", "a generated dataset", cfg.overwrite,
+                                legacy_key="generation_config")
+    if previous is not None and not cfg.overwrite:
+        old = previous.get("settings") or _legacy_settings(previous)
+        diffs = settings_differences(old, settings) if old is not None else ["settings: not recorded"]
+        if not diffs:
+            return dict(previous.get("splits") or {})
+        raise AksarError(f"{out} holds output of `aksar generate` with other settings; resuming would mix "
+                         f"them: {'; '.join(diffs)}. Use the same settings, another --output-dir, or "
+                         "--overwrite to delete the previous images and start again")
+    if cfg.overwrite:
+        n = remove_own_files(out, own_file)
+        log.info("--overwrite: deleted %d files of a previous `aksar generate` in %s", n, out)
+    return {}
+
+
 def _finalize_split(split_dir: Path, split: str, n: int, journal: dict[int, dict], augmented: bool) -> dict:
     samples, tsv = [], []
     skipped = []
@@ -313,7 +386,12 @@ def generate(cfg: GenerateConfig) -> dict:
     corpus_dir, out = Path(cfg.corpus_dir), Path(cfg.output_dir)
     script = corpus_script(corpus_dir)
     workers = resolve_workers(cfg.workers)
+    chash = corpus_hash(corpus_dir)
+    fonts = synth_fonts(script, cfg.synth)
+    settings = generation_settings(cfg, script, chash, fonts)
+    recorded = _prepare_output(out, cfg, settings)
     out.mkdir(parents=True, exist_ok=True)
+    _write_generation_metadata(out, cfg, settings, recorded)  # the marker and settings, before any image
     run_id = f"shard{shard_i}of{shard_n}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     totals: dict[str, Any] = {"splits": {}, "rendered": 0, "skipped_unrenderable": 0, "already_done": 0,
                               "removed_broken": 0}
@@ -371,40 +449,40 @@ def generate(cfg: GenerateConfig) -> dict:
             totals["already_done"] += len(done)
             totals["removed_broken"] += removed
     elapsed = time.perf_counter() - t0
-    _write_generation_metadata(out, cfg, script, corpus_hash(corpus_dir), totals)
+    _write_generation_metadata(out, cfg, settings, _split_totals(out, totals))
     totals["elapsed_s"] = round(elapsed, 3)
     totals["images_per_s"] = round(totals["rendered"] / elapsed, 2) if elapsed > 0 else 0.0
     totals["workers"] = workers
     return totals
 
 
-def _write_generation_metadata(out: Path, cfg: GenerateConfig, script: str, chash: str, totals: dict) -> None:
-    path = out / "generation_metadata.json"
-    previous = {}
-    if path.is_file():
-        try:
-            previous = json.loads(path.read_text(encoding="utf-8")).get("splits", {})
-        except (json.JSONDecodeError, OSError):
-            previous = {}
-    splits = dict(previous)
+def _split_totals(out: Path, totals: dict) -> dict:
+    """Split totals recorded so far, updated with the splits this run completed."""
+    splits = dict((read_marker(out, META_NAME) or {}).get("splits") or {})
     for split, info in totals["splits"].items():
-        meta_path = out / split / "metadata.json"
-        if info.get("complete") and meta_path.is_file():
+        if info.get("complete") and (out / split / "metadata.json").is_file():
             splits[split] = {"total_samples": info["total_samples"], "skipped_unrenderable": info["total_skipped"],
                              "augmentation_applied": info["augment"], "font_policy": info["font_policy"],
                              "fonts_used": info["fonts_used"], "lines": info["lines"]}
+    return splits
+
+
+def _write_generation_metadata(out: Path, cfg: GenerateConfig, settings: dict, splits: dict) -> None:
     config = to_dict(cfg)
-    config.pop("workers", None)
+    for key in ("workers", "overwrite"):
+        config.pop(key, None)
     meta = {
+        "kind": KIND,
+        "settings": settings,
         "generation_config": config,
-        "script": script,
-        "corpus_hash": chash,
-        "fonts": synth_fonts(script, cfg.synth),
+        "script": settings["script"],
+        "corpus_hash": settings["corpus_hash"],
+        "fonts": settings["fonts"],
         "splits": splits,
         "total_images": sum(s.get("total_samples", 0) for s in splits.values()),
     }
-    atomic_write_json(path, meta)
+    atomic_write_json(out / META_NAME, meta)
 
 
-__all__ = ["GenerateConfig", "generate", "parse_shard", "encode_png", "RenderPool", "png_complete",
+__all__ = ["GenerateConfig", "generate", "generation_settings", "settings_differences", "own_file", "parse_shard", "encode_png", "RenderPool", "png_complete",
            "scan_split", "read_journals"]

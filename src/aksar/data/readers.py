@@ -1,5 +1,6 @@
 """Readers for line-image datasets on disk: label lists (``labels.tsv`` / PaddleOCR lists), the
-pre-generated layout of ``aksar generate`` and LMDB (PaddleOCR / PARSeq layout).
+pre-generated layout of ``aksar generate`` and LMDB (PaddleOCR / PARSeq layout); other tools' formats
+(tesstrain, trdg, docTR) are in ``formats``, built on ``PathListDataset``.
 
 Every dataset item is ``{"image": uint8 HxW, "text": str, "meta": dict}``. A bad item never crashes an
 epoch: paths escaping the dataset root are refused when the list is read; missing, unreadable,
@@ -12,76 +13,21 @@ import io
 import json
 import logging
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 
 from aksar.core.errors import AksarError
+from aksar.data.files import (MAX_PIXELS, OUTSIDE_ROOT_FLAG, BadImage, decode_image, image_size,
+                              outside_root_message, read_list, safe_join)
 from aksar.data.preprocess import PreprocessConfig, target_width
 
 log = logging.getLogger(__name__)
 
-MAX_PIXELS = 40_000_000  # a text line never needs more; larger images are refused as decompression bombs
 MAX_PROBLEMS = 1000  # named problems kept per dataset (all are counted)
 LMDB_NUM_KEY = b"num-samples"
-
-
-class BadImage(Exception):
-    """An image that cannot be used; ``reason`` is a short counter key."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-
-
-def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode a whole image (file path or bytes) to uint8 grayscale; BadImage if it cannot be used."""
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else open(data, "rb")
-    except FileNotFoundError:
-        raise BadImage("missing_image", str(data)) from None
-    except OSError as exc:
-        raise BadImage("unreadable_image", str(exc)) from None
-    with src:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(src) as im:
-                    w, h = im.size
-                    if w * h > max_pixels:
-                        raise BadImage("too_large_image", f"{w}x{h} pixels > {max_pixels}")
-                    im.load()
-                    gray = im.convert("L") if im.mode != "L" else im
-                    return np.array(gray, dtype=np.uint8)
-        except BadImage:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise BadImage("too_large_image", str(exc)) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL.UnidentifiedImageError is an OSError
-            reason = "truncated_image" if "truncated" in str(exc) else "corrupt_image"
-            raise BadImage(reason, str(exc)) from None
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the image header without decoding the pixels."""
-    with Image.open(path) as im:
-        return im.size
-
-
-def safe_join(root: Path, rel: str) -> Path | None:
-    """``root / rel`` if ``rel`` is a relative path that stays inside ``root``, else None."""
-    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
-        return None
-    root_res = root.resolve()
-    full = (root / rel).resolve()
-    if full != root_res and root_res not in full.parents:
-        return None
-    return root / rel
 
 
 class _ImageDataset:
@@ -90,6 +36,7 @@ class _ImageDataset:
     def __init__(self, max_pixels: int = MAX_PIXELS) -> None:
         self.errors: Counter = Counter()
         self.problems: list[str] = []
+        self.dropped = 0  # entries dropped while listing (not in len(); counted in errors)
         self.max_pixels = max_pixels
 
     def _problem(self, reason: str, where: str, detail: str = "") -> None:
@@ -97,6 +44,11 @@ class _ImageDataset:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(f"{where}: {reason}" + (f" ({detail})" if detail else ""))
         log.warning("skipped %s: %s%s", where, reason, f" ({detail})" if detail else "")
+
+    def _drop(self, reason: str, where: str, detail: str = "") -> None:
+        """A listed entry that never becomes an item (bad line, path refused, image missing)."""
+        self.dropped += 1
+        self._problem(reason, where, detail)
 
     def __len__(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -144,42 +96,28 @@ class _ImageDataset:
         raise NotImplementedError
 
 
-class LabelFileDataset(_ImageDataset):
-    """A label list: one ``relative/path<TAB>text`` per line (PaddleOCR lists, ``labels.tsv``).
+class PathListDataset(_ImageDataset):
+    """Items listed as (image path, text) pairs with paths relative to ``root``; the shared part of every
+    list reader (labels.tsv, PaddleOCR, trdg, docTR, tesstrain). Empty texts and refused paths (see
+    ``safe_join``) are dropped and counted."""
 
-    Paths are relative to ``root`` (default: the list file's directory). Lines without a tab or with
-    an empty text, and paths that are absolute or escape the root, are skipped and counted.
-    """
-
-    def __init__(self, label_file: str | Path, root: str | Path | None = None, max_pixels: int = MAX_PIXELS,
-                 ) -> None:
+    def __init__(self, root: str | Path, allow_outside_root: bool = False, max_pixels: int = MAX_PIXELS) -> None:
         super().__init__(max_pixels)
-        self.label_file = Path(label_file)
-        self.root = Path(root) if root is not None else self.label_file.parent
-        if not self.label_file.is_file():
-            raise AksarError(f"label file not found: {self.label_file}")
+        self.root = Path(root)
+        self.allow_outside_root = allow_outside_root
         self.items: list[tuple[str, str]] = []
-        try:
-            text = self.label_file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise AksarError(f"{self.label_file}: not UTF-8 ({exc})") from None
-        for lineno, line in enumerate(text.splitlines(), 1):
-            line = line.rstrip("\r")
-            if not line.strip():
-                continue
-            where = f"{self.label_file}:{lineno}"
-            if "\t" not in line:
-                self._problem("malformed_line", where, "expected path<TAB>text")
-                continue
-            rel, label = line.split("\t", 1)
-            if not label:
-                self._problem("empty_label", where)
-                continue
-            if safe_join(self.root, rel) is None:
-                self._problem("path_outside_root", where, rel)
-                continue
-            self.items.append((rel, label))
-        self._sizes_from_metadata(self.root)
+        self._paths: list[Path] = []
+
+    def _add(self, rel: str, label: str, where: str) -> None:
+        if not label:
+            self._drop("empty_label", where)
+            return
+        full = safe_join(self.root, rel, self.allow_outside_root)
+        if full is None:
+            self._drop("path_outside_root", where, f"{rel}; pass {OUTSIDE_ROOT_FLAG} to read it")
+            return
+        self.items.append((rel, label))
+        self._paths.append(full)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -191,7 +129,7 @@ class LabelFileDataset(_ImageDataset):
         return self.items[i][1]
 
     def path(self, i: int) -> Path:
-        return self.root / self.items[i][0]
+        return self._paths[i]
 
     def size(self, i: int) -> tuple[int, int]:
         return image_size(self.path(i))
@@ -208,6 +146,38 @@ class LabelFileDataset(_ImageDataset):
             self._problem(exc.reason, str(self.path(i)), str(exc))
             return None
         return {"image": img, "text": label, "meta": {"path": rel, "index": i}}
+
+
+class LabelFileDataset(PathListDataset):
+    """A label list: one ``relative/path<TAB>text`` per line (PaddleOCR lists, ``labels.tsv``); ``-`` reads
+    the list from standard input.
+
+    Paths are relative to ``root`` (default: the list file's directory, the working directory for
+    ``-``). Lines without a separator or with an empty text, and refused paths, are dropped and counted.
+    """
+
+    separator_help = "expected path<TAB>text"
+
+    def __init__(self, label_file: str | Path, root: str | Path | None = None, max_pixels: int = MAX_PIXELS,
+                 allow_outside_root: bool = False) -> None:
+        lines, name, default_root = read_list(label_file)
+        super().__init__(root if root is not None else default_root, allow_outside_root, max_pixels)
+        self.label_file = Path(label_file) if name != "<stdin>" else None
+        for lineno, line in enumerate(lines, 1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            where = f"{name}:{lineno}"
+            pair = self._split(line)
+            if pair is None:
+                self._drop("malformed_line", where, self.separator_help)
+                continue
+            self._add(pair[0], pair[1], where)
+        self._sizes_from_metadata(self.root)
+
+    @staticmethod
+    def _split(line: str) -> tuple[str, str] | None:
+        return tuple(line.split("\t", 1)) if "\t" in line else None  # type: ignore[return-value]
 
 
 class PregeneratedDataset(_ImageDataset):
@@ -232,7 +202,7 @@ class PregeneratedDataset(_ImageDataset):
                 continue
             stem = entry.name[:-4]
             if not (images_dir / f"{stem}.png").is_file():
-                self._problem("missing_image", str(images_dir / f"{stem}.png"))
+                self._drop("missing_image", str(images_dir / f"{stem}.png"))
                 continue
             self.stems.append(stem)
         self._sizes_from_metadata(self.split_dir)
@@ -362,17 +332,26 @@ class LmdbDataset(_ImageDataset):
         return {"image": img, "text": text, "meta": {"key": f"image-{i + 1:09d}", "index": i}}
 
 
-def open_dataset(path: str | Path, split: str | None = None) -> _ImageDataset:
+def open_dataset(path: str | Path, split: str | None = None, allow_outside_root: bool = False) -> _ImageDataset:
     """Open a dataset, detecting its kind.
 
-    - a file: a label list (``relative/path<TAB>text``, paths relative to the file's folder);
+    - ``-``: a label list read from standard input (paths relative to the working directory);
+    - a file: a label list (``relative/path<TAB>text``, paths relative to the file's folder); a trdg
+      ``labels.txt`` (``name text``) or a docTR ``*.json`` (``{"img.png": "text"}``);
     - a folder with ``data.mdb``: LMDB; with ``labels.tsv``: that list (the validation set, exports);
     - a split folder of the pre-generated layout (``images/`` + ``labels/``): that split;
+    - a folder with docTR ``labels.json``, trdg ``labels.txt``, or tesstrain ``*.gt.txt`` line files;
     - a pre-generated root (``train/``, ``val/``...): give ``split`` (or open ``ROOT/SPLIT``).
+
+    ``allow_outside_root`` lets list entries name files outside the list's folder (see ``safe_join``).
     """
+    from aksar.data import formats
+
+    if str(path) == "-":
+        return LabelFileDataset("-", allow_outside_root=allow_outside_root)
     p = Path(path)
     if p.is_file():
-        return LabelFileDataset(p)
+        return formats.open_list_file(p, allow_outside_root)
     if not p.is_dir():
         raise AksarError(f"dataset not found: {p}")
     if (p / "data.mdb").is_file():
@@ -380,17 +359,21 @@ def open_dataset(path: str | Path, split: str | None = None) -> _ImageDataset:
     if split is not None and (p / split / "labels").is_dir():
         return PregeneratedDataset(p, split)
     if (p / "labels.tsv").is_file():
-        return LabelFileDataset(p / "labels.tsv")
+        return LabelFileDataset(p / "labels.tsv", allow_outside_root=allow_outside_root)
     if (p / "labels").is_dir() and (p / "images").is_dir():
         return PregeneratedDataset(p.parent, p.name)
-    splits = sorted(d.name for d in p.iterdir() if (d / "labels").is_dir()) if p.is_dir() else []
+    found = formats.open_folder(p, allow_outside_root)
+    if found is not None:
+        return found
+    splits = sorted(d.name for d in p.iterdir() if (d / "labels").is_dir())
     if splits:
         raise AksarError(f"{p} is a pre-generated root with splits {', '.join(splits)}: "
                          f"open one of them, e.g. {p / splits[0]}")
-    raise AksarError(f"{p}: not a dataset (expected labels.tsv, data.mdb, or images/ + labels/)")
+    raise AksarError(f"{p}: not a dataset (expected labels.tsv, data.mdb, images/ + labels/, labels.json "
+                     "(docTR), labels.txt (trdg) or *.gt.txt line files (tesstrain))")
 
 
 __all__ = [
-    "LabelFileDataset", "PregeneratedDataset", "LmdbDataset", "open_dataset", "decode_image", "BadImage",
-    "safe_join", "MAX_PIXELS",
+    "PathListDataset", "LabelFileDataset", "PregeneratedDataset", "LmdbDataset", "open_dataset", "decode_image",
+    "BadImage", "safe_join", "outside_root_message", "read_list", "OUTSIDE_ROOT_FLAG", "MAX_PIXELS",
 ]

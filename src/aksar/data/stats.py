@@ -77,8 +77,7 @@ def _one_stats(path: Path, charset: Any, show_progress: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "path": str(path),
         "kind": type(ds).__name__,
-        "listed": len(ds) + sum(v for k, v in ds.errors.items() if k in ("path_outside_root", "malformed_line",
-                                                                              "empty_label")),
+        "listed": len(ds) + ds.dropped,
         "usable": usable,
         "errors": dict(ds.errors),
         "problems": list(ds.problems),

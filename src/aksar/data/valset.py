@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -24,13 +26,16 @@ from typing import Any, Iterator
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from aksar.core.outputs import claim_output_dir, remove_own_files
 from aksar.core.rng import rng_for
 from aksar.data.generate import RenderPool, _default_synth, progress, resolve_workers
 
 log = logging.getLogger(__name__)
 
-KIND = "aksar-validation-set"
+KIND = "aksar-validation-set"  # recorded in metadata.json: marks a folder as valset's own output
 FORMAT_VERSION = 1
+BUILDING_MARKER = ".aksar-valset-building"  # in the temporary build folder
+OWN_FILE = re.compile(r"metadata\.json|labels\.tsv|validation_texts\.txt|images/val_\d{6}\.png|labels/val_\d{6}\.txt")
 
 
 @dataclass
@@ -44,6 +49,7 @@ class ValsetConfig:
     augment: bool = False
     split: str = "val"
     workers: int | None = None  # None: one per core; 0: in this process
+    overwrite: bool = False  # write into a folder valset did not create (deleting only valset's own files)
     synth: Any = field(default_factory=_default_synth)
 
 
@@ -69,13 +75,15 @@ def build_valset(cfg: ValsetConfig) -> dict:
     if not lines:
         raise AksarError(f"{corpus_dir / (cfg.split + '.txt')}: no lines to build a validation set from")
     script = corpus_script(corpus_dir)
-    if out.exists() and any(out.iterdir()) and not (out / "metadata.json").is_file():
-        raise AksarError(f"{out} exists and is not a validation set (no metadata.json); "
-                         "choose another --output-dir or empty it")
+    claim_output_dir(out, "metadata.json", KIND, "aksar valset", "a validation set", cfg.overwrite)
     tmp = out.with_name(f".{out.name}.building")
     if tmp.exists():
+        if not (tmp / BUILDING_MARKER).is_file():
+            raise AksarError(f"{tmp} exists and is not an unfinished `aksar valset` build; move it away")
         shutil.rmtree(tmp)
-    (tmp / "images").mkdir(parents=True)
+    tmp.mkdir(parents=True)
+    (tmp / BUILDING_MARKER).touch()
+    (tmp / "images").mkdir()
     (tmp / "labels").mkdir()
     workers = resolve_workers(cfg.workers)
     n = cfg.num_samples
@@ -117,7 +125,7 @@ def build_valset(cfg: ValsetConfig) -> dict:
     atomic_write_text(tmp / "labels.tsv", tsv)
     atomic_write_text(tmp / "validation_texts.txt", texts)
     config = to_dict(cfg)
-    for key in ("output_dir", "workers"):  # nothing that differs between identical builds
+    for key in ("output_dir", "workers", "overwrite"):  # nothing that differs between identical builds
         config.pop(key)
     meta = {
         "kind": KIND,
@@ -136,12 +144,26 @@ def build_valset(cfg: ValsetConfig) -> dict:
         "samples": samples,
     }
     atomic_write_json(tmp / "metadata.json", meta)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _install(tmp, out)
     return {"output_dir": str(out), "num_samples": n, "skipped_unrenderable": len(skipped),
             "fonts_used": meta["fonts_used"], "elapsed_s": round(elapsed, 3),
             "images_per_s": round(n / elapsed, 2) if elapsed > 0 else 0.0, "workers": workers}
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move the finished build into ``out``, replacing only valset's own files there; ``metadata.json``
+    (the marker) goes last, so an interrupted install is still recognised as valset's own folder."""
+    (tmp / BUILDING_MARKER).unlink()
+    if not out.exists():
+        tmp.rename(out)
+        return
+    remove_own_files(out, lambda rel: rel != "metadata.json" and OWN_FILE.fullmatch(rel) is not None)
+    for sub in ("images", "labels", "."):
+        (out / sub).mkdir(exist_ok=True)
+        for entry in sorted(os.scandir(tmp / sub), key=lambda e: (e.name == "metadata.json", e.name)):
+            if entry.is_file():
+                os.replace(entry.path, out / sub / entry.name)
+    shutil.rmtree(tmp)
 
 
 def validate_valset(directory: str | Path) -> dict:

@@ -26,6 +26,7 @@ class EvalConfig:
     top_confusions: int = 40    # confusion pairs listed
     max_lines: int | None = None
     segmenter: str = "auto"     # "auto": a word segmenter for the script if one is installed; "none"
+    allow_outside_root: bool = False  # list entries may name images outside the list's folder
 
 
 DECODERS = ("greedy", "beam")

@@ -222,7 +222,7 @@ def evaluate(recognizer: Any, data: str | Path, cfg: EvalConfig | None = None, p
     cfg = cfg or EvalConfig()
     if cfg.segmenter not in ("auto", "none"):
         raise AksarError(f"segmenter: expected 'auto' or 'none', got {cfg.segmenter!r}")
-    dataset = open_dataset(data)
+    dataset = open_dataset(data, allow_outside_root=cfg.allow_outside_root)
     total = len(dataset) if cfg.max_lines is None else min(len(dataset), cfg.max_lines)
     if total == 0:
         raise AksarError(f"{data}: the dataset holds no usable lines (skipped: {dict(dataset.errors) or 'none'})")

@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from aksar.core.errors import AksarError
-from aksar.data.readers import MAX_PIXELS, BadImage, decode_image
+from aksar.data.files import MAX_PIXELS, BadImage, decode_image, outside_root_message, read_list, safe_join
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 LIST_SUFFIXES = (".tsv", ".txt", ".list", ".lst")
@@ -52,35 +52,36 @@ class InputImage:
     path: Path
 
 
-def _read_list_file(path: Path) -> list[InputImage]:
-    """A list file: one image path per line, optionally followed by TAB and text (labels.tsv).
+def _read_list_file(source: str | Path, allow_outside_root: bool = False) -> list[InputImage]:
+    """A list file (``-``: standard input): one image path per line, optionally followed by TAB and text.
 
-    Relative paths are resolved against the list file's folder; the name keeps the path as written.
+    Paths are relative to the list's folder (the working directory for ``-``) and must stay inside it
+    unless ``allow_outside_root`` (the dataset readers' ``safe_join``); the name keeps the path as written.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise AksarError(f"{path}: not UTF-8 ({exc})") from None
+    lines, where, root = read_list(source)
     items = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         name = line.split("\t", 1)[0].strip()
         if not name:
-            raise AksarError(f"{path}:{lineno}: empty image path")
-        target = Path(name)
-        if not target.is_absolute():
-            target = path.parent / target
+            raise AksarError(f"{where}:{lineno}: empty image path")
+        target = safe_join(root, name, allow_outside_root)
+        if target is None:
+            raise AksarError(outside_root_message(f"{where}:{lineno}", name, root))
         items.append(InputImage(name, target))
     return items
 
 
-def gather_inputs(inputs: Iterable[str | Path]) -> list[InputImage]:
-    """Expand `predict` arguments: image files, folders (images inside, sorted, recursive) and list files."""
+def gather_inputs(inputs: Iterable[str | Path], allow_outside_root: bool = False) -> list[InputImage]:
+    """Expand `predict` arguments: image files, folders (images inside, sorted, recursive), list files
+    and ``-`` (a list on standard input)."""
     out: list[InputImage] = []
     for raw in inputs:
         path = Path(raw)
-        if path.is_dir():
+        if str(raw) == "-":
+            out.extend(_read_list_file("-", allow_outside_root))
+        elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 raise AksarError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -88,7 +89,7 @@ def gather_inputs(inputs: Iterable[str | Path]) -> list[InputImage]:
         elif path.suffix.lower() in LIST_SUFFIXES:
             if not path.is_file():
                 raise AksarError(f"{path}: list file not found")
-            out.extend(_read_list_file(path))
+            out.extend(_read_list_file(path, allow_outside_root))
         elif path.is_file():
             out.append(InputImage(str(raw), path))
         else:

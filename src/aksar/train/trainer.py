@@ -254,7 +254,7 @@ class Trainer(ConsoleMixin, BudgetMixin):
 
         cfg, d = self.cfg, self.cfg.data
         if d.train_dataset:
-            self.train_set = open_dataset(d.train_dataset)
+            self.train_set = open_dataset(d.train_dataset, allow_outside_root=d.allow_outside_root)
         else:
             self.train_set = OnTheFlyDataset(d.corpus_dir, d.synth, d.samples_per_epoch, cfg.run.seed,
                                              max_text_length=d.max_text_length, script=self.script,
@@ -271,7 +271,7 @@ class Trainer(ConsoleMixin, BudgetMixin):
         if self.batches_per_epoch < 1:
             raise AksarError(f"data.samples_per_epoch ({d.samples_per_epoch}) gives no full batch of "
                              f"{self.batch_size} per rank ({self.env.world_size} ranks)")
-        self.val_set = open_dataset(d.val_dir) if self.is_main else None
+        self.val_set = open_dataset(d.val_dir, allow_outside_root=d.allow_outside_root) if self.is_main else None
         if self.val_set is not None and len(self.val_set) == 0:
             raise AksarError(f"data.val_dir: {d.val_dir} holds no validation samples")
 
