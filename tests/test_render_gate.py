@@ -60,21 +60,30 @@ def independent_problems(text: str, font: FontInfo, script: str) -> set[str]:
     hb_font, circle = _hb(font.path, font.index)
     # HarfBuzz shows broken Khmer clusters only in fonts with U+25CC (Thai: see the mark rule below)
     assert circle or script == "thai", f"{font.name} has no U+25CC: this verifier needs one"
+    gids = _shape_ids(hb_font, text, script)
+    if 0 in gids:
+        problems.add("missing_glyph")
+    if script == "khmer" and circle not in _shape_ids(hb_font, "\u1780\u17b6\u17b6", script):
+        # the font's own GSUB hides the dotted circle (SIL Busra, Mondulkiri): ask Noto Sans Khmer
+        noto = resolve_font("Noto Sans Khmer")
+        hb_font, circle = _hb(noto.path, noto.index)
+        gids = _shape_ids(hb_font, text, script)
+    if circle and gids.count(circle) > text.count("\u25cc"):
+        problems.add("dotted_circle")
+    # HarfBuzz's Thai shaper inserts no dotted circles: a mark must follow a letter or another mark
+    for i, c in enumerate(text):
+        if unicodedata.category(c) in ("Mn", "Mc") and (i == 0 or text[i - 1].isspace()):
+            problems.add("dotted_circle")
+    return problems
+
+
+def _shape_ids(hb_font, text: str, script: str) -> list[int]:
     buf = hb.Buffer()
     buf.add_str(text)
     buf.guess_segment_properties()
     buf.script, buf.language = HB_SCRIPT[script]
     hb.shape(hb_font, buf, {})
-    gids = [g.codepoint for g in buf.glyph_infos]
-    if 0 in gids:
-        problems.add("missing_glyph")
-    if circle and gids.count(circle) > text.count("\u25cc"):
-        problems.add("dotted_circle")
-    # HarfBuzz's Thai shaper inserts no dotted circles: a mark must follow a letter or another mark
-    for i, c in enumerate(text):
-        if unicodedata.category(c) == "Mn" and (i == 0 or text[i - 1].isspace()):
-            problems.add("dotted_circle")
-    return problems
+    return [g.codepoint for g in buf.glyph_infos]
 
 
 def test_verifier_can_fail():

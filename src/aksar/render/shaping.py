@@ -31,6 +31,10 @@ def _is_default_ignorable(ch: str) -> bool:
 
 # A combining mark preceded by nothing that can carry it (start of text, space, punctuation); format
 # characters (ZWJ, ZWNJ) between a base and its mark are left to the shaper.
+# A cluster HarfBuzz must mark with a dotted circle (a dependent vowel on a dependent vowel). Fonts whose own
+# GSUB hides that circle are gated through the reference font instead. Thai: HarfBuzz inserts none.
+BROKEN_PROBE: dict[str, str] = {"khmer": "\u1780\u17b6\u17b6"}
+
 _ORPHAN_MARK = regex.compile(r"(?<![\p{L}\p{N}\p{M}\p{Cf}\u25CC])\p{M}")
 
 
@@ -89,8 +93,15 @@ class ShapingGate:
             face, cmap = _load_face(font.path, font.index)
             f = hb.Font(face)
             dotted = f.get_nominal_glyph(DOTTED_CIRCLE) if DOTTED_CIRCLE in cmap else None
+            if dotted is not None and not self._reveals_broken(f, dotted):
+                dotted = None  # the font hides HarfBuzz's dotted circle (e.g. SIL Busra): ask the reference
             hbf = self._hb_fonts[key] = (f, dotted)
         return hbf
+
+    def _reveals_broken(self, hb_font, dotted: int) -> bool:
+        """Whether shaping a known-broken cluster of the script shows a dotted circle in this font."""
+        probe = BROKEN_PROBE.get(self.script or "")
+        return probe is None or any(gid == dotted for gid, _ in self._shape(hb_font, probe))
 
     def shape(self, text: str, font: FontInfo) -> list[tuple[int, int]]:
         """(glyph id, cluster) pairs of ``text`` shaped in ``font``."""
