@@ -70,3 +70,20 @@ def test_background_margin_pads_every_line(line_images):
     for img, row, w in zip(line_images, batch, widths):
         bg = (background_value(resize_to_height(img, cfg)[0]) / 255.0 - cfg.mean) / cfg.std
         np.testing.assert_allclose(row[0, :, w:], bg, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_run_rnn_equals_packed_sequences(layers):
+    """The plain-op LSTM (CPU, ONNX) computes what a packed sequence computes (cuDNN), same weights."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from aksar.models.base import run_rnn
+
+    torch.manual_seed(1)
+    rnn = torch.nn.LSTM(6, 5, num_layers=layers, bidirectional=True, batch_first=True).eval()
+    feats, lengths = torch.randn(4, 9, 6), torch.tensor([9, 2, 6, 1])
+    packed = pack_padded_sequence(feats, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=9)[0]
+    with torch.no_grad():
+        torch.testing.assert_close(run_rnn(rnn, feats, lengths), expected, atol=1e-6, rtol=0)
+        torch.testing.assert_close(run_rnn(rnn, feats, torch.full((4,), 9)), rnn(feats)[0], atol=1e-6, rtol=0)

@@ -133,3 +133,22 @@ def test_random_bytes_in_the_cli_say_not_an_aksar_checkpoint(run_cli, tmp_path):
     assert "weights_only" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"error: {path}: not an aksar checkpoint (not a PyTorch file of "
                                                 "tensors and plain data)"], proc.stderr
+
+
+def test_ctc_export_without_widths_input_still_loads_with_a_warning(tmp_path, monkeypatch, caplog):
+    """Files exported before the widths input keep working (they pad-leak, so a warning says re-export)."""
+    from aksar.models.crnn import CTCModel
+
+    ckpt, old = tmp_path / "m.pt", tmp_path / "old.onnx"
+    _save(ckpt, "ctc_fast")
+    with monkeypatch.context() as m:
+        m.setattr(CTCModel, "export_takes_widths", False)
+        export_onnx(ckpt, old, check=False)
+    assert [i.name for i in onnx.load(str(old)).graph.input] == ["images"]
+    with caplog.at_level("WARNING"):
+        rec = Recognizer(old)
+    assert "without a widths input" in caplog.text and "re-export" in caplog.text
+    image = np.full((32, 80), 255, np.uint8)
+    image[8:24, 10:70:6] = 0
+    ids, conf = rec.predict_ids([image])[0]
+    assert 0.0 < conf <= 1.0 and all(0 <= i < len(TOKENS) for i in ids)
