@@ -21,9 +21,9 @@ def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, sc
 class CTCModel(OCRModel):
     """CRNN: conv backbone -> stacked BiLSTM over the width -> linear CTC head (blank = class 0).
 
-    The LSTM runs over each sample's own frames, ``ceil(width / 4)`` (packed, in PyTorch and in the
-    ONNX export, which takes ``widths``), so the padding of wider lines in the batch never reaches it;
-    ``output_lengths`` trims the frames for the loss and the decoder.
+    The LSTM runs over each sample's own frames, ``ceil(width / 4)`` (:func:`aksar.models.base.run_rnn`,
+    in PyTorch and in the ONNX export, which takes ``widths``), so the padding of wider lines in the
+    batch never reaches them; ``output_lengths`` trims the frames for the loss and the decoder.
     """
 
     kind = "ctc"
