@@ -137,3 +137,10 @@ def test_empty_or_space_only_prediction_of_text_is_all_deletions(pred):
     assert M.wer([pred], ["ក ខ"]) == 1.0
     assert M.norm_edit_distance([pred], ["ក ខ"]) == 0.0
     assert M.char_accuracy([pred], ["ក ខ"]) == 0.0
+
+
+def test_line_error_rate_follows_the_corpus_rule():
+    assert M.error_rate(2, 4) == 0.5
+    assert M.error_rate(3, 0) == 1.0  # text read where there is none: wrong, not "3 times wrong"
+    assert M.error_rate(0, 0) == 0.0
+    assert M.error_rate(3, 0) == M.cer(["abc"], [""])

@@ -31,7 +31,7 @@ Seq = Sequence[Hashable]
 
 __all__ = [
     "EditOp", "edit_distance", "edit_ops", "error_counts", "cer", "wer", "grapheme_cer",
-    "char_accuracy", "line_accuracy", "norm_edit_distance", "split_words", "content",
+    "char_accuracy", "line_accuracy", "norm_edit_distance", "split_words", "content", "error_rate",
 ]
 
 
@@ -139,11 +139,14 @@ def _check_pairs(preds: Sequence, refs: Sequence) -> None:
 def _rate(preds: Sequence[Seq], refs: Sequence[Seq]) -> float:
     """Total edits / total reference items; with no reference items, 0.0 or 1.0 (see "Empty lines")."""
     _check_pairs(preds, refs)
-    edits = sum(edit_distance(p, r) for p, r in zip(preds, refs))
-    total = sum(len(r) for r in refs)
-    if total == 0:
+    return error_rate(sum(edit_distance(p, r) for p, r in zip(preds, refs)), sum(len(r) for r in refs))
+
+
+def error_rate(edits: int, ref_length: int) -> float:
+    """``edits / ref_length``; without reference items 0.0 for no edits, else 1.0 (see "Empty lines")."""
+    if ref_length == 0:
         return 1.0 if edits else 0.0
-    return edits / total
+    return edits / ref_length
 
 
 def _contents(texts: Sequence[str]) -> list[str]:
