@@ -93,3 +93,54 @@ def test_grapheme_cer_counts_a_wrong_sign_once_per_cluster():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         M.cer(["a"], ["a", "b"])
+
+
+def test_edit_ops_on_random_grapheme_lists_is_minimal():
+    from aksar.text.graphemes import clusters
+
+    rng = random.Random(11)
+    pieces = ["ក", "ក្រ", "ុ", "េ", "ា", "ម", " "]
+    for _ in range(300):
+        a = clusters("".join(rng.choice(pieces) for _ in range(rng.randint(0, 25))))
+        b = clusters("".join(rng.choice(pieces) for _ in range(rng.randint(0, 25))))
+        expected = _dp_distance(a, b)
+        assert M.edit_distance(a, b) == expected
+        ops = M.edit_ops(a, b)
+        assert sum(op.op != "equal" for op in ops) == expected
+        assert [op.a_item for op in ops if op.a_item is not None] == a
+        assert [op.b_item for op in ops if op.b_item is not None] == b
+
+
+@pytest.mark.parametrize("ref", ["", " ", "   ", "\t "])
+def test_empty_or_space_only_reference_is_never_matched_by_text(ref):
+    # Nothing to read: only an empty (or space-only) prediction reads it exactly.
+    assert M.line_accuracy(["ក"], [ref]) == 0.0
+    assert M.line_accuracy([""], [ref]) == 1.0
+    assert M.line_accuracy(["  "], [ref]) == 1.0
+    # Every predicted character is an insertion; with no reference characters the rate is 1.0.
+    assert M.cer(["ក"], [ref]) == 1.0
+    assert M.cer(["ករ"], [ref]) == 1.0
+    assert M.cer([""], [ref]) == 0.0
+    assert M.grapheme_cer(["ក"], [ref]) == 1.0
+    assert M.wer(["ក"], [ref]) == 1.0
+    assert M.norm_edit_distance(["ក"], [ref]) == 0.0
+    assert M.norm_edit_distance(["  "], [ref]) == 1.0
+    # Among other lines the insertions count against the corpus total.
+    assert M.cer(["ក", "ខគ"], [ref, "ខគ"]) == pytest.approx(1 / 2)
+    assert M.line_accuracy(["ក", "ខគ"], [ref, "ខគ"]) == 0.5
+
+
+@pytest.mark.parametrize("pred", ["", " ", "   "])
+def test_empty_or_space_only_prediction_of_text_is_all_deletions(pred):
+    assert M.line_accuracy([pred], ["ក ខ"]) == 0.0
+    assert M.cer([pred], ["ក ខ"]) == 1.0
+    assert M.wer([pred], ["ក ខ"]) == 1.0
+    assert M.norm_edit_distance([pred], ["ក ខ"]) == 0.0
+    assert M.char_accuracy([pred], ["ក ខ"]) == 0.0
+
+
+def test_line_error_rate_follows_the_corpus_rule():
+    assert M.error_rate(2, 4) == 0.5
+    assert M.error_rate(3, 0) == 1.0  # text read where there is none: wrong, not "3 times wrong"
+    assert M.error_rate(0, 0) == 0.0
+    assert M.error_rate(3, 0) == M.cer(["abc"], [""])

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from aksar.core.errors import AksarError
+from aksar.data.preprocess import to_gray
 
 MAX_PIXELS = 40_000_000  # a text line never needs more; larger images are refused as decompression bombs
 
@@ -43,10 +44,11 @@ def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray
                     if w * h > max_pixels:
                         raise BadImage("too_large_image", f"{w}x{h} pixels > {max_pixels}")
                     im.load()
-                    gray = im.convert("L") if im.mode != "L" else im
-                    return np.array(gray, dtype=np.uint8)
+                    return to_gray(im, f"{im.mode} image")
         except BadImage:
             raise
+        except AksarError as exc:  # pixels that do not decode to grayscale (e.g. NaN in a float TIFF)
+            raise BadImage("undecodable_image", str(exc)) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise BadImage("too_large_image", str(exc)) from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL.UnidentifiedImageError is an OSError

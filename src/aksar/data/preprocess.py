@@ -2,13 +2,18 @@
 
 One line image (uint8 grayscale, any size) becomes a fixed-height, aspect-kept image; a batch is
 right-padded to a common width (rounded up to ``width_multiple``) with the image's own background
-value and normalised with ``(x/255 - mean) / std`` (float in [-1, 1] with the defaults).
+value (the same whether the line is alone or in a batch) and normalised with ``(x/255 - mean) / std``
+(float in [-1, 1] with the defaults).
 
 Max-width policy: a line wider than ``max_width`` after the height resize is squeezed horizontally to
 ``max_width`` (never cropped: no character is lost); ``resize_to_height`` reports it so callers count it.
 
 ``to_array_batch`` (numpy, used by onnxruntime inference) and ``to_tensor_batch`` (torch) give the
 same numbers: the torch version wraps the numpy one.
+
+``to_gray`` is THE pixel decoder (files via ``aksar.data.readers.decode_image``; arrays and PIL images
+given to ``Recognizer.predict``): every Pillow mode and numpy dtype to 8-bit dark ink on light paper,
+or a one-line AksarError.
 """
 from __future__ import annotations
 
@@ -45,22 +50,95 @@ class PreprocessConfig:
             raise AksarError(f"preprocess.std: must be > 0, got {self.std}")
 
 
-def to_gray(img: np.ndarray | Image.Image) -> np.ndarray:
-    """uint8 HxW grayscale from a grayscale/RGB/RGBA array or a PIL image."""
+def to_gray(img: np.ndarray | Image.Image, where: str = "image") -> np.ndarray:
+    """THE image decoder: uint8 HxW grayscale, dark ink on light paper, from a PIL image or an array.
+
+    PIL: every mode Pillow opens (1, L, LA, P with or without transparency, RGB, RGBA, I;16, I, F,
+    CMYK, ...). Arrays: HxW or HxWx1/2/3/4 (gray, gray+alpha, RGB, RGBA) of uint8, uint16 (scaled by
+    1/257), bool, other integers within 0..255, or floats in [0, 1] or [0, 255]. With an alpha
+    channel, transparent pixels are paper: when the opaque pixels are one colour (text drawn on a
+    transparent background, in any colour) the alpha channel is the ink and reads black; otherwise the
+    image is composited over white. Anything else (NaN, values out of range, wrong shape) raises an
+    AksarError naming ``where``.
+    """
     if isinstance(img, Image.Image):
-        if img.mode != "L":
-            img = img.convert("L")
-        return np.asarray(img, dtype=np.uint8)
-    arr = np.asarray(img)
+        return _pil_to_gray(img, where)
+    return _array_to_gray(np.asarray(img), where)
+
+
+INK_STD = 24.0  # opaque pixels more uniform than this (std of luminance) are one ink colour
+
+
+def _pil_to_gray(im: Image.Image, where: str) -> np.ndarray:
+    mode = im.mode
+    if mode == "L":
+        return np.array(im, dtype=np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise AksarError(f"{where}: {mode} pixel values outside 0..65535 (min {arr.min()}, max {arr.max()})")
+        return _array_to_gray(arr.astype(np.uint16), where)
+    if mode == "F":
+        return _array_to_gray(np.asarray(im), where)
+    if mode in ("RGB", "RGBA", "LA"):
+        return _array_to_gray(np.asarray(im), where)
+    if mode in ("P", "PA") and ("transparency" in im.info or mode == "PA"):
+        return _array_to_gray(np.asarray(im.convert("RGBA")), where)
+    if mode == "1":
+        return np.array(im.convert("L"), dtype=np.uint8)
+    try:  # P, CMYK, YCbCr, LAB, HSV, La, RGBa, ...
+        return _array_to_gray(np.asarray(im.convert("RGBA" if "A" in mode or "a" in mode else "RGB")), where)
+    except (ValueError, OSError) as exc:
+        raise AksarError(f"{where}: cannot convert image mode {mode} to grayscale ({exc})") from None
+
+
+def _to_8bit(arr: np.ndarray, where: str) -> np.ndarray:
+    """Any supported dtype -> uint8 with the same channels."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:
+        return np.rint(arr / 257.0).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise AksarError(f"{where}: float image holds NaN or infinite values")
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:
+            arr = arr * 255.0
+        elif lo < 0.0 or hi > 255.0:
+            raise AksarError(f"{where}: float pixel values {lo:g}..{hi:g} are in neither [0, 1] nor [0, 255]")
+        return np.rint(arr).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise AksarError(f"{where}: {arr.dtype} pixel values {arr.min()}..{arr.max()} outside 0..255 "
+                             "(give uint8, uint16 or floats in [0, 1])")
+        return arr.astype(np.uint8)
+    raise AksarError(f"{where}: unsupported pixel type {arr.dtype}")
+
+
+def _array_to_gray(arr: np.ndarray, where: str) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.ndim == 3:
-        return np.asarray(Image.fromarray(arr.astype(np.uint8)).convert("L"), dtype=np.uint8)
-    if arr.ndim != 2:
-        raise AksarError(f"expected a HxW or HxWxC image, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    return arr
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+        raise AksarError(f"{where}: expected a HxW or HxWx1/2/3/4 image, got shape {arr.shape}")
+    arr = _to_8bit(arr, where)
+    if arr.ndim == 2:
+        return arr
+    color = arr[:, :, :-1] if arr.shape[2] in (2, 4) else arr
+    gray = color[:, :, 0] if color.shape[2] == 1 else np.asarray(Image.fromarray(np.ascontiguousarray(color)).convert("L"))
+    if arr.shape[2] in (1, 3):
+        return np.array(gray, dtype=np.uint8)
+    alpha = arr[:, :, -1].astype(np.float32) / 255.0
+    if alpha.min() >= 1.0:
+        return np.array(gray, dtype=np.uint8)
+    lum = gray.astype(np.float32)
+    opaque = alpha >= 0.5
+    if opaque.any() and float(lum[opaque].std()) < INK_STD:  # one ink colour on transparency: alpha is the ink
+        out = 255.0 * (1.0 - alpha)
+    else:  # composite over white paper
+        out = lum * alpha + 255.0 * (1.0 - alpha)
+    return np.rint(out).astype(np.uint8)
 
 
 def target_width(h: int, w: int, cfg: PreprocessConfig) -> tuple[int, bool]:
@@ -92,15 +170,17 @@ def background_value(img: np.ndarray) -> int:
     return int(np.median(img[:, -2:]))
 
 
-def to_array_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessConfig,
+def to_array_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessConfig, margin: int = 0,
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Numpy batch: ``(float32 [B, 1, H, W], int64 widths)``; W = max width rounded up to width_multiple."""
+    """Numpy batch: ``(float32 [B, 1, H, W], int64 widths)``; W = max width + ``margin`` rounded up to
+    width_multiple, so every line has at least ``margin`` background columns after it (inference passes
+    the model's ``pad_margin``: a line then reads the same alone or in any batch)."""
     if len(images) == 0:
         raise AksarError("cannot build a batch from zero images")
     resized = [resize_to_height(img, cfg)[0] for img in images]
     widths = np.array([r.shape[1] for r in resized], dtype=np.int64)
     mult = cfg.width_multiple
-    batch_w = int(-(-int(widths.max()) // mult) * mult)
+    batch_w = int(-(-(int(widths.max()) + max(0, int(margin))) // mult) * mult)
     out = np.empty((len(resized), 1, cfg.height, batch_w), dtype=np.float32)
     for i, r in enumerate(resized):
         w = r.shape[1]
@@ -112,12 +192,12 @@ def to_array_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessCo
     return out, widths
 
 
-def to_tensor_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessConfig,
+def to_tensor_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessConfig, margin: int = 0,
                     ) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Torch batch: ``(FloatTensor [B, 1, H, W], LongTensor widths)``, same numbers as ``to_array_batch``."""
     import torch
 
-    arr, widths = to_array_batch(images, cfg)
+    arr, widths = to_array_batch(images, cfg, margin)
     return torch.from_numpy(arr), torch.from_numpy(widths)
 
 

@@ -264,7 +264,7 @@ def evaluate(recognizer: Any, data: str | Path, cfg: EvalConfig | None = None, p
     folded_r = [fold_visual(r) for r in refs]
     analysis = error_analysis(preds, refs, cfg.top_confusions)
     worst = sorted((ln for ln in lines if ln.edits),
-                   key=lambda ln: (-ln.edits / max(1, len(ln.ref)), -ln.edits, ln.index))[: cfg.worst]
+                   key=lambda ln: (-M.error_rate(ln.edits, len(ln.ref)), -ln.edits, ln.index))[: cfg.worst]
     report = {
         "model": recognizer.describe(),
         "dataset": {"path": str(data), "kind": type(dataset).__name__, "items": len(dataset),
@@ -302,7 +302,7 @@ def evaluate(recognizer: Any, data: str | Path, cfg: EvalConfig | None = None, p
 def line_record(ln: LineResult) -> dict[str, Any]:
     return {"index": ln.index, "name": ln.name, "ref": ln.ref, "pred": ln.pred,
             "confidence": round(ln.confidence, 6), "edits": ln.edits,
-            "cer": ln.edits / max(1, len(ln.ref))}
+            "cer": M.error_rate(ln.edits, len(ln.ref))}
 
 
 __all__ = ["EvalConfig", "LineResult", "evaluate", "metric_set", "error_analysis", "breakdowns",

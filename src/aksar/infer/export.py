@@ -1,9 +1,9 @@
 """``aksar export``: a checkpoint to a self-sufficient ONNX file, with a PyTorch/onnxruntime parity check.
 
-The graph takes ``images`` (float32 ``[batch, 1, height, width]``, batch and width dynamic) and returns
-``OCRModel.export_forward(images)`` (see :mod:`aksar.infer.onnx_model` for the output contract). The
+The graph takes ``images`` (float32 ``[batch, 1, height, width]``, batch and width dynamic) and
+``widths`` (int64 ``[batch]``) and returns ``OCRModel.export_forward(images, widths)`` (see :mod:`aksar.infer.onnx_model` for the output contract). The
 charset, script, normalization, preprocessing, model kind/name/kwargs, width stride, source
-checkpoint and the parity result go into ``metadata_props`` (``aksar.*`` keys).
+checkpoint, the padding margin, the output layer size and the parity result go into ``metadata_props`` (``aksar.*`` keys).
 
 Parity: lines rendered in the model's script (real fonts, several widths, batched together and one
 by one) go through the PyTorch model and the exported file. The exported outputs must be within
@@ -97,14 +97,16 @@ def _torch_outputs(model, batch: np.ndarray, widths: np.ndarray) -> tuple[list[n
 
 def check_parity(model, onnx_path: Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
                  atol: float = DEFAULT_ATOL) -> dict[str, Any]:
-    """Compare PyTorch and onnxruntime on rendered lines; AksarError on any difference beyond ``atol``."""
+    """Compare PyTorch and onnxruntime on rendered lines; AksarError on any difference beyond ``atol``.
+
+    Batches are built as inference builds them (``margin = model.pad_margin``)."""
     onnx = om.OnnxModel(onnx_path)
     images, rendered = parity_images(script, charset)
     groups = [list(range(len(images)))] + [[i] for i in range(len(images))]  # one batch, then one by one
     max_diff = 0.0
     lines = 0
     for idx in groups:
-        batch, widths = to_array_batch([images[i] for i in idx], preprocess)
+        batch, widths = to_array_batch([images[i] for i in idx], preprocess, model.pad_margin)
         t_raw, t_dec = _torch_outputs(model, batch, widths)
         o_raw = onnx.forward(batch, widths)
         o_dec = om.decode_outputs(onnx.info.kind, o_raw, widths, onnx.info.width_stride)
@@ -168,6 +170,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, ato
         om.META_WIDTH_STRIDE: str(int(getattr(model, "width_stride", 4))),
         om.META_OUTPUTS: json.dumps(outputs),
         om.META_SOURCE: json.dumps(source),
+        om.META_PAD_MARGIN: str(int(model.pad_margin)),
+        om.META_NUM_CLASSES: str(int(model.num_classes)),
     }
 
     def _with_meta(extra: dict[str, str]) -> bytes:

@@ -5,18 +5,24 @@ An exported file is self-sufficient: its ``metadata_props`` hold everything infe
 
 Graph contract (written by :mod:`aksar.infer.export`): input ``images`` (float32
 ``[batch, 1, height, width]``, dynamic batch and width, preprocessed by
-``aksar.data.preprocess.to_array_batch``), plus ``widths`` (int64 ``[batch]``, the true widths) for
-models whose ``export_forward`` takes them (attention: masks the padding), and the outputs of
-``OCRModel.export_forward``:
+``aksar.data.preprocess.to_array_batch`` with ``margin = aksar.pad_margin``) and ``widths`` (int64
+``[batch]``, the true widths: the graph stops each line there, so it reads the same in any batch), and
+the outputs of ``OCRModel.export_forward``:
 
 - ``ctc``: ``probs`` ``[batch, frames, classes]`` (softmax, blank = 0); frames past
   ``ceil(width / width_stride)`` of each line are padding and are cut before decoding;
 - ``char``: ``probs`` ``[batch, tokens]``;
 - ``attention``: ``ids`` ``[batch, steps]`` (greedy class ids, EOS = 2) and ``probs`` ``[batch, steps]``.
+
+Loading checks that the output layer has exactly as many classes as the charset needs (``probs``
+shape for CTC and char models, ``aksar.num_classes`` for attention models) and refuses the file
+otherwise. Files exported before the ``widths`` input (CTC and char models) still load; they read a
+line slightly differently depending on the batch it is in (a warning says to re-export).
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,6 +32,8 @@ import numpy as np
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import PreprocessConfig
 from aksar.models import decoding
+
+log = logging.getLogger(__name__)
 
 META_PREFIX = "aksar."
 META_CHARSET = "aksar.charset"          # JSON list of tokens (ids are positions)
@@ -40,6 +48,8 @@ META_WIDTH_STRIDE = "aksar.width_stride"  # input pixels per CTC frame
 META_OUTPUTS = "aksar.outputs"          # JSON list of output names in order
 META_SOURCE = "aksar.source"            # JSON: checkpoint file name, sha256, step, epoch
 META_PARITY = "aksar.parity"            # JSON: result of the export parity check
+META_PAD_MARGIN = "aksar.pad_margin"    # background columns each line gets after its width
+META_NUM_CLASSES = "aksar.num_classes"  # size of the output layer (charset + special classes)
 INPUT_NAME = "images"
 WIDTHS_NAME = "widths"  # second input (int64 [batch]) of models whose export_forward takes widths
 REQUIRED_META = (META_CHARSET, META_PREPROCESS, META_KIND)
@@ -55,6 +65,7 @@ class ModelInfo:
     preprocess: PreprocessConfig
     name: str = ""
     width_stride: int = 4
+    pad_margin: int = 0  # to_array_batch(margin=...): 0 for exports older than the widths input
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,7 +108,35 @@ def info_from_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
     extra = {k[len(META_PREFIX):]: v for k, v in meta.items() if k.startswith(META_PREFIX)}
     return ModelInfo(kind=meta[META_KIND], charset=charset, script=meta.get(META_SCRIPT) or None,
                      preprocess=preprocess, name=meta.get(META_NAME, ""),
-                     width_stride=int(meta.get(META_WIDTH_STRIDE, "4")), extra=extra)
+                     width_stride=_int_meta(meta, META_WIDTH_STRIDE, 4, path),
+                     pad_margin=_int_meta(meta, META_PAD_MARGIN, 0, path), extra=extra)
+
+
+def _int_meta(meta: dict[str, str], key: str, default: int, path: Path) -> int:
+    try:
+        return int(meta.get(key, default))
+    except ValueError:
+        raise AksarError(f"{path}: bad ONNX metadata {key!r} ({meta[key]!r} is not an integer)") from None
+
+
+SPECIAL_CLASSES = {"ctc": 1, "char": 0, "attention": decoding.ATTN_OFFSET}  # classes before the tokens
+
+
+def check_classes(session: Any, info: ModelInfo, meta: dict[str, str], path: Path) -> None:
+    """AksarError unless the output layer has ``len(charset) + special`` classes (see module doc)."""
+    if info.kind not in SPECIAL_CLASSES:
+        raise AksarError(f"{path}: unknown model kind {info.kind!r} (expected ctc, attention or char)")
+    want = len(info.charset) + SPECIAL_CLASSES[info.kind]
+    if info.kind == "attention":
+        have = _int_meta(meta, META_NUM_CLASSES, want, path)
+        where = META_NUM_CLASSES
+    else:
+        dim = session.get_outputs()[0].shape[-1]
+        have = dim if isinstance(dim, int) else want
+        where = f"output {session.get_outputs()[0].name!r}"
+    if have != want:
+        raise AksarError(f"{path}: charset has {len(info.charset)} tokens but the model has {have} classes "
+                         f"({where}; a {info.kind} model needs {want}): the metadata belongs to another model")
 
 
 class OnnxModel:
@@ -120,10 +159,14 @@ class OnnxModel:
             raise AksarError(f"{self.path}: not a valid ONNX model ({str(exc).strip().splitlines()[0]})") from None
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.info = info_from_metadata(meta, self.path)
+        check_classes(self.session, self.info, meta, self.path)
         self.metadata = meta
         names = [i.name for i in self.session.get_inputs()]
         self.input_name = names[0]
         self.takes_widths = WIDTHS_NAME in names
+        if not self.takes_widths:
+            log.warning("%s: exported without a widths input: a line may read differently depending on the "
+                        "batch; re-export it with `aksar export` to fix that", self.path)
 
     def forward(self, batch: np.ndarray, widths: np.ndarray) -> list[np.ndarray]:
         """Raw outputs for a preprocessed ``[B, 1, H, W]`` float32 batch and its true widths."""
@@ -142,4 +185,5 @@ __all__ = [
     "ModelInfo", "OnnxModel", "decode_outputs", "info_from_metadata", "INPUT_NAME", "WIDTHS_NAME",
     "META_CHARSET", "META_SCRIPT", "META_PREPROCESS", "META_NORMALIZATION", "META_KIND", "META_NAME",
     "META_KWARGS", "META_VERSION", "META_WIDTH_STRIDE", "META_OUTPUTS", "META_SOURCE", "META_PARITY",
+    "META_PAD_MARGIN", "META_NUM_CLASSES", "check_classes",
 ]

@@ -7,7 +7,9 @@
 
 ONNX models run with onnxruntime and numpy only (torch is not imported). Both back ends see the same
 batches (lines sorted by width, so padding is limited and identical) and decode with the same numpy
-rules, so a checkpoint and its export give the same texts.
+rules, so a checkpoint and its export give the same texts. Every line gets the model's ``pad_margin``
+of background after it and the model stops at its true width, so a line reads the same alone or in
+any batch (any ``batch_size``).
 
 Every prediction is valid orthography: decoded text goes through ``aksar.text.orthography.valid_orthography``
 (``normalize`` like the labels, then clusters that would shape with a dotted circle repaired: marks
@@ -60,17 +62,18 @@ class _TorchModel:
     def __init__(self, path: Path, device: str, threads: int | None) -> None:
         import torch
 
-        from aksar.train.checkpoint import load_for_inference
+        from aksar.train.checkpoint import load_for_inference, resolve_device
 
         if threads:
             torch.set_num_threads(int(threads))
         self.torch = torch
-        self.device = torch.device(device)
-        loaded = load_for_inference(path, device)
+        self.device = resolve_device(device, key="device")
+        loaded = load_for_inference(path, self.device)
         self.model = loaded.model
         self.info = ModelInfo(kind=self.model.kind, charset=list(loaded.charset.tokens), script=loaded.script,
                               preprocess=loaded.preprocess, name=str(loaded.info.get("model_name") or ""),
-                              width_stride=int(getattr(self.model, "width_stride", 4)), extra=loaded.info)
+                              width_stride=int(getattr(self.model, "width_stride", 4)),
+                              pad_margin=int(self.model.pad_margin), extra=loaded.info)
 
     def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
             ) -> list[tuple[list[int], float]]:
@@ -144,7 +147,7 @@ class Recognizer:
             return load_image(image, self.max_pixels)
         if isinstance(image, Image.Image):
             check_image_size((image.height, image.width), where, self.max_pixels)
-        arr = to_gray(image)
+        arr = to_gray(image, where)
         check_image_size(arr.shape, where, self.max_pixels)
         return arr
 
@@ -162,20 +165,26 @@ class Recognizer:
         arrays = [self._as_array(img, f"image {i}") for i, img in enumerate(images)]
         out: list[tuple[list[int], float] | None] = [None] * len(arrays)
         for idx in self.batches(arrays, batch_size):
-            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess)
+            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
             for i, res in zip(idx, self._model.run(batch, widths, self.decoder, self.beam_width)):
                 out[i] = res
         return out  # type: ignore[return-value]
 
     def text_of(self, ids: list[int]) -> tuple[str, bool]:
-        """Valid-orthography text of decoded charset ids (and whether it needed a repair)."""
+        """Valid-orthography text of decoded charset ids (and whether it needed a repair).
+
+        An id outside the charset is an error (the load checks make it impossible; never dropped silently).
+        """
         n = len(self.charset)
-        raw = "".join(self.charset[i] for i in ids if 0 <= i < n)
+        bad = [i for i in ids if not 0 <= i < n]
+        if bad:
+            raise AksarError(f"{self.path}: the model emitted class id(s) {bad[:5]} beyond its {n}-token charset")
+        raw = "".join(self.charset[i] for i in ids)
         return valid_orthography(raw, self.script)
 
     def predict(self, images: ImageLike | Sequence[ImageLike], batch_size: int | None = None,
                 ) -> list[Prediction]:
-        """Predictions for images given as paths, uint8 arrays (gray or RGB) or PIL images."""
+        """Predictions for images given as paths, arrays (any layout ``to_gray`` decodes) or PIL images."""
         if isinstance(images, (str, os.PathLike, np.ndarray, Image.Image)):
             images = [images]
         preds = []

@@ -5,6 +5,12 @@ remaining ``H / 16`` rows (a learned ``(H/16, 1)`` convolution for the VGG-style
 the MobileNetV3 one), so ``height`` must be a multiple of 16 (32, 48, 64, ...). A width stride of 4
 gives a line of height 32 about one CTC frame per 4 pixels: several frames per Khmer/Thai cluster,
 enough for CTC to fit the label plus a blank between repeated labels.
+
+Batch independence: a convolution near the right end of a line sees the columns after it. So that
+those are the same whether the line is read alone or in a wider batch, inference pads every line with
+at least ``pad_margin(backbone)`` columns of its own background (``to_array_batch(margin=...)``): the
+right reach of the conv stack plus the last frame's width. The only width-global operation (the
+squeeze-excite pooling of MobileNetV3) averages over the true width when ``widths`` are given.
 """
 from __future__ import annotations
 
@@ -29,6 +35,32 @@ def check_height(height: int) -> int:
 def output_lengths(widths: torch.Tensor, total: int) -> torch.Tensor:
     """Frames covering each true width: ``ceil(w / 4)``, clamped to ``[1, total]``."""
     return ((widths + WIDTH_STRIDE - 1) // WIDTH_STRIDE).clamp(min=1, max=total)
+
+
+def valid_columns(widths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
+    """Columns of a feature map at ``stride`` that lie over the true widths: ``ceil(w / stride)``."""
+    return None if widths is None else (widths + stride - 1) // stride
+
+
+def _width_of(value) -> int:
+    return int(value[1] if isinstance(value, tuple) else value)
+
+
+def pad_margin(backbone: nn.Module) -> int:
+    """Background columns a line needs after its true width so its frames never see past them.
+
+    The right reach of the conv/pool stack (``(kernel - 1 - padding) * stride so far`` summed over the
+    layers, in forward order) plus ``WIDTH_STRIDE - 1`` (the last frame covers up to 3 columns past
+    the width).
+    """
+    reach, jump = 0, 1
+    for m in backbone.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+            k, s = _width_of(m.kernel_size), _width_of(m.stride)
+            d, p = _width_of(m.dilation), _width_of(m.padding)
+            reach += max(0, d * (k - 1) - p) * jump
+            jump *= s
+    return reach + WIDTH_STRIDE - 1
 
 
 def _conv_bn(cin: int, cout: int, kernel=3, stride=1, padding=1, groups: int = 1,
@@ -65,7 +97,8 @@ class VGGBackbone(nn.Module):
         self.collapse = _conv_bn(cin, cin, kernel=(rows, 1), padding=0)
         self.out_channels = cin
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
+        """``widths`` is accepted for a uniform interface: nothing here spans the whole width."""
         return self.collapse(self.features(x)).squeeze(2)
 
 
@@ -86,8 +119,15 @@ class SqueezeExcite(nn.Module):
         self.act = nn.ReLU(inplace=True)
         self.gate = nn.Hardsigmoid(inplace=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+    def forward(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
+        """``cols``: valid columns per sample; the pooled mean then ignores the padding after them."""
+        if cols is None:
+            pooled = self.pool(x)
+        else:
+            mask = (torch.arange(x.shape[3], device=x.device)[None, :] < cols[:, None]).to(x.dtype)
+            mask = mask[:, None, None, :]  # [B, 1, 1, W]
+            pooled = (x * mask).sum((2, 3), keepdim=True) / (mask.sum(3, keepdim=True) * x.shape[2])
+        return x * self.gate(self.fc2(self.act(self.fc1(pooled))))
 
 
 class InvertedResidual(nn.Module):
@@ -105,8 +145,10 @@ class InvertedResidual(nn.Module):
         layers.append(_conv_bn(mid, cout, 1, 1, 0, act=None))
         self.block = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.block(x)
+    def forward(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
+        y = x
+        for layer in self.block:
+            y = layer(y, cols) if isinstance(layer, SqueezeExcite) else layer(y)
         return x + y if self.residual else y
 
 
@@ -148,8 +190,17 @@ class MobileNetV3Backbone(nn.Module):
         self.features = nn.Sequential(*layers)
         self.out_channels = last
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).squeeze(2)
+    def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
+        """``widths`` (true input widths) restrict the squeeze-excite means to each line's columns."""
+        stride = 1
+        for layer in self.features:
+            if isinstance(layer, InvertedResidual):
+                x = layer(x, valid_columns(widths, stride))
+            else:
+                x = layer(x)
+                if isinstance(layer, nn.Sequential):  # the stem / last conv: stride of its conv
+                    stride *= _width_of(layer[0].stride)
+        return x.squeeze(2)
 
 
 BACKBONES = {

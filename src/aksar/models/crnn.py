@@ -9,7 +9,7 @@ from torch import nn
 from aksar.core.errors import AksarError
 from aksar.models import decoding
 from aksar.models.backbones import WIDTH_STRIDE, build_backbone, output_lengths
-from aksar.models.base import OCRModel, check_method, check_token_ids
+from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
 
 
 def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, scale: float) -> nn.Module:
@@ -21,15 +21,16 @@ def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, sc
 class CTCModel(OCRModel):
     """CRNN: conv backbone -> stacked BiLSTM over the width -> linear CTC head (blank = class 0).
 
-    The LSTM runs over the padded width (no packing) so that PyTorch and ONNX compute the same thing;
-    padding is background, which the model learns to read as blank. ``output_lengths`` trims each
-    sample's frames to ``ceil(width / 4)`` for the loss and the decoder.
+    The LSTM runs over each sample's own frames, ``ceil(width / 4)`` (:func:`aksar.models.base.run_rnn`,
+    in PyTorch and in the ONNX export, which takes ``widths``), so the padding of wider lines in the
+    batch never reaches them; ``output_lengths`` trims the frames for the loss and the decoder.
     """
 
     kind = "ctc"
     loss_family = "ctc"
     default_loss = "ctc"
     width_stride = WIDTH_STRIDE
+    export_takes_widths = True
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, hidden: int = 128,
@@ -50,15 +51,16 @@ class CTCModel(OCRModel):
     def output_lengths(self, widths: torch.Tensor, total: int) -> torch.Tensor:
         return output_lengths(widths, total)
 
-    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+    def _logits(self, images: torch.Tensor, widths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-frame logits ``[B, T, classes]`` and the valid frames per sample (None without widths)."""
         self._check_images(images)
-        feats = self.backbone(images).transpose(1, 2)  # [B, T, C]
-        seq, _ = self.rnn(feats)
-        return self.head(self.dropout(seq))
+        widths = None if widths is None else widths.to(images.device)
+        feats = self.backbone(images, widths).transpose(1, 2)  # [B, T, C]
+        lengths = None if widths is None else self.output_lengths(widths, feats.shape[1])
+        return self.head(self.dropout(run_rnn(self.rnn, feats, lengths))), lengths
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor, targets: Any = None) -> dict[str, Any]:
-        logits = self._logits(images)
-        lengths = self.output_lengths(widths.to(logits.device), logits.shape[1])
+        logits, lengths = self._logits(images, widths)
         out: dict[str, Any] = {"logits": logits, "output_lengths": lengths}
         if targets is not None:
             tg = self._targets(targets, logits.device)
@@ -85,22 +87,24 @@ class CTCModel(OCRModel):
         lengths = None if lengths is None else lengths.cpu().numpy()
         return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width)
 
-    def export_forward(self, images: torch.Tensor) -> torch.Tensor:
+    def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """Per-frame softmax probabilities ``[B, T, num_classes]`` (trim with ``ceil(width / 4)``)."""
-        return self._logits(images).softmax(-1)
+        return self._logits(images, widths)[0].softmax(-1)
 
 
 class CharModel(OCRModel):
     """Single-character classifier (``max_text_length: 1``): backbone -> max over width -> linear.
 
     Classes are the charset tokens themselves (no blank, no PAD); decoding returns exactly one token.
-    Max pooling over the (padded) width keeps the result independent of how much background padding
-    the batch added, so PyTorch batches and the ONNX export agree.
+    The max over the width covers each sample's own frames only (``widths``; the ONNX export takes them
+    too), so the padding a batch adds never changes a result.
     """
 
     kind = "char"
     loss_family = "ce"
     default_loss = "ce"
+    width_stride = WIDTH_STRIDE
+    export_takes_widths = True
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, dropout: float = 0.1,
@@ -116,13 +120,17 @@ class CharModel(OCRModel):
     def num_classes(self) -> int:
         return self.num_tokens
 
-    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+    def _logits(self, images: torch.Tensor, widths: torch.Tensor | None) -> torch.Tensor:
         self._check_images(images)
-        feats = self.backbone(images).amax(dim=2)  # [B, C]
-        return self.head(self.dropout(feats))
+        widths = None if widths is None else widths.to(images.device)
+        feats = self.backbone(images, widths)  # [B, C, T]
+        if widths is not None:
+            valid = valid_frames(output_lengths(widths, feats.shape[2]), feats.shape[2])
+            feats = feats.masked_fill(~valid[:, None, :], MASKED)
+        return self.head(self.dropout(feats.amax(dim=2)))
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor, targets: Any = None) -> dict[str, Any]:
-        logits = self._logits(images)
+        logits = self._logits(images, widths)
         out: dict[str, Any] = {"logits": logits}
         if targets is not None:
             tg = self._targets(targets, logits.device)
@@ -142,6 +150,6 @@ class CharModel(OCRModel):
         check_method(method)  # beam == greedy for one token
         return decoding.classify(outputs["logits"].detach().float().softmax(-1).cpu().numpy())
 
-    def export_forward(self, images: torch.Tensor) -> torch.Tensor:
+    def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities ``[B, num_tokens]``."""
-        return self._logits(images).softmax(-1)
+        return self._logits(images, widths).softmax(-1)

@@ -18,11 +18,10 @@ from torch import nn
 from aksar.core.errors import AksarError
 from aksar.models import decoding
 from aksar.models.backbones import WIDTH_STRIDE, output_lengths
-from aksar.models.base import OCRModel, check_method, check_token_ids
+from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
 from aksar.models.crnn import make_backbone
 from aksar.models.decoding import ATTN_OFFSET, EOS, PAD, SOS
 
-_NEG = -1e4  # masked attention score (finite, so ONNX and fp16 behave)
 
 
 class AttentionDecoder(nn.Module):
@@ -47,7 +46,7 @@ class AttentionDecoder(nn.Module):
     def step(self, prev: torch.Tensor, h: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor,
              mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         scores = self.score(torch.tanh(keys + self.hid_proj(h).unsqueeze(1))).squeeze(-1)  # [B, T]
-        scores = scores.masked_fill(~mask, _NEG)
+        scores = scores.masked_fill(~mask, MASKED)
         attn = scores.softmax(-1)
         context = torch.bmm(attn.unsqueeze(1), memory).squeeze(1)
         h = self.cell(torch.cat([self.embed(prev), context], -1), h)
@@ -99,14 +98,15 @@ class Seq2SeqModel(OCRModel):
     def encode(self, images: torch.Tensor, widths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Memory ``[B, T, 2*enc_hidden]`` and its validity mask ``[B, T]`` (from the true widths)."""
         self._check_images(images)
-        memory, _ = self.rnn(self.backbone(images).transpose(1, 2))
-        memory = self.dropout(memory)
-        total = memory.shape[1]
-        if widths is None:
+        widths = None if widths is None else widths.to(images.device)
+        feats = self.backbone(images, widths).transpose(1, 2)
+        total = feats.shape[1]
+        lengths = None if widths is None else output_lengths(widths, total)
+        memory = self.dropout(run_rnn(self.rnn, feats, lengths))
+        if lengths is None:
             mask = torch.ones(memory.shape[:2], dtype=torch.bool, device=memory.device)
         else:
-            lengths = output_lengths(widths.to(memory.device), total)
-            mask = torch.arange(total, device=memory.device)[None, :] < lengths[:, None]
+            mask = valid_frames(lengths, total)
         return memory, mask
 
     # -- decoding loops --------------------------------------------------------------------------------

@@ -1,9 +1,7 @@
 """Recognition metrics: edit distance, CER/WER, accuracies and edit alignments for confusion analysis.
 
-Pure Python (no torch, no numpy needed). ``edit_distance`` uses Hyyrö's bit-parallel Levenshtein
-algorithm on Python integers (one big-int operation per item of the longer sequence), so a 100-character
-line costs a few microseconds rather than a 10,000-cell dynamic programme. Sequences may be strings,
-lists of grapheme clusters or lists of words - any sequence of hashable items.
+Edit distances and alignments come from rapidfuzz (``rapidfuzz.distance.Levenshtein``, C++), on any
+sequences of hashable items: strings, lists of grapheme clusters or lists of words.
 
 Corpus-level conventions (what the ``aksar eval`` report shows):
 
@@ -15,68 +13,36 @@ Corpus-level conventions (what the ``aksar eval`` report shows):
   over lines (a pair of empty strings counts as distance 0).
 - ``grapheme_cer``: CER over grapheme clusters (``aksar.text.graphemes.clusters``).
 
-An empty reference set gives 0.0 when the predictions are empty too; otherwise rates are divided by
-``max(1, total reference length)``.
+Empty lines: a text with no visible character (``""`` or only whitespace) is *empty*: there is nothing
+to read. An empty reference matches only an empty prediction (``line_accuracy``), and every character
+predicted for it is an insertion (CER, WER); a non-empty reference read as empty is all deletions.
+Whitespace-only texts count as ``""`` in every metric, so spaces alone are never characters to get
+right or wrong. When the references hold no characters at all, a rate is 0.0 if the predictions are
+empty too and 1.0 otherwise (never a division by zero, never an unbounded count).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from typing import NamedTuple
 
+from rapidfuzz.distance import Levenshtein
+
 Seq = Sequence[Hashable]
 
 __all__ = [
     "EditOp", "edit_distance", "edit_ops", "error_counts", "cer", "wer", "grapheme_cer",
-    "char_accuracy", "line_accuracy", "norm_edit_distance", "split_words",
+    "char_accuracy", "line_accuracy", "norm_edit_distance", "split_words", "content", "error_rate",
 ]
 
 
-def _strip_common(a: Seq, b: Seq) -> tuple[int, int]:
-    """Lengths of the common prefix and (after it) common suffix of ``a`` and ``b``."""
-    n = min(len(a), len(b))
-    p = 0
-    while p < n and a[p] == b[p]:
-        p += 1
-    s = 0
-    while s < n - p and a[len(a) - 1 - s] == b[len(b) - 1 - s]:
-        s += 1
-    return p, s
+def content(text: str) -> str:
+    """``text``, or ``""`` when it holds no visible character (only whitespace): see "Empty lines"."""
+    return text if text.strip() else ""
 
 
 def edit_distance(a: Seq, b: Seq) -> int:
     """Levenshtein distance (unit-cost insert, delete, substitute) between two sequences."""
-    if a == b:
-        return 0
-    p, s = _strip_common(a, b)
-    a = a[p:len(a) - s]
-    b = b[p:len(b) - s]
-    if len(a) < len(b):
-        a, b = b, a
-    m = len(b)
-    if m == 0:
-        return len(a)
-    # Hyyrö (2001) bit-vector algorithm; `b` is the pattern (bit i = position i of b).
-    peq: dict[Hashable, int] = {}
-    for i, item in enumerate(b):
-        peq[item] = peq.get(item, 0) | (1 << i)
-    full = (1 << m) - 1
-    last = 1 << (m - 1)
-    pv, mv, score = full, 0, m
-    for item in a:
-        eq = peq.get(item, 0)
-        xv = eq | mv
-        xh = (((eq & pv) + pv) ^ pv) | eq
-        ph = (mv | ~(xh | pv)) & full
-        mh = pv & xh
-        if ph & last:
-            score += 1
-        elif mh & last:
-            score -= 1
-        ph = ((ph << 1) | 1) & full
-        mh = (mh << 1) & full
-        pv = (mh | ~(xv | ph)) & full
-        mv = ph & xv
-    return score
+    return Levenshtein.distance(a, b)
 
 
 class EditOp(NamedTuple):
@@ -99,52 +65,62 @@ class EditOp(NamedTuple):
 def edit_ops(a: Seq, b: Seq) -> list[EditOp]:
     """A minimal-cost alignment of ``a`` and ``b`` (equal, replace, delete and insert steps in order).
 
-    Among alignments with the fewest edits the one with the most matched items is chosen (ties then
-    broken deterministically: diagonal, deletion, insertion). The common prefix and suffix are aligned
-    directly, so near-identical lines cost almost nothing.
+    rapidfuzz gives a minimal alignment; each run of edits between two matched stretches is then
+    re-aligned so that, among the alignments with the fewest edits, the one with the most matched items
+    is chosen ("abcd" -> "axdz" keeps "d" as a match instead of three substitutions; ties broken
+    deterministically: diagonal, deletion, insertion).
     """
-    p, s = _strip_common(a, b)
-    ops = [EditOp("equal", a[k], b[k], k, k) for k in range(p)]
-    ca, cb = a[p:len(a) - s], b[p:len(b) - s]
-    n, m = len(ca), len(cb)
-    if n and m:
-        # Full DP table over the differing middle part. Cost = W * edits - matches with W larger than
-        # any match count: fewest edits first, then the most matched items (so "abcd" -> "axdz" keeps
-        # "d" as a match instead of three substitutions).
-        w = min(n, m) + 1
-        prev = [j * w for j in range(m + 1)]
-        rows = [prev]
-        for i in range(1, n + 1):
-            ai = ca[i - 1]
-            cur = [i * w] + [0] * m
-            for j in range(1, m + 1):
-                sub = prev[j - 1] + (w if ai != cb[j - 1] else -1)
-                dele = prev[j] + w
-                ins = cur[j - 1] + w
-                cur[j] = sub if sub <= dele and sub <= ins else (dele if dele <= ins else ins)
-            rows.append(cur)
-            prev = cur
-        i, j = n, m
-        middle: list[EditOp] = []
-        while i > 0 or j > 0:
-            here = rows[i][j]
-            if i > 0 and j > 0 and here == rows[i - 1][j - 1] + (w if ca[i - 1] != cb[j - 1] else -1):
-                op = "equal" if ca[i - 1] == cb[j - 1] else "replace"
-                middle.append(EditOp(op, ca[i - 1], cb[j - 1], p + i - 1, p + j - 1))
-                i, j = i - 1, j - 1
-            elif i > 0 and here == rows[i - 1][j] + w:
-                middle.append(EditOp("delete", ca[i - 1], None, p + i - 1, p + j))
-                i -= 1
-            else:
-                middle.append(EditOp("insert", None, cb[j - 1], p + i, p + j - 1))
-                j -= 1
-        ops.extend(reversed(middle))
-    else:
-        ops.extend(EditOp("delete", ca[k], None, p + k, p) for k in range(n))
-        ops.extend(EditOp("insert", None, cb[k], p, p + k) for k in range(m))
-    na, nb = len(a), len(b)
-    ops.extend(EditOp("equal", a[na - s + k], b[nb - s + k], na - s + k, nb - s + k) for k in range(s))
+    ops: list[EditOp] = []
+    block: list[int] | None = None  # [i1, i2, j1, j2] of the current run of edits
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b):
+        if tag != "equal":
+            block = [i1, i2, j1, j2] if block is None else [block[0], i2, block[2], j2]
+            continue
+        if block is not None:
+            ops.extend(_align_block(a, b, *block))
+            block = None
+        ops.extend(EditOp("equal", a[i1 + k], b[j1 + k], i1 + k, j1 + k) for k in range(i2 - i1))
+    if block is not None:
+        ops.extend(_align_block(a, b, *block))
     return ops
+
+
+def _align_block(a: Seq, b: Seq, i1: int, i2: int, j1: int, j2: int) -> list[EditOp]:
+    """Fewest edits, then most matches, for ``a[i1:i2]`` against ``b[j1:j2]`` (a small DP table)."""
+    ca, cb = a[i1:i2], b[j1:j2]
+    n, m = len(ca), len(cb)
+    if not n or not m:
+        return ([EditOp("delete", ca[k], None, i1 + k, j1) for k in range(n)]
+                + [EditOp("insert", None, cb[k], i1, j1 + k) for k in range(m)])
+    # Cost = W * edits - matches with W larger than any match count.
+    w = min(n, m) + 1
+    prev = [j * w for j in range(m + 1)]
+    rows = [prev]
+    for i in range(1, n + 1):
+        ai = ca[i - 1]
+        cur = [i * w] + [0] * m
+        for j in range(1, m + 1):
+            sub = prev[j - 1] + (w if ai != cb[j - 1] else -1)
+            dele = prev[j] + w
+            ins = cur[j - 1] + w
+            cur[j] = sub if sub <= dele and sub <= ins else (dele if dele <= ins else ins)
+        rows.append(cur)
+        prev = cur
+    i, j = n, m
+    out: list[EditOp] = []
+    while i > 0 or j > 0:
+        here = rows[i][j]
+        if i > 0 and j > 0 and here == rows[i - 1][j - 1] + (w if ca[i - 1] != cb[j - 1] else -1):
+            op = "equal" if ca[i - 1] == cb[j - 1] else "replace"
+            out.append(EditOp(op, ca[i - 1], cb[j - 1], i1 + i - 1, j1 + j - 1))
+            i, j = i - 1, j - 1
+        elif i > 0 and here == rows[i - 1][j] + w:
+            out.append(EditOp("delete", ca[i - 1], None, i1 + i - 1, j1 + j))
+            i -= 1
+        else:
+            out.append(EditOp("insert", None, cb[j - 1], i1 + i, j1 + j - 1))
+            j -= 1
+    return out[::-1]
 
 
 def error_counts(a: Seq, b: Seq) -> dict[str, int]:
@@ -161,10 +137,20 @@ def _check_pairs(preds: Sequence, refs: Sequence) -> None:
 
 
 def _rate(preds: Sequence[Seq], refs: Sequence[Seq]) -> float:
+    """Total edits / total reference items; with no reference items, 0.0 or 1.0 (see "Empty lines")."""
     _check_pairs(preds, refs)
-    edits = sum(edit_distance(p, r) for p, r in zip(preds, refs))
-    total = sum(len(r) for r in refs)
-    return edits / max(1, total)
+    return error_rate(sum(edit_distance(p, r) for p, r in zip(preds, refs)), sum(len(r) for r in refs))
+
+
+def error_rate(edits: int, ref_length: int) -> float:
+    """``edits / ref_length``; without reference items 0.0 for no edits, else 1.0 (see "Empty lines")."""
+    if ref_length == 0:
+        return 1.0 if edits else 0.0
+    return edits / ref_length
+
+
+def _contents(texts: Sequence[str]) -> list[str]:
+    return [content(t) for t in texts]
 
 
 def split_words(text: str) -> list[str]:
@@ -174,7 +160,7 @@ def split_words(text: str) -> list[str]:
 
 def cer(preds: Sequence[str], refs: Sequence[str]) -> float:
     """Character error rate: total edits / total reference characters (code points)."""
-    return _rate(preds, refs)
+    return _rate(_contents(preds), _contents(refs))
 
 
 def wer(preds: Sequence[str], refs: Sequence[str],
@@ -189,7 +175,7 @@ def grapheme_cer(preds: Sequence[str], refs: Sequence[str]) -> float:
     from aksar.text.graphemes import clusters
 
     _check_pairs(preds, refs)
-    return _rate([clusters(p) for p in preds], [clusters(r) for r in refs])
+    return _rate([clusters(p) for p in _contents(preds)], [clusters(r) for r in _contents(refs)])
 
 
 def char_accuracy(preds: Sequence[str], refs: Sequence[str]) -> float:
@@ -198,11 +184,14 @@ def char_accuracy(preds: Sequence[str], refs: Sequence[str]) -> float:
 
 
 def line_accuracy(preds: Sequence[str], refs: Sequence[str]) -> float:
-    """Share of lines predicted exactly (sequence accuracy); 0.0 for no lines."""
+    """Share of lines predicted exactly (sequence accuracy); 0.0 for no lines.
+
+    An empty (or whitespace-only) reference is read exactly only by an empty prediction.
+    """
     _check_pairs(preds, refs)
     if not refs:
         return 0.0
-    return sum(p == r for p, r in zip(preds, refs)) / len(refs)
+    return sum(content(p) == content(r) for p, r in zip(preds, refs)) / len(refs)
 
 
 def norm_edit_distance(preds: Sequence[str], refs: Sequence[str], ignore_space: bool = False) -> float:
@@ -215,7 +204,7 @@ def norm_edit_distance(preds: Sequence[str], refs: Sequence[str], ignore_space: 
     if not refs:
         return 0.0
     total = 0.0
-    for p, r in zip(preds, refs):
+    for p, r in zip(_contents(preds), _contents(refs)):
         if ignore_space:
             p, r = p.replace(" ", ""), r.replace(" ", "")
         longest = max(len(p), len(r))

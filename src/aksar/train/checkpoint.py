@@ -6,14 +6,21 @@ training state (``optimizer``, ``scheduler``, ``scaler``, ``epoch``, ``step``, `
 ``rng``, ``trainer`` counters, ``metrics``). Files are written atomically.
 
 - ``save_checkpoint(path, state)`` / ``load_checkpoint(path)``
-- ``load_for_inference(path, device) -> LoadedModel(model, charset, script, preprocess, info)``
+- ``load_for_inference(path, device) -> LoadedModel(model, charset, script, preprocess, info)``: the
+  charset and model settings are checked against the weights first (one line naming the file and
+  what does not match, never a torch traceback)
+- ``resolve_device(name)``: the one check of ``--device`` / ``run.device`` (CUDA or MPS missing,
+  no such GPU, unknown device) shared by training and inference
 - ``remap_state_dict(...)``: fine-tuning with a different charset keeps the weights of shared tokens.
 """
 from __future__ import annotations
 
 import io
 import logging
+import pickle
 import random
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,13 +59,50 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def resolve_device(name: str, local_rank: int = 0, key: str = "run.device") -> torch.device:
+    """``auto`` (CUDA, this rank's GPU, if available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    A device this machine lacks is an AksarError naming ``key`` (the config key or CLI flag).
+    """
+    name = str(name).strip()
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        dev = torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    except (RuntimeError, ValueError):
+        raise AksarError(f"{key}: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AksarError(f"{key}: {name!r} requested but CUDA is not available (use auto or cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise AksarError(f"{key}: {name!r} requested but this machine has {torch.cuda.device_count()} "
+                             "CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise AksarError(f"{key}: {name!r} requested but MPS is not available (use cpu)")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise AksarError(f"{key}: unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
+    return dev
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file (or a run directory's latest.pt) with ``weights_only=True``."""
+    """Load a checkpoint file (or a run directory's latest.pt) with ``weights_only=True``.
+
+    Anything that is not a checkpoint of tensors and plain data (random bytes, an arbitrary pickle, a
+    truncated file) is one AksarError saying so: objects are never unpickled, and torch's advice to
+    load with ``weights_only=False`` is never shown.
+    """
     p = resolve_checkpoint_path(path)
     try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt, truncated or not a checkpoint
-        raise AksarError(f"{p}: cannot load checkpoint: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4" for foreign pickles
+            ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise AksarError(f"{p}: not an aksar checkpoint (not a PyTorch file of tensors and plain data)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in detail:
+            detail = type(exc).__name__
+        raise AksarError(f"{p}: not an aksar checkpoint, or a damaged one ({detail[:200]})") from None
     if not isinstance(ckpt, dict) or "model_state" not in ckpt or "model_name" not in ckpt:
         raise AksarError(f"{p}: not an aksar checkpoint (no model_name/model_state)")
     return ckpt
@@ -171,12 +215,57 @@ def build_model_from_checkpoint(ckpt: dict[str, Any]) -> torch.nn.Module:
     return build_model(ckpt["model_name"], len(ckpt["charset"]), **dict(ckpt.get("model_kwargs") or {}))
 
 
+def check_weights(model: torch.nn.Module, state: Any, path: Path | str, num_tokens: int) -> None:
+    """AksarError naming ``path`` unless ``state`` fits ``model`` key for key and shape for shape.
+
+    A class dimension that differs is reported as a charset mismatch (how many tokens the weights were
+    trained for); other differences as model settings (``model_kwargs``) that do not match the weights.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise AksarError(f"{path}: not an aksar checkpoint (model_state is not a dict of tensors)")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]  # in model order: the first ones say the most
+    extra = [k for k in state if k not in own]
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + \
+                ([f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"] if extra else [])
+        raise AksarError(f"{path}: model_name/model_kwargs do not match the weights ({'; '.join(parts)})")
+    special = int(model.num_classes) - num_tokens
+    for key, want in own.items():
+        got = state[key]
+        if got.shape == want.shape:
+            continue
+        class_dims = [d for d in range(want.dim()) if got.dim() == want.dim() and want.shape[d] == model.num_classes
+                      and all(got.shape[e] == want.shape[e] for e in range(want.dim()) if e != d)]
+        if class_dims:
+            trained = got.shape[class_dims[0]] - special
+            raise AksarError(f"{path}: the charset has {num_tokens} tokens but the weights were trained for "
+                             f"{trained} ({key} has {got.shape[class_dims[0]]} classes)")
+        raise AksarError(f"{path}: model_kwargs do not match the weights ({key} is {tuple(got.shape)} in the "
+                         f"weights, {tuple(want.shape)} for these settings)")
+
+
 def load_for_inference(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Model (eval mode, on ``device``), charset, script and preprocessing from a checkpoint."""
+    """Model (eval mode, on ``device``), charset, script and preprocessing from a checkpoint.
+
+    The device is checked first (:func:`resolve_device`), then the weights against the charset and
+    model settings (:func:`check_weights`).
+    """
+    dev = device if isinstance(device, torch.device) else resolve_device(device, key="device")
     ckpt = load_checkpoint(path)
-    model = build_model_from_checkpoint(ckpt)
+    p = resolve_checkpoint_path(path)
+    charset = ckpt.get("charset")
+    if not isinstance(charset, (list, tuple)) or not all(isinstance(t, str) for t in charset):
+        raise AksarError(f"{p}: checkpoint charset is not a list of tokens")
+    try:
+        model = build_model_from_checkpoint(ckpt)
+    except (TypeError, ValueError) as exc:
+        raise AksarError(f"{p}: model_kwargs cannot build {ckpt.get('model_name')!r} ({exc})") from None
+    except AksarError as exc:
+        raise AksarError(f"{p}: {exc}") from None
+    check_weights(model, ckpt["model_state"], p, len(charset))
     model.load_state_dict(ckpt["model_state"])
-    model.to(device).eval()
+    model.to(dev).eval()
     info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "epoch", "step", "metrics", "format_version")}
     info["path"] = str(resolve_checkpoint_path(path))
     info["config"] = ckpt.get("config")
@@ -188,4 +277,5 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu") -> 
 __all__ = [
     "save_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "capture_rng_state", "restore_rng_state",
     "remap_state_dict", "init_from_checkpoint", "LoadedModel", "load_for_inference", "build_model_from_checkpoint",
+    "check_weights", "resolve_device",
 ]

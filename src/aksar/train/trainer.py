@@ -51,14 +51,8 @@ class TrainResult:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: CUDA (this rank's GPU) if available, else CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AksarError(f"run.device: {name!r} requested but CUDA is not available (use auto or cpu)")
-    if name == "cuda":
-        return torch.device(f"cuda:{local_rank}")
-    return torch.device(name)
+    """``auto``: CUDA (this rank's GPU) if available, else CPU (the shared check, ``checkpoint.resolve_device``)."""
+    return ckpt_mod.resolve_device(name, local_rank, key="run.device")
 
 
 def set_determinism(cfg: TrainConfig, device: torch.device) -> None:
