@@ -21,8 +21,9 @@ class Collate:
     counted in ``"squeezed"``. A batch whose items were all dropped has ``B == 0`` (skip it).
     """
 
-    def __init__(self, preprocess_cfg: PreprocessConfig | None = None) -> None:
+    def __init__(self, preprocess_cfg: PreprocessConfig | None = None, margin: int = 0) -> None:
         self.cfg = preprocess_cfg or PreprocessConfig()
+        self.margin = margin  # background columns after the widest line (a model's pad_margin)
         self.counters: Counter = Counter()  # in this process only (DataLoader workers keep their own)
 
     def __call__(self, items: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -35,7 +36,7 @@ class Collate:
         self.counters["squeezed"] += squeezed
         self.counters["items"] += len(good)
         if good:
-            images, widths = to_tensor_batch([it["image"] for it in good], self.cfg)
+            images, widths = to_tensor_batch([it["image"] for it in good], self.cfg, self.margin)
         else:
             images = torch.zeros((0, 1, self.cfg.height, self.cfg.width_multiple), dtype=torch.float32)
             widths = torch.zeros((0,), dtype=torch.long)

@@ -640,7 +640,7 @@ def evaluate_model(model, dataset, charset, script, cfg: TrainConfig, device: to
     from aksar.text.orthography import valid_orthography
 
     model.eval()
-    collate = Collate(cfg.data.preprocess)
+    collate = Collate(cfg.data.preprocess, margin=getattr(getattr(model, "module", model), "pad_margin", 0))  # as inference
     n = len(dataset)
     if cfg.data.val_max_samples:
         n = min(n, cfg.data.val_max_samples)
