@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "aksar.cli.data_cmds",    # generate, valset, dataset
     "aksar.cli.train_cmds",   # train
     "aksar.cli.infer_cmds",   # eval, export, predict
+    "aksar.cli.eval_cmds",    # evalset
 ]
 
 
