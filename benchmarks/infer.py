@@ -19,51 +19,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from aksar.data.readers import open_dataset
-from aksar.infer.recognizer import Recognizer, is_onnx_file
-from aksar.text.metrics import cer
-from aksar.text.normalize import normalize
-
-
-def load_lines(data: str, max_lines: int | None) -> tuple[list, list[str], list[Path]]:
-    ds = open_dataset(data)
-    n = len(ds) if max_lines is None else min(max_lines, len(ds))
-    images, refs, paths = [], [], []
-    for i in range(n):
-        item = ds[i]
-        if item is None:
-            continue
-        images.append(item["image"])
-        refs.append(item["text"])
-        paths.append(ds.path(i) if hasattr(ds, "path") else None)
-    if any(p is None for p in paths):
-        raise SystemExit("--data must be a labels.tsv or pre-generated dataset (Tesseract reads image files)")
-    return images, refs, paths
+from engines import load_lines, onnx_model, run_aksar, run_tesseract, score, tesseract_version
 
 
 def bench_aksar(name: str, path: Path, images: list, refs: list[str], paths: list[Path], batch_size: int,
                 workdir: Path) -> dict:
-    onnx_path = path
-    if not is_onnx_file(path):
-        from aksar.infer.export import export_onnx
-
-        onnx_path = workdir / f"{name}.onnx"
-        export_onnx(path, onnx_path)
-    rec = Recognizer(onnx_path, threads=1, batch_size=batch_size)
-    rec.predict(images[: min(len(images), batch_size)])  # warm-up (session initialisation)
-    t0 = time.perf_counter()
-    preds = rec.predict(images)
-    secs = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    onnx_path = onnx_model(path, workdir, name)
+    preds, secs, rec = run_aksar(onnx_path, images, batch_size)
     from aksar.infer.images import load_image
 
+    t0 = time.perf_counter()
     for p in paths:
         load_image(p)
     decode_secs = time.perf_counter() - t0
@@ -71,36 +42,17 @@ def bench_aksar(name: str, path: Path, images: list, refs: list[str], paths: lis
     return {"system": f"aksar {name} ({rec.info.name}, onnx)", "lines": len(images), "seconds": secs,
             "lines_per_s": len(images) / secs,
             "lines_per_s_with_png_decoding": len(images) / (secs + decode_secs),
-            "cer": cer([p.text for p in preds], [normalize(r, script) for r in refs]),
-            "size_mb": onnx_path.stat().st_size / 1e6, "script": script}
+            "cer": score(preds, refs, script)["cer"], "size_mb": onnx_path.stat().st_size / 1e6, "script": script}
 
 
 def bench_tesseract(lang: str, refs: list[str], paths: list[Path], per_image: bool, workdir: Path,
                     script: str | None) -> dict:
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    base = ["tesseract"]
-    t0 = time.perf_counter()
-    if per_image:
-        texts = []
-        for p in paths:
-            out = subprocess.run([*base, str(p), "stdout", "--psm", "7", "-l", lang], env=env,
-                                 capture_output=True, text=True, check=True)
-            texts.append(out.stdout)
-    else:
-        lst = workdir / "tesseract_list.txt"
-        lst.write_text("".join(f"{p.resolve()}\n" for p in paths), encoding="utf-8")
-        out = subprocess.run([*base, str(lst), "stdout", "--psm", "7", "-l", lang], env=env,
-                             capture_output=True, text=True, check=True)
-        texts = out.stdout.split("\f")[: len(paths)]
-        if len(texts) != len(paths):
-            raise SystemExit(f"tesseract returned {len(texts)} pages for {len(paths)} images")
-    secs = time.perf_counter() - t0
-    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    preds = [normalize(t, script) for t in texts]
-    return {"system": f"{version} -l {lang} --psm 7 ({'process per image' if per_image else 'one process, list file'})",
+    texts, secs = run_tesseract(lang, paths, per_image, workdir)
+    return {"system": f"{tesseract_version()} -l {lang} --psm 7 "
+                      f"({'process per image' if per_image else 'one process, list file'})",
             "lines": len(paths), "seconds": secs, "lines_per_s": len(paths) / secs,
             "lines_per_s_with_png_decoding": len(paths) / secs,
-            "cer": cer(preds, [normalize(r, script) for r in refs]), "size_mb": None}
+            "cer": score(texts, refs, script)["cer"], "size_mb": None}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "aksar.cli.train_cmds",   # train
     "aksar.cli.infer_cmds",   # eval, export, predict
     "aksar.cli.models_cmds",  # models (shipped models: list, show, card)
+    "aksar.cli.eval_cmds",    # evalset
 ]
 
 

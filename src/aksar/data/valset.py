@@ -166,6 +166,24 @@ def _install(tmp: Path, out: Path) -> None:
     shutil.rmtree(tmp)
 
 
+def read_set_json(path: Path, what: str, command: str) -> dict:
+    """A set's metadata file; AksarError if missing (not a ``what``) or unreadable."""
+    if not path.is_file():
+        raise AksarError(f"{path}: missing (not {what}; build it with `{command}`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AksarError(f"{path}: unreadable ({exc})") from None
+
+
+def raise_problems(what: str, d: Path, problems: list[str]) -> None:
+    """One AksarError listing (up to 100 of) ``problems``, if there are any."""
+    if problems:
+        shown = problems[:100]
+        more = f"\n  ... and {len(problems) - 100} more" if len(problems) > 100 else ""
+        raise AksarError(f"{what} {d} has {len(problems)} problem(s):\n  " + "\n  ".join(shown) + more)
+
+
 def validate_valset(directory: str | Path) -> dict:
     """Check counts, sha256 of every file and labels against ``metadata.json``.
 
@@ -175,13 +193,11 @@ def validate_valset(directory: str | Path) -> dict:
 
     d = Path(directory)
     meta_path = d / "metadata.json"
-    if not meta_path.is_file():
-        raise AksarError(f"{meta_path}: missing (not a validation set; build it with `aksar valset`)")
+    meta = read_set_json(meta_path, "a validation set", "aksar valset")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         samples = meta["samples"]
         expected = int(meta["num_samples"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise AksarError(f"{meta_path}: unreadable metadata ({exc})") from None
     problems: list[str] = []
     if len(samples) != expected:
@@ -221,10 +237,7 @@ def validate_valset(directory: str | Path) -> dict:
                     problems.append(f"{p}: not listed in metadata.json")
     n_img = len(list((d / "images").glob("*.png"))) if (d / "images").is_dir() else 0
     n_lbl = len(list((d / "labels").glob("*.txt"))) if (d / "labels").is_dir() else 0
-    if problems:
-        shown = problems[:100]
-        more = f"\n  ... and {len(problems) - 100} more" if len(problems) > 100 else ""
-        raise AksarError(f"validation set {d} has {len(problems)} problem(s):\n  " + "\n  ".join(shown) + more)
+    raise_problems("validation set", d, problems)
     return {"output_dir": str(d), "num_samples": expected, "images": n_img, "labels": n_lbl, "ok": True}
 
 

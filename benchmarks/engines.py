@@ -1,0 +1,104 @@
+"""The two engines the benchmarks compare, run the same way everywhere, and how their output is scored.
+
+- aksar: an exported ``.onnx`` (a checkpoint is exported to a temporary ONNX file first, parity-checked),
+  ``aksar.Recognizer`` on onnxruntime with ONE thread; images decoded before timing.
+- Tesseract 5: ONE process over a list file (``tesseract list.txt stdout --psm 7 -l LANG``) with
+  ``OMP_THREAD_LIMIT=1``, so start-up is paid once, not per line (pages are split on the form feed it
+  writes after each image); or one process per image. It reads the PNG/JPEG files itself (in its time).
+- Scoring: predictions and labels through ``aksar.text.normalize`` (Tesseract's too), corpus-level CER
+  raw and after ``fold_visual``, each also with spaces removed (Khmer and Thai write no word spaces, so
+  where a space goes is a layout choice), and line accuracy.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from aksar.data.readers import open_dataset
+from aksar.infer.recognizer import Recognizer, is_onnx_file
+from aksar.text import metrics as M
+from aksar.text.normalize import fold_visual, normalize
+
+TESSERACT_LANGS = {"khmer": "khm", "thai": "tha"}
+
+
+def load_lines(data: str | Path, max_lines: int | None = None) -> tuple[list, list[str], list[Path]]:
+    """(decoded images, labels, image paths) of a labels.tsv folder or pre-generated split."""
+    ds = open_dataset(data)
+    n = len(ds) if max_lines is None else min(max_lines, len(ds))
+    images, refs, paths = [], [], []
+    for i in range(n):
+        item = ds[i]
+        if item is None:
+            continue
+        images.append(item["image"])
+        refs.append(item["text"])
+        paths.append(ds.path(i) if hasattr(ds, "path") else None)
+    if any(p is None for p in paths):
+        raise SystemExit(f"{data}: must be a labels.tsv or pre-generated dataset (Tesseract reads image files)")
+    if ds.errors:
+        raise SystemExit(f"{data}: unreadable items {dict(ds.errors)}")
+    return images, refs, paths
+
+
+def onnx_model(path: Path, workdir: Path, name: str) -> Path:
+    """``path`` if it is an ONNX file, else the checkpoint exported to ``workdir/NAME.onnx``."""
+    if is_onnx_file(path):
+        return path
+    from aksar.infer.export import export_onnx
+
+    out = workdir / f"{name}.onnx"
+    export_onnx(path, out)
+    return out
+
+
+def run_aksar(onnx_path: Path, images: list, batch_size: int) -> tuple[list[str], float, Recognizer]:
+    """(predictions, seconds, recognizer) on one thread; a warm-up batch first (session start)."""
+    rec = Recognizer(onnx_path, threads=1, batch_size=batch_size)
+    rec.predict(images[: min(len(images), batch_size)])
+    t0 = time.perf_counter()
+    preds = rec.predict(images)
+    return [p.text for p in preds], time.perf_counter() - t0, rec
+
+
+def tesseract_version() -> str:
+    return subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+
+
+def run_tesseract(lang: str, paths: list[Path], per_image: bool, workdir: Path) -> tuple[list[str], float]:
+    """(raw texts, seconds): ``tesseract ... --psm 7 -l LANG`` with OMP_THREAD_LIMIT=1."""
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    t0 = time.perf_counter()
+    if per_image:
+        texts = [subprocess.run(["tesseract", str(p), "stdout", "--psm", "7", "-l", lang], env=env,
+                                capture_output=True, text=True, check=True).stdout for p in paths]
+    else:
+        lst = workdir / "tesseract_list.txt"
+        lst.write_text("".join(f"{p.resolve()}\n" for p in paths), encoding="utf-8")
+        out = subprocess.run(["tesseract", str(lst), "stdout", "--psm", "7", "-l", lang], env=env,
+                             capture_output=True, text=True, check=True)
+        texts = out.stdout.split("\f")[: len(paths)]
+        if len(texts) != len(paths):
+            raise SystemExit(f"tesseract returned {len(texts)} pages for {len(paths)} images")
+    return texts, time.perf_counter() - t0
+
+
+def score(preds: list[str], refs: list[str], script: str | None) -> dict:
+    """CER raw / folded, each with and without spaces, and line accuracy (both sides normalized)."""
+    p = [normalize(x, script) for x in preds]
+    r = [normalize(x, script) for x in refs]
+    pf = [fold_visual(x, script) for x in p]
+    rf = [fold_visual(x, script) for x in r]
+
+    def nospace(xs: list[str]) -> list[str]:
+        return [x.replace(" ", "") for x in xs]
+
+    return {"cer": M.cer(p, r), "cer_folded": M.cer(pf, rf),
+            "cer_nospace": M.cer(nospace(p), nospace(r)), "cer_folded_nospace": M.cer(nospace(pf), nospace(rf)),
+            "line_accuracy": M.line_accuracy(p, r), "line_accuracy_nospace": M.line_accuracy(nospace(p), nospace(r))}
+
+
+__all__ = ["TESSERACT_LANGS", "load_lines", "onnx_model", "run_aksar", "run_tesseract", "tesseract_version",
+           "score"]
