@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Package a trained recognizer as a shipped model: export to ONNX, evaluate it on every set of the
+# fixed evaluation sets (eval/SCRIPT), and write its folder (model.onnx, card.json, card.md).
+# Usage: scripts/ship_model.sh SCRIPT RUN_DIR NAME HARDWARE HOURS [--limit "..."]...
+#   e.g. scripts/ship_model.sh khmer runs/khmer_rec_ship khmer_rec_v1 "2-core CPU" 1.6
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCRIPT="$1"; RUN="$2"; NAME="$3"; HARDWARE="$4"; HOURS="$5"; shift 5
+AKSAR="${AKSAR:-.venv/bin/aksar}"
+WORK="$RUN/ship"
+mkdir -p "$WORK"
+$AKSAR export "$RUN/checkpoints/best.pt" --out "$WORK/model.onnx"
+evals=()
+for set in eval/"$SCRIPT"/*/; do
+  set=$(basename "$set")
+  $AKSAR eval "$WORK/model.onnx" "eval/$SCRIPT/$set" --out-dir "$WORK/eval_$set" --threads 1 --no-progress
+  evals+=(--eval-json "$set=$WORK/eval_$set/report.json")
+done
+$AKSAR models card "$WORK/model.onnx" --name "$NAME" --alias "$SCRIPT" --checkpoint "$RUN/checkpoints/best.pt" \
+  --config "configs/${SCRIPT}_rec_ship.yaml" --hardware "$HARDWARE" --hours "$HOURS" \
+  "${evals[@]}" "$@" --out-dir "src/aksar/zoo/$NAME"
