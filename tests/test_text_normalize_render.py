@@ -66,11 +66,20 @@ def test_khmer_coeng_da_ta_fold_keeps_the_pixels():
 @pytest.mark.parametrize("raw", [
     "\u1798\u17b6\u1782\u17b6\u17cc",                  # ROBAT after AA
     "\u1780\u1798\u17d2\u1796\u17bb\u17bb\u1787\u17b6",  # vowel u typed twice
+    "\u1780\u17c4\u17bb",                            # compound OO + below vowel: split it
+    "\u1780\u17bc\u17be",                            # below vowel + compound OE
 ])
 def test_khmer_repairs_remove_dotted_circles(raw):
     font = _font(KHMER_FONT)
     assert dotted_circles(raw, font) > 0
     assert dotted_circles(normalize(raw), font) == 0
+
+
+@pytest.mark.parametrize("split", ["\u1780\u17c1\u17bb\u17b6", "\u1796\u17c1\u17bc\u17b8\u1784"])
+def test_khmer_split_vowel_around_a_below_vowel_stays_split(split):
+    font = _font(KHMER_FONT)
+    assert dotted_circles(split, font) == 0
+    assert normalize(split) == split      # the compound would draw a dotted circle
 
 
 # NIKHAHIT [tone] SARA AA draws exactly like [tone] SARA AM (HarfBuzz decomposes AM the same way);

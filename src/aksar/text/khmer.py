@@ -7,12 +7,14 @@ The order follows the structure of a Khmer orthographic syllable described in th
     pre-base vowel, below vowel, above vowel, post-base vowel (AA), other signs, final signs
 
 Marks of the same rank keep their relative order. After sorting, a mark typed twice in a row is kept
-once, and split vowels that render the same as a compound vowel become the compound:
-U+17C1 + U+17B8 -> U+17BE, U+17C1 + U+17B6 -> U+17C4 (a below vowel between them stays after the
-compound). (khnormal also maps U+17BE U+17B6 to U+17C4 U+17B8; HarfBuzz draws a dotted circle for
-the latter, so aksar leaves U+17BE U+17B6 alone.) Finally U+17BB (vowel u) before an upper
-vowel, which fonts draw exactly like a lowered register shifter, is encoded as that shifter (TRIISAP
-U+17CA or MUUSIKATOAN U+17C9, chosen from the consonants as khnormal does).
+once. U+17BB (vowel u) before an upper vowel, which fonts draw exactly like a lowered register
+shifter, is encoded as that shifter (TRIISAP U+17CA or MUUSIKATOAN U+17C9, chosen from the consonants
+as khnormal does). Then split vowels that render the same as a compound vowel become the compound:
+U+17C1 + U+17B8 -> U+17BE, U+17C1 + U+17B6 -> U+17C4, but only when nothing stands between them:
+HarfBuzz draws a dotted circle for a compound followed by a below vowel (U+17C4 U+17BB), and draws
+the split form (U+17C1 U+17BB U+17B6) cleanly, so a compound with a below vowel is split instead.
+(khnormal also maps U+17BE U+17B6 to U+17C4 U+17B8; HarfBuzz draws a dotted circle for the latter,
+so aksar leaves U+17BE U+17B6 alone.)
 
 Lines that are already canonical are detected with one regex search and returned unchanged, so
 normalizing a large corpus costs little more than that search.
@@ -53,8 +55,10 @@ _SHIFTER_RE = re.compile("[\u17c9\u17ca]")
 _CLUSTER_RE = re.compile(f"[{BASES}](?:\u17d2[{BASES}]?|[\u17c9\u17ca]\u200c|[{_MARKS}])+")
 _UNIT_RE = re.compile(f"\u17d2[{BASES}]?|[\u17c9\u17ca]\u200c?|.", re.S)
 _COMPOUND_VOWELS = [
-    (re.compile("\u17c1([\u17bb-\u17bd]?)\u17b8"), "\u17be\\1"),
-    (re.compile("\u17c1([\u17bb-\u17bd]?)\u17b6"), "\u17c4\\1"),
+    (re.compile("\u17c1\u17b8"), "\u17be"),
+    (re.compile("\u17c1\u17b6"), "\u17c4"),
+    (re.compile("\u17be([\u17bb-\u17bd])"), "\u17c1\\1\u17b8"),   # compound + below vowel: split
+    (re.compile("\u17c4([\u17bb-\u17bd])"), "\u17c1\\1\u17b6"),
 ]
 
 
@@ -66,7 +70,7 @@ def _needs_fix_pattern() -> str:
         if lower:
             inversions.append(f"(?:{pattern})(?:{'|'.join(lower)})")
     duplicates = f"([{_MARKS}])\\1"
-    compounds = "\u17c1[\u17bb-\u17bd]?[\u17b6\u17b8]"
+    compounds = "\u17c1[\u17b6\u17b8]|[\u17be\u17c4][\u17bb-\u17bd]"
     u_as_shifter = "\u17bb(?:[\u17b7-\u17ba\u17d0\u17dd]|\u17b6\u17c6)|[\u17be\u17bf]\u17bb"
     # the lookahead lets the engine skip non-mark positions quickly
     return f"(?=[\u17b6-\u17dd])(?:{'|'.join([*inversions, duplicates, compounds, u_as_shifter])})"
@@ -119,12 +123,11 @@ def _fix_cluster(m: re.Match) -> str:
     cluster = m.group(0)
     units = _sorted_units(cluster)
     out = "".join(units)
-    for pattern, repl in _COMPOUND_VOWELS:
-        out = pattern.sub(repl, out)
     if "\u17bb" in out and _UPPER_AFTER_U_RE.search(out) and not _SHIFTER_RE.search(out):
         # U+17BB before an upper vowel is drawn like a lowered shifter: encode it as the shifter
-        units = _sorted_units(cluster[0] + out.replace("\u17bb", _shifter_for(cluster[0], units), 1))
-        out = "".join(units)
+        out = "".join(_sorted_units(cluster[0] + out.replace("\u17bb", _shifter_for(cluster[0], units), 1)))
+    for pattern, repl in _COMPOUND_VOWELS:
+        out = pattern.sub(repl, out)
     return cluster[0] + out
 
 
