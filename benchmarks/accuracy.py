@@ -35,7 +35,8 @@ def set_dirs(evalset: str) -> list[tuple[str, Path, str | None]]:
 
 
 def run(sets: list[tuple[str, Path, str | None]], model: Path | None, script: str | None, lang: str | None,
-        per_image: bool, batch_size: int, max_lines: int | None, workdir: Path) -> list[dict]:
+        per_image: bool, batch_size: int, max_lines: int | None, workdir: Path,
+        lm_options: dict | None = None) -> list[dict]:
     rows = []
     onnx_path = onnx_model(model, workdir, "model") if model else None
     for name, folder, set_script in sets:
@@ -47,6 +48,10 @@ def run(sets: list[tuple[str, Path, str | None]], model: Path | None, script: st
             sc = sc or rec.script
             row["aksar"] = {**score(preds, refs, sc), "lines_per_s": len(refs) / secs, "seconds": secs,
                             "model": rec.info.name}
+            if lm_options:
+                preds, secs, rec = run_aksar(onnx_path, images, batch_size, **lm_options)
+                row["aksar+lm"] = {**score(preds, refs, sc), "lines_per_s": len(refs) / secs, "seconds": secs,
+                                   "lm": rec.describe()["lm"], "beam_width": rec.beam_width}
         tess_lang = lang if lang is not None else TESSERACT_LANGS.get(sc or "")
         if tess_lang:
             texts, secs = run_tesseract(tess_lang, paths, per_image, workdir)
@@ -64,7 +69,7 @@ def markdown(rows: list[dict]) -> str:
            "| lines/s (1 thread) | aksar speed / Tesseract |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        for engine in ("aksar", "tesseract"):
+        for engine in ("aksar", "aksar+lm", "tesseract"):
             e = r.get(engine)
             if not e:
                 continue
@@ -74,6 +79,13 @@ def markdown(rows: list[dict]) -> str:
                        f"{100 * e['cer_folded_nospace']:.2f}% | {100 * e['line_accuracy']:.1f}% | "
                        f"{e['lines_per_s']:.1f} | {ratio} |")
     return "\n".join(out) + "\n"
+
+
+def lm_options(args: argparse.Namespace) -> dict | None:
+    if not args.lm:
+        return None
+    extra = {"lm_weight": args.lm_weight, "lm_bonus": args.lm_bonus, "beam_width": args.beam_width}
+    return {"lm": args.lm, **{k: v for k, v in extra.items() if v is not None}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tesseract-per-image", action="store_true", help="one tesseract process per image")
     ap.add_argument("--max-lines", type=int, default=None, help="at most this many lines per set")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lm", default=None, metavar="FILE", help="also score aksar with this language model "
+                    "(beam search; row aksar+lm)")
+    ap.add_argument("--lm-weight", type=float, default=None)
+    ap.add_argument("--lm-bonus", type=float, default=None)
+    ap.add_argument("--beam-width", type=int, default=None)
     ap.add_argument("--json", default=None, metavar="FILE", help="write the results here")
     args = ap.parse_args(argv)
     sets = [s for e in args.evalset for s in set_dirs(e)]
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(sets, Path(args.model) if args.model else None, args.script, args.tesseract_lang,
-                   args.tesseract_per_image, args.batch_size, args.max_lines, Path(tmp))
+                   args.tesseract_per_image, args.batch_size, args.max_lines, Path(tmp), lm_options(args))
     if not any("aksar" in r or "tesseract" in r for r in rows):
         raise SystemExit("nothing to score: give --model or a Tesseract language")
     text = markdown(rows)

@@ -54,9 +54,10 @@ def onnx_model(path: Path, workdir: Path, name: str) -> Path:
     return out
 
 
-def run_aksar(onnx_path: Path, images: list, batch_size: int) -> tuple[list[str], float, Recognizer]:
-    """(predictions, seconds, recognizer) on one thread; a warm-up batch first (session start)."""
-    rec = Recognizer(onnx_path, threads=1, batch_size=batch_size)
+def run_aksar(onnx_path: Path, images: list, batch_size: int, **options) -> tuple[list[str], float, Recognizer]:
+    """(predictions, seconds, recognizer) on one thread; a warm-up batch first (session start).
+    ``options``: more Recognizer arguments (decoder, lm, lm_weight, ...)."""
+    rec = Recognizer(onnx_path, threads=1, batch_size=batch_size, **options)
     rec.predict(images[: min(len(images), batch_size)])
     t0 = time.perf_counter()
     preds = rec.predict(images)

@@ -18,6 +18,13 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=DECODERS, default=d.decoder,
                    help="greedy, or beam search (CTC: prefix beam search) (default %(default)s)")
     p.add_argument("--beam-width", type=int, default=d.beam_width, help="(default %(default)s)")
+    p.add_argument("--lm", default=d.lm, metavar="FILE",
+                   help="character language model (aksar lm build) fused into the beam search (CTC; implies "
+                        "--decoder beam)")
+    p.add_argument("--lm-weight", type=float, default=d.lm_weight,
+                   help="weight of the LM log probability per token (default %(default)s)")
+    p.add_argument("--lm-bonus", type=float, default=d.lm_bonus,
+                   help="score added per emitted token with --lm (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="lines per batch (default %(default)s)")
     p.add_argument("--threads", type=int, default=d.threads, metavar="N",
                    help="CPU threads (onnxruntime intra-op / torch.set_num_threads; default: library default)")
@@ -101,7 +108,8 @@ def _recognizer(args: argparse.Namespace):
 
     model = _model_arg(args)
     return Recognizer(model, device=args.device, threads=args.threads, decoder=args.decoder,
-                      beam_width=args.beam_width, batch_size=args.batch_size)
+                      beam_width=args.beam_width, batch_size=args.batch_size, lm=args.lm,
+                      lm_weight=args.lm_weight, lm_bonus=args.lm_bonus)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`aksar corpus` and `aksar charset`: build a text corpus, build and audit charsets."""
+"""`aksar corpus`, `aksar charset` and `aksar lm`: build a text corpus, charsets and a character LM."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true", help="exit 1 if any character is missing")
     p.set_defaults(func=cmd_charset_audit)
 
+    lm = sub.add_parser("lm", help="character n-gram language model for beam-search decoding")
+    lsub = lm.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
+    p = lsub.add_parser("build", help="count a character n-gram model (use with predict/eval --lm FILE)")
+    p.add_argument("--input", nargs="+", required=True, metavar="FILE_OR_DIR",
+                   help="text files, or corpus directories (their train.txt only: val and test score models)")
+    p.add_argument("--output", required=True, metavar="FILE", help="model file to write (.json.gz)")
+    p.add_argument("--order", type=int, default=5, help="n-gram order (default %(default)s)")
+    p.add_argument("--min-count", type=int, default=2,
+                   help="prune n-grams of order 3 and up seen fewer times (default %(default)s)")
+    p.set_defaults(func=cmd_lm_build)
+
 
 def _detect_input_script(inputs: list[str]) -> str:
     """The script of most of the first lines of the input files (default: CorpusConfig().script)."""
@@ -141,18 +152,20 @@ def cmd_corpus_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _texts(inputs: list[str], invalid: Counter) -> Iterator[str]:
-    """Normalized lines of files or corpus directories; invalid UTF-8 lines are counted in ``invalid``."""
+def _texts(inputs: list[str], invalid: Counter, splits: tuple[str, ...] | None = None) -> Iterator[str]:
+    """Normalized lines of files or corpus directories (their ``splits``, default all); invalid UTF-8
+    lines are counted in ``invalid``."""
     from aksar.text.corpus import SPLITS, input_lines
     from aksar.text.normalize import normalize
 
+    splits = splits or SPLITS
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            split_files = [p / f"{s}.txt" for s in SPLITS if (p / f"{s}.txt").is_file()]
+            split_files = [p / f"{s}.txt" for s in splits if (p / f"{s}.txt").is_file()]
             if not split_files:
-                raise AksarError(f"{p}: directory holds no train/val/test.txt")
+                raise AksarError(f"{p}: directory holds no {'/'.join(splits)}.txt")
             files.extend(split_files)
         else:
             files.append(p)
@@ -210,3 +223,15 @@ def cmd_charset_audit(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_json(args.json, report)
     return 1 if (args.strict and missing) else 0
+
+
+def cmd_lm_build(args: argparse.Namespace) -> int:
+    from aksar.text.charlm import CharLM
+
+    invalid: Counter = Counter()
+    lm = CharLM.build(_texts(args.input, invalid, splits=("train",)), order=args.order, min_count=args.min_count)
+    _report_invalid(invalid)
+    lm.save(args.output)
+    print(f"language model: order {lm.order}, {len(lm.vocab)} characters, {len(lm.grams):,} n-grams, "
+          f"{len(lm.contexts):,} contexts -> {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -13,6 +13,9 @@ class InferConfig:
 
     decoder: str = "greedy"      # greedy | beam
     beam_width: int = 5
+    lm: str | None = None        # character n-gram model (aksar lm build) fused into the beam search
+    lm_weight: float = 0.3       # weight of its log probability per token
+    lm_bonus: float = 0.0        # added per emitted token (offsets the LM's preference for short texts)
     batch_size: int = 32
     threads: int | None = None   # onnxruntime intra-op threads / torch.set_num_threads; None = library default
     device: str = "cpu"

@@ -70,14 +70,15 @@ class ModelInfo:
 
 
 def decode_outputs(kind: str, outputs: Sequence[np.ndarray], widths: np.ndarray | None, width_stride: int,
-                   method: str = "greedy", beam_width: int = 5) -> list[tuple[list[int], float]]:
+                   method: str = "greedy", beam_width: int = 5, lm: decoding.LMScorer | None = None,
+                   ) -> list[tuple[list[int], float]]:
     """Charset ids and confidences from the exported outputs (numpy; same rules as ``OCRModel.decode``)."""
     if kind == "ctc":
         probs = outputs[0]
         lengths = None
         if widths is not None:
             lengths = np.clip((np.asarray(widths) + width_stride - 1) // width_stride, 1, probs.shape[1])
-        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width)
+        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width, lm=lm)
     if kind == "char":
         return decoding.classify(outputs[0])
     if kind == "attention":
@@ -176,9 +177,9 @@ class OnnxModel:
         return self.session.run(None, feed)
 
     def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-            ) -> list[tuple[list[int], float]]:
+            lm: decoding.LMScorer | None = None) -> list[tuple[list[int], float]]:
         return decode_outputs(self.info.kind, self.forward(batch, widths), widths, self.info.width_stride,
-                              method, beam_width)
+                              method, beam_width, lm)
 
 
 __all__ = [

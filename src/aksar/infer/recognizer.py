@@ -33,6 +33,8 @@ from aksar.infer.config import DECODERS, InferConfig
 from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
 from aksar.infer.zoo import resolve_model
+from aksar.models.decoding import LMScorer
+from aksar.text.charlm import CharLM
 from aksar.text.orthography import valid_orthography
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -76,11 +78,11 @@ class _TorchModel:
                               pad_margin=int(self.model.pad_margin), extra=loaded.info)
 
     def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-            ) -> list[tuple[list[int], float]]:
+            lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
         torch = self.torch
         with torch.inference_mode():
             out = self.model(torch.from_numpy(batch).to(self.device), torch.from_numpy(widths).to(self.device))
-            return self.model.decode(out, method=method, beam_width=beam_width)
+            return self.model.decode(out, method=method, beam_width=beam_width, lm=lm)
 
 
 class Recognizer:
@@ -90,14 +92,16 @@ class Recognizer:
     ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
     ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
     attention beam search needs the checkpoint (an exported attention model decodes greedily in its
-    graph). Images larger than ``max_pixels``
-    are refused with an error naming them.
+    graph). ``lm``: a character language model (``aksar lm build``; a path or a ``CharLM``) fused into
+    the CTC beam search with ``lm_weight`` and ``lm_bonus`` per token; it implies ``decoder="beam"``.
+    Images larger than ``max_pixels`` are refused with an error naming them.
     """
 
     def __init__(self, model_path: str | os.PathLike, device: str = InferConfig.device,
                  threads: int | None = InferConfig.threads, decoder: str = InferConfig.decoder,
                  beam_width: int = InferConfig.beam_width, batch_size: int = InferConfig.batch_size,
-                 max_pixels: int = MAX_PIXELS) -> None:
+                 max_pixels: int = MAX_PIXELS, lm: str | os.PathLike | CharLM | None = InferConfig.lm,
+                 lm_weight: float = InferConfig.lm_weight, lm_bonus: float = InferConfig.lm_bonus) -> None:
         if decoder not in DECODERS:
             raise AksarError(f"decoder: expected one of {', '.join(DECODERS)}, got {decoder!r}")
         if beam_width < 1:
@@ -120,6 +124,16 @@ class Recognizer:
             self.backend = "torch"
             self._model = _TorchModel(self.path, device, threads)
         self.info: ModelInfo = self._model.info
+        self.lm: CharLM | None = None
+        self._lm_scorer: LMScorer | None = None
+        if lm is not None:
+            if self.info.kind != "ctc":
+                raise AksarError(f"{self.path}: a language model works with CTC models only "
+                                 f"(this one is {self.info.kind})")
+            self.lm = lm if isinstance(lm, CharLM) else CharLM.load(lm)
+            self.decoder = decoder = "beam"
+            self._lm_scorer = self.lm.scorer(self.charset, lm_weight, lm_bonus)
+        self.lm_weight, self.lm_bonus = lm_weight, lm_bonus
         if self.backend == "onnx" and self.info.kind == "attention" and decoder == "beam":
             raise AksarError(f"{self.path}: an exported attention model decodes greedily inside the graph; "
                              "beam search needs the checkpoint (or use --decoder greedy)")
@@ -166,7 +180,7 @@ class Recognizer:
         out: list[tuple[list[int], float] | None] = [None] * len(arrays)
         for idx in self.batches(arrays, batch_size):
             batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
-            for i, res in zip(idx, self._model.run(batch, widths, self.decoder, self.beam_width)):
+            for i, res in zip(idx, self._model.run(batch, widths, self.decoder, self.beam_width, self._lm_scorer)):
                 out[i] = res
         return out  # type: ignore[return-value]
 
@@ -199,7 +213,9 @@ class Recognizer:
 
         return {"path": str(self.path), "backend": self.backend, "kind": self.kind, "name": self.info.name,
                 "script": self.script, "charset_size": len(self.charset), "preprocess": to_dict(self.preprocess),
-                "decoder": self.decoder, "beam_width": self.beam_width if self.decoder == "beam" else None}
+                "decoder": self.decoder, "beam_width": self.beam_width if self.decoder == "beam" else None,
+                "lm": None if self.lm is None else {"order": self.lm.order, "weight": self.lm_weight,
+                                                    "bonus": self.lm_bonus}}
 
 
 __all__ = ["Recognizer", "Prediction", "valid_orthography", "is_onnx_file", "DECODERS"]

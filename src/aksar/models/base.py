@@ -10,6 +10,7 @@ from torch import nn
 
 from aksar.core.errors import AksarError
 from aksar.models.backbones import WIDTH_STRIDE, pad_margin
+from aksar.models.decoding import LMScorer
 from aksar.models.losses import build_loss
 
 MASKED = -1e4  # a masked score or feature: below any real one, finite so ONNX and fp16 behave
@@ -86,8 +87,8 @@ class OCRModel(nn.Module):
     def prepare_targets(self, token_ids: list[list[int]], device: torch.device | str = "cpu") -> dict:
         raise NotImplementedError
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
-               ) -> list[tuple[list[int], float]]:
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
+               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
         raise NotImplementedError
 
     def export_forward(self, images: torch.Tensor):
@@ -185,9 +186,14 @@ def _lstm_direction(rnn: nn.LSTM, x: torch.Tensor, suffix: str) -> torch.Tensor:
     return out[0]
 
 
-def check_method(method: str) -> None:
+def check_method(method: str, lm: LMScorer | None = None, takes_lm: bool = False) -> None:
+    """The decoder name is known; a language model only with a model and decoder that take one."""
     if method not in ("greedy", "beam"):
         raise AksarError(f"decoder: expected 'greedy' or 'beam', got {method!r}")
+    if lm is not None and not takes_lm:
+        raise AksarError("a language model works with CTC models only")
+    if lm is not None and method != "beam":
+        raise AksarError("a language model needs the beam decoder (--decoder beam)")
 
 
 def check_token_ids(token_ids: list[list[int]], num_tokens: int) -> None:

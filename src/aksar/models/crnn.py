@@ -8,6 +8,7 @@ from torch import nn
 
 from aksar.core.errors import AksarError
 from aksar.models import decoding
+from aksar.models.decoding import LMScorer
 from aksar.models.backbones import WIDTH_STRIDE, build_backbone, output_lengths
 from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
 
@@ -79,13 +80,13 @@ class CTCModel(OCRModel):
                 "target_lengths": torch.tensor(lengths, dtype=torch.long, device=device),
                 "min_frames": torch.tensor(min_frames, dtype=torch.long, device=device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
-               ) -> list[tuple[list[int], float]]:
-        check_method(method)
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
+               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+        check_method(method, lm, takes_lm=True)
         probs = outputs["logits"].detach().float().softmax(-1).cpu().numpy()
         lengths = outputs.get("output_lengths")
         lengths = None if lengths is None else lengths.cpu().numpy()
-        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width)
+        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width, lm=lm)
 
     def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """Per-frame softmax probabilities ``[B, T, num_classes]`` (trim with ``ceil(width / 4)``)."""
@@ -145,9 +146,9 @@ class CharModel(OCRModel):
                                  f"({self.name}) needs exactly 1 (set data max_text_length: 1)")
         return {"target": torch.tensor([ids[0] for ids in token_ids], dtype=torch.long, device=device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
-               ) -> list[tuple[list[int], float]]:
-        check_method(method)  # beam == greedy for one token
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
+               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+        check_method(method, lm)  # beam == greedy for one token
         return decoding.classify(outputs["logits"].detach().float().softmax(-1).cpu().numpy())
 
     def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:

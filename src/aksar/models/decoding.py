@@ -13,6 +13,7 @@ with 0-based charset ids and a confidence in [0, 1]:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,13 +45,20 @@ def _logsumexp(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
+LMScorer = Callable[[tuple[int, ...], int], float]
+
+
 def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_width: int = 5,
-                           prune: float = 1e-4) -> tuple[list[int], float]:
+                           prune: float = 1e-4, lm: LMScorer | None = None) -> tuple[list[int], float]:
     """CTC prefix beam search over one ``[T, C]`` probability matrix (log space).
 
     Each prefix keeps two scores: ending in blank and ending in its last label, so that repeated labels
     separated by a blank are counted correctly. Classes with probability below ``prune`` at a frame
     are skipped (the best class is always kept).
+
+    ``lm`` (shallow fusion): ``lm(prefix, token)`` over 0-based charset ids, a log-domain term added
+    each time ``token`` is appended to ``prefix`` (e.g. ``CharLM.scorer``). It steers the ranking
+    only: the confidence is that of the acoustic score of the chosen prefix.
     """
     probs = np.asarray(probs, dtype=np.float64)[: length if length is not None else None]
     if probs.shape[0] == 0:
@@ -59,6 +67,16 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
         logp = np.log(probs)
     ninf = -math.inf
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, ninf)}  # prefix -> (p_blank, p_label)
+    lm_total: dict[tuple[int, ...], float] = {(): 0.0}  # prefix -> sum of its LM terms
+
+    def extend(prefix: tuple[int, ...], c: int) -> tuple[tuple[int, ...], float]:
+        new = prefix + (c,)
+        if lm is None:
+            return new, 0.0
+        if new not in lm_total:
+            lm_total[new] = lm_total[prefix] + lm(tuple(i - 1 for i in prefix), c - 1)
+        return new, lm_total[new] - lm_total[prefix]
+
     for t in range(logp.shape[0]):
         row = logp[t]
         cands = np.nonzero(probs[t] >= prune)[0]
@@ -81,20 +99,24 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
                     add(prefix, total + p, ninf)
                 elif c == last:
                     add(prefix, ninf, pl + p)             # repeat collapses into the same prefix
-                    add(prefix + (c,), ninf, pb + p)      # a blank in between: a new label
+                    new, term = extend(prefix, c)
+                    add(new, ninf, pb + p + term)         # a blank in between: a new label
                 else:
-                    add(prefix + (c,), ninf, total + p)
+                    new, term = extend(prefix, c)
+                    add(new, ninf, total + p + term)
         ranked = sorted(nxt.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)
         beams = {k: (v[0], v[1]) for k, v in ranked[:beam_width]}
     prefix, (pb, pl) = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))
-    logp_seq = _logsumexp(pb, pl)
+    logp_seq = _logsumexp(pb, pl) - lm_total.get(prefix, 0.0)
     conf = math.exp(logp_seq / max(1, len(prefix)))
     return [c - 1 for c in prefix], float(min(1.0, conf))
 
 
 def ctc_decode_batch(probs: np.ndarray, lengths: np.ndarray | None = None, method: str = "greedy",
-                     beam_width: int = 5) -> list[tuple[list[int], float]]:
-    """Decode ``[B, T, C]`` CTC probabilities (``lengths`` = valid frames per sample)."""
+                     beam_width: int = 5, lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+    """Decode ``[B, T, C]`` CTC probabilities (``lengths`` = valid frames per sample); ``lm`` needs beam."""
+    if lm is not None and method != "beam":
+        raise ValueError("a language model needs the beam decoder")
     probs = np.asarray(probs)
     out = []
     for b in range(probs.shape[0]):
@@ -102,7 +124,7 @@ def ctc_decode_batch(probs: np.ndarray, lengths: np.ndarray | None = None, metho
         if method == "greedy":
             out.append(ctc_greedy(probs[b], n))
         elif method == "beam":
-            out.append(ctc_prefix_beam_search(probs[b], n, beam_width=beam_width))
+            out.append(ctc_prefix_beam_search(probs[b], n, beam_width=beam_width, lm=lm))
         else:
             raise ValueError(f"decode method must be 'greedy' or 'beam', got {method!r}")
     return out

@@ -20,7 +20,7 @@ from aksar.models import decoding
 from aksar.models.backbones import WIDTH_STRIDE, output_lengths
 from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
 from aksar.models.crnn import make_backbone
-from aksar.models.decoding import ATTN_OFFSET, EOS, PAD, SOS
+from aksar.models.decoding import ATTN_OFFSET, EOS, PAD, SOS, LMScorer
 
 
 
@@ -179,9 +179,9 @@ class Seq2SeqModel(OCRModel):
         lengths = torch.tensor([len(ids) for ids in token_ids], dtype=torch.long)
         return {"input": inp.to(device), "target": tgt.to(device), "lengths": lengths.to(device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5
-               ) -> list[tuple[list[int], float]]:
-        check_method(method)
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
+               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+        check_method(method, lm)
         if method == "beam":
             return self.beam_search(outputs["memory"], outputs["memory_mask"], beam_width)
         if "pred_ids" in outputs:

@@ -11,6 +11,7 @@ YAML sections (``global`` is accepted as an alias of ``run``, PaddleOCR style)::
     checkpoint:     every_n_epochs, keep_last
     early_stopping: patience, min_delta, metric, mode, restore_best, target_cer
     logging:        log_every_steps, tensorboard, num_samples
+    distill:        teacher, weight, temperature (knowledge distillation from a trained checkpoint)
 
 ``load_config(path, overrides)`` reads YAML, applies ``-o section.key=value`` overrides and validates:
 unknown keys, wrong types and invalid numbers (``validate_config``) are AksarErrors naming the key.
@@ -180,6 +181,15 @@ class LoggingConfig:
 
 
 @dataclass
+class DistillConfig:
+    """YAML section ``distill``: teach the model being trained with a trained teacher checkpoint."""
+
+    teacher: str | None = None   # checkpoint (.pt or run directory) of the teacher; None: no distillation
+    weight: float = 0.5          # share of the distillation term in the loss, in [0, 1]
+    temperature: float = 2.0     # softmax temperature of both distributions (> 0)
+
+
+@dataclass
 class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -190,6 +200,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
         from aksar.train.validate_config import validate_config
@@ -224,6 +235,6 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 __all__ = [
     "TrainConfig", "RunConfig", "ModelConfig", "DataConfig", "LossConfig", "OptimizerConfig",
-    "SchedulerConfig", "CheckpointConfig", "EarlyStoppingConfig", "LoggingConfig",
+    "SchedulerConfig", "CheckpointConfig", "EarlyStoppingConfig", "LoggingConfig", "DistillConfig",
     "load_config", "config_from_dict", "config_to_dict",
 ]

@@ -172,6 +172,11 @@ class Trainer(ConsoleMixin, BudgetMixin):
         if cfg.model.init_from and self.resume_ckpt is None:
             ckpt_mod.init_from_checkpoint(self.model, cfg.model.init_from, self.tokens, cfg.model.name)
         self.model.to(self.device)
+        self.distiller = None
+        if cfg.distill.teacher:
+            from aksar.train.distill import Distiller
+
+            self.distiller = Distiller(cfg.distill, self.tokens, pre.height, self.model, self.device)
         self.net: torch.nn.Module = self.model
         if self.env.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -370,7 +375,11 @@ class Trainer(ConsoleMixin, BudgetMixin):
         with ctx:
             with self._autocast():
                 out = self.net(images, widths, targets)
-            loss = out["loss"]
+                loss = out["loss"]
+                if self.distiller is not None:
+                    term = self.distiller.loss(images, widths, out)
+                    self.window["distill"] = self.window.get("distill", 0.0) + float(term.detach())
+                    loss = self.distiller.combine(loss, term)
             if not torch.isfinite(loss):
                 raise AksarError(f"training diverged: loss is {loss.item()} at step {self.step + 1} (epoch "
                                  f"{self.epoch + 1}); lower optimizer.lr or enable optimizer.grad_clip")
@@ -550,12 +559,15 @@ class Trainer(ConsoleMixin, BudgetMixin):
         }
         eta = eta_seconds(self.total_steps - self.step, elapsed / steps_in_window, self._budget_left())
         rec["eta_s"] = eta
+        if "distill" in self.window:
+            rec["distill_loss"] = all_reduce_mean([self.window["distill"] / n], self.env, self.device)[0]
         self.window = {"loss": 0.0, "n": 0, "samples": 0}
         if not self.is_main:
             return
         self.logger.write(rec)
         self.logger.scalars("train", {"loss": loss, "lr": rec["lr"], "samples_per_s": rec["samples_per_s"],
-                                      "reader_cost": rec["reader_cost"], "batch_cost": rec["batch_cost"]},
+                                      "reader_cost": rec["reader_cost"], "batch_cost": rec["batch_cost"],
+                                      **({"distill_loss": rec["distill_loss"]} if "distill_loss" in rec else {})},
                             self.step)
         log.info(console_line(self.epoch, self.cfg.run.epochs, self.batch_in_epoch, self.batches_per_epoch, rec,
                               eta))

@@ -51,6 +51,7 @@ def _rules() -> list[tuple[str, tuple[Callable[[float], bool], str]]]:
         ("early_stopping.target_cer", _ge(0)),
         ("logging.log_every_steps", _ge(1)), ("logging.num_samples", _ge(0)),
         ("logging.train_samples_every", _ge(0)),
+        ("distill.weight", _within(0, 1)), ("distill.temperature", _gt(0)),
     ]
 
 

@@ -1,0 +1,139 @@
+"""Character n-gram language model for CTC beam search (shallow fusion), built from a corpus.
+
+Interpolated Witten-Bell smoothing over code points, with a line-start context:
+
+    P(w | h) = (c(h w) + T(h) P(w | h')) / (c(h) + T(h))     (h' = h without its first character)
+
+where ``c(h)`` counts the characters seen after ``h`` and ``T(h)`` the distinct ones; the lowest order
+interpolates with a uniform distribution over the vocabulary plus one unknown character, so no
+character has zero probability. Higher-order n-grams (and their contexts) seen fewer than
+``min_count`` times are pruned, and the context counts are taken after pruning, so a pruned
+continuation is scored by the lower orders and every distribution still sums to one. Stored as gzipped JSON (``aksar lm build``), read back without pickle.
+
+``CharLM.scorer(charset, weight, bonus)`` gives the callable that ``ctc_prefix_beam_search`` adds to
+a prefix's log score each time a token is appended: ``weight * log P(token | prefix) + bonus``.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_bytes
+
+FORMAT = "aksar-charlm"
+BOS = "\n"  # line start (lines never contain a newline)
+
+
+class CharLM:
+    """An interpolated Witten-Bell character n-gram model (see module doc)."""
+
+    def __init__(self, order: int, grams: dict[str, int], contexts: dict[str, tuple[int, int]],
+                 vocab: Sequence[str]) -> None:
+        self.order = order
+        self.grams = grams
+        self.contexts = contexts
+        self.vocab = sorted(vocab)
+        self._uniform = 1.0 / (len(self.vocab) + 1)
+        self._cache: dict[str, float] = {}
+
+    # -- building ------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, lines: Iterable[str], order: int = 5, min_count: int = 2) -> "CharLM":
+        """Count n-grams of orders 1..``order`` over ``lines`` (each starts with a line-start context)."""
+        if order < 1:
+            raise AksarError(f"order: must be >= 1, got {order}")
+        if min_count < 1:
+            raise AksarError(f"min_count: must be >= 1, got {min_count}")
+        counts: Counter[str] = Counter()
+        for line in lines:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            padded = BOS * (order - 1) + line
+            for n in range(1, order + 1):
+                start = order - n  # n-grams whose last character is a real one
+                counts.update(padded[i:i + n] for i in range(start, len(padded) - n + 1))
+        if not counts:
+            raise AksarError("no text to build a language model from")
+        grams = {g: c for g, c in counts.items() if len(g) <= 2 or c >= min_count}
+        totals: Counter[str] = Counter()
+        types: Counter[str] = Counter()
+        for gram, c in grams.items():
+            totals[gram[:-1]] += c
+            types[gram[:-1]] += 1
+        contexts = {h: (totals[h], types[h]) for h in totals}
+        vocab = [g for g in grams if len(g) == 1]
+        return cls(order, grams, contexts, vocab)
+
+    # -- scoring -------------------------------------------------------------------------------------
+    def logp(self, context: str, char: str) -> float:
+        """Natural log of P(``char`` | the last ``order - 1`` characters of BOS-padded ``context``)."""
+        n = self.order - 1
+        h = (BOS * n + context[-n:])[-n:] if n else ""
+        key = h + char
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = math.log(self._prob(h, char))
+            if len(self._cache) < 2_000_000:
+                self._cache[key] = cached
+        return cached
+
+    def _prob(self, h: str, w: str) -> float:
+        p = self._uniform
+        for k in range(len(h) + 1):  # lowest order first: "" then the longer suffixes of h
+            ctx = h[len(h) - k:] if k else ""
+            total_types = self.contexts.get(ctx)
+            if total_types is None:
+                break  # a longer context was pruned or never seen: keep the lower-order estimate
+            total, types = total_types
+            p = (self.grams.get(ctx + w, 0) + types * p) / (total + types)
+        return p
+
+    def line_logp(self, text: str) -> float:
+        """Log probability of a whole line (sum over its characters)."""
+        return sum(self.logp(text[:i], ch) for i, ch in enumerate(text))
+
+    def scorer(self, charset: Sequence[str], weight: float, bonus: float = 0.0,
+               ) -> Callable[[tuple[int, ...], int], float]:
+        """``f(prefix_ids, token_id) -> weight * log P(token | prefix) + bonus`` over charset ids."""
+        def score(prefix: tuple[int, ...], token: int) -> float:
+            context = "".join(charset[i] for i in prefix[-(self.order - 1):]) if self.order > 1 else ""
+            total = 0.0
+            for ch in charset[token]:
+                total += self.logp(context, ch)
+                context += ch
+            return weight * total + bonus
+        return score
+
+    # -- storage -------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        data = {"format": FORMAT, "version": 1, "order": self.order, "vocab": self.vocab,
+                "grams": self.grams, "contexts": {h: list(v) for h, v in self.contexts.items()}}
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        atomic_write_bytes(Path(path), gzip.compress(raw, mtime=0))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CharLM":
+        path = Path(path)
+        try:
+            data = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+        except FileNotFoundError:
+            raise AksarError(f"{path}: language model not found") from None
+        except (OSError, EOFError, ValueError) as exc:
+            raise AksarError(f"{path}: not an aksar language model ({exc})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise AksarError(f"{path}: not an aksar language model (format is not {FORMAT!r})")
+        try:
+            contexts = {h: (int(v[0]), int(v[1])) for h, v in data["contexts"].items()}
+            return cls(int(data["order"]), {g: int(c) for g, c in data["grams"].items()}, contexts,
+                       list(data["vocab"]))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise AksarError(f"{path}: malformed language model ({exc!r})") from None
+
+
+__all__ = ["CharLM"]

@@ -1,0 +1,99 @@
+"""Character language model and its fusion into CTC beam search: real corpus text, a real tiny model."""
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pytest
+
+from aksar.cli.main import main
+from aksar.core.errors import AksarError
+from aksar.models.decoding import ctc_decode_batch, ctc_prefix_beam_search
+from aksar.text.charlm import CharLM
+
+pytestmark = pytest.mark.xdist_group("train")
+
+
+@pytest.fixture(scope="module")
+def khmer_lm(khmer_lines) -> CharLM:
+    return CharLM.build(khmer_lines, order=4, min_count=2)
+
+
+@pytest.mark.parametrize("context", ["", "\u1780", "\u1780\u17b6\u179a", "zzzzzz", "\u1780\u17d2\u179a\u17bb"])
+def test_distributions_sum_to_one(khmer_lm, context):
+    total = sum(math.exp(khmer_lm.logp(context, ch)) for ch in khmer_lm.vocab)
+    unknown = math.exp(khmer_lm.logp(context, "\U0001f600"))  # the one unknown-character slot
+    assert total + unknown == pytest.approx(1.0, abs=1e-6)
+
+
+def test_corpus_text_is_likelier_than_its_reversal(khmer_lm, khmer_lines):
+    line = khmer_lines[-1]
+    assert khmer_lm.line_logp(line) > khmer_lm.line_logp(line[::-1]) + 5
+
+
+def test_save_load_round_trip_and_bad_files(khmer_lm, tmp_path):
+    path = tmp_path / "lm.json.gz"
+    khmer_lm.save(path)
+    back = CharLM.load(path)
+    for ctx, ch in [("", "\u1780"), ("\u1780\u17b6", "\u179a"), ("xy", "\u1780")]:
+        assert back.logp(ctx, ch) == pytest.approx(khmer_lm.logp(ctx, ch), abs=1e-12)
+    (tmp_path / "bad.json.gz").write_bytes(gzip.compress(b'{"format": "other"}'))
+    (tmp_path / "junk.gz").write_bytes(b"not gzip")
+    for name in ("bad.json.gz", "junk.gz", "missing.json.gz"):
+        with pytest.raises(AksarError, match=name):
+            CharLM.load(tmp_path / name)
+    with pytest.raises(AksarError, match="no text"):
+        CharLM.build(["", ""])
+
+
+def _frames(rows: list[dict[int, float]], classes: int) -> np.ndarray:
+    """A [T, C] probability matrix: each row's given classes, the rest of the mass on blank."""
+    probs = np.full((len(rows), classes), 1e-6)
+    for t, row in enumerate(rows):
+        for c, p in row.items():
+            probs[t, c] = p
+        probs[t, 0] = max(1e-6, 1.0 - sum(row.values()))
+        probs[t] /= probs[t].sum()
+    return probs
+
+
+def test_lm_turns_an_ambiguous_frame_to_the_likely_text():
+    charset = ["a", "b", "c"]            # CTC class = charset id + 1
+    lm = CharLM.build(["abc"] * 50 + ["cba"] * 2, order=3, min_count=1)
+    # "a", then a frame unsure between "c" (0.5) and "b" (0.45), then "c": acoustically "acc" ...
+    probs = _frames([{1: 0.95}, {}, {3: 0.5, 2: 0.45}, {}, {3: 0.95}], 4)
+    plain_ids, plain_conf = ctc_prefix_beam_search(probs, beam_width=8)
+    assert "".join(charset[i] for i in plain_ids) == "acc"
+    fused_ids, fused_conf = ctc_prefix_beam_search(probs, beam_width=8, lm=lm.scorer(charset, weight=1.0))
+    assert "".join(charset[i] for i in fused_ids) == "abc"   # ... but the LM knows "abc"
+    # weight 0 changes nothing, and the confidence stays acoustic (no LM term in it)
+    zero_ids, zero_conf = ctc_prefix_beam_search(probs, beam_width=8, lm=lm.scorer(charset, weight=0.0))
+    assert (zero_ids, zero_conf) == (plain_ids, pytest.approx(plain_conf))
+    assert 0.0 < fused_conf < plain_conf
+    with pytest.raises(ValueError, match="beam"):
+        ctc_decode_batch(probs[None], method="greedy", lm=lm.scorer(charset, 1.0))
+
+
+def test_cli_builds_from_train_split_and_predicts_with_the_lm(tmp_path, exported_onnx, train_data, val_images,
+                                                              capsys):
+    from aksar.infer.recognizer import Recognizer
+
+    corpus = train_data["corpus"]
+    out = tmp_path / "lm.json.gz"
+    assert main(["lm", "build", "--input", str(corpus), "--output", str(out), "--order", "4"]) == 0
+    lm = CharLM.load(out)
+    train_chars = set((corpus / "train.txt").read_text(encoding="utf-8")) - {"\n"}
+    assert set(lm.vocab) <= train_chars
+    onnx = exported_onnx[0]
+    images = val_images[:12]
+    plain = Recognizer(onnx, threads=1, decoder="beam")
+    fused = Recognizer(onnx, threads=1, lm=out, lm_weight=0.0)
+    assert fused.decoder == "beam" and fused.describe()["lm"]["order"] == 4
+    assert [p.text for p in fused.predict(images)] == [p.text for p in plain.predict(images)]
+    preds = tmp_path / "preds.tsv"
+    assert main(["predict", str(onnx), *map(str, images[:3]), "--lm", str(out), "--lm-weight", "0.5",
+                 "--out", str(preds)]) == 0
+    assert len(preds.read_text(encoding="utf-8").splitlines()) >= 3
+    assert main(["predict", str(onnx), str(images[0]), "--lm", str(tmp_path / "nope.gz")]) != 0
+    assert "nope.gz" in capsys.readouterr().err
