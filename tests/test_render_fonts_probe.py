@@ -136,3 +136,13 @@ def test_synthesis_never_uses_a_refused_font(damaged_fonts):
         synth.fonts
     with pytest.raises(AksarError, match="refused for khmer: .*not merged"):
         resolve_font(damaged_fonts["no_gsub"], script="khmer")
+
+
+def test_render_cli_refuses_a_damaged_font(run_cli, damaged_fonts, tmp_path):
+    out = tmp_path / "line.png"
+    proc = run_cli(["render", COENG_TEXT, "--font", str(damaged_fonts["no_gsub"]), "--out", str(out)])
+    assert proc.returncode == 2 and not out.exists(), proc.stdout + proc.stderr
+    assert str(damaged_fonts["no_gsub"]) in proc.stderr and EXPECTED["no_gsub"] in proc.stderr
+    good = resolve_font(SOURCE).path
+    assert run_cli(["render", COENG_TEXT, "--font", good, "--out", str(out)]).returncode == 0
+    assert out.is_file()

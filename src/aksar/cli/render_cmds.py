@@ -119,7 +119,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     script = args.script or detect_script(args.text)
     if script:
         get_script(script)
-    font = resolve_font(args.font)
+    font = resolve_font(args.font, script=script)  # with a script: the per-font probe line too
     gate = ShapingGate(script)
     reason = gate.check(args.text, font)
     if reason == "missing_glyph":
