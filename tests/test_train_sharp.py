@@ -119,3 +119,25 @@ def test_schedule_fits_time_budget_and_resumes(train_data, tmp_path, caplog):
     resumed._setup()
     assert resumed.total_steps == trainer.total_steps
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(final_lr)
+
+
+def test_replanned_cosine_warmup_shrinks_with_the_plan():
+    from aksar.train.config import SchedulerConfig
+    from aksar.train.optim import build_scheduler
+
+    def lrs(total, planned):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = build_scheduler(opt, SchedulerConfig(name="cosine", warmup_epochs=0.5), 1.0, total,
+                                steps_per_epoch=2000, planned_steps=planned)
+        out = []
+        for _ in range(total):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    full = lrs(3000, None)                 # warm-up 1,000 steps: the peak comes at a third of the run
+    assert max(range(3000), key=full.__getitem__) == 999
+    short = lrs(3000, 30000)               # re-planned to a tenth of a 30,000-step plan: 100 steps
+    assert max(range(3000), key=short.__getitem__) == 99
+    assert short[99] == pytest.approx(1.0) and short[-1] < 0.01

@@ -5,6 +5,8 @@ learning rate when the budget ends the run first. ``BudgetPlanner`` measures the
 step (validations and checkpoints included, amortised) over the first ``run.replan_after_steps`` steps,
 then after every validation, and gives the number of steps the remaining budget allows; the trainer
 re-plans the scheduler to that total (never beyond the configured plan) and saves it with the state.
+A cosine warm-up shrinks with the plan (``build_scheduler(planned_steps=...)``): a warm-up of half an
+epoch of a 30-epoch plan would otherwise fill most of a one-hour run.
 """
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ class BudgetMixin:
                                "previous_total_steps": self.total_steps})
         self.total_steps = total
         self.scheduler = replan_scheduler(self.scheduler, self.optimizer, self.cfg.scheduler, self.cfg.optimizer.lr,
-                                          total, self.steps_per_epoch)
+                                          total, self.steps_per_epoch, self.planned_steps)
 
 
 __all__ = ["BudgetPlanner", "BudgetMixin"]

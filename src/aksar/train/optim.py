@@ -47,11 +47,18 @@ def _constant(step: int) -> float:
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: SchedulerConfig, base_lr: float, total_steps: int,
-                    steps_per_epoch: int):
-    """Scheduler for ``total_steps`` optimizer steps; ``steps_per_epoch`` converts epoch settings."""
+                    steps_per_epoch: int, planned_steps: int | None = None):
+    """Scheduler for ``total_steps`` optimizer steps; ``steps_per_epoch`` converts epoch settings.
+
+    ``planned_steps``: the configured length when ``total_steps`` is a shorter re-plan (a time budget);
+    the cosine warm-up then shrinks in proportion, so the schedule keeps its shape instead of spending
+    most of a short run warming up.
+    """
     total_steps = max(1, total_steps)
     if cfg.name == "cosine":
         warmup = cfg.warmup_steps + int(round(cfg.warmup_epochs * steps_per_epoch))
+        if planned_steps and total_steps < planned_steps:
+            warmup = int(round(warmup * total_steps / planned_steps))
         if warmup >= total_steps:
             log.warning("scheduler: warm-up of %d steps is not shorter than the run (%d steps); using %d",
                         warmup, total_steps, total_steps - 1)
@@ -78,11 +85,12 @@ def depends_on_length(cfg: SchedulerConfig) -> bool:
 
 
 def replan_scheduler(scheduler, optimizer: torch.optim.Optimizer, cfg: SchedulerConfig, base_lr: float,
-                     total_steps: int, steps_per_epoch: int):
+                     total_steps: int, steps_per_epoch: int, planned_steps: int | None = None):
     """A scheduler for ``total_steps`` positioned where ``scheduler`` is (same step count), the
-    optimizer's learning rate set to the new schedule's value there."""
+    optimizer's learning rate set to the new schedule's value there (``planned_steps``: see
+    ``build_scheduler``)."""
     done = scheduler.last_epoch
-    new = build_scheduler(optimizer, cfg, base_lr, total_steps, steps_per_epoch)
+    new = build_scheduler(optimizer, cfg, base_lr, total_steps, steps_per_epoch, planned_steps)
     if done > 0:
         new.last_epoch = done - 1
         new.step()

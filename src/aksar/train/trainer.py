@@ -200,6 +200,7 @@ class Trainer(ConsoleMixin, BudgetMixin):
         self.total_steps = cfg.run.epochs * self.steps_per_epoch
         if cfg.run.max_steps:
             self.total_steps = min(self.total_steps, cfg.run.max_steps)
+        self.planned_steps = self.total_steps  # the configured plan (a time budget may shorten total_steps)
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optimizer)
         self.scheduler = build_scheduler(self.optimizer, cfg.scheduler, cfg.optimizer.lr, self.total_steps,
                                          self.steps_per_epoch)
@@ -297,6 +298,7 @@ class Trainer(ConsoleMixin, BudgetMixin):
                 "samples_seen": self.samples_seen, "best_cer": self.best_cer, "es_best": self.es_best,
                 "es_bad": self.es_bad, "last_val_step": self.last_val_step, "window": dict(self.window),
                 "counters": dict(self.counters), "total_steps": self.total_steps,
+                "planned_steps": self.planned_steps,
             },
             "metrics": dict(self.last_val or {}),
         }
@@ -315,8 +317,9 @@ class Trainer(ConsoleMixin, BudgetMixin):
         saved_total = (ck.get("trainer") or {}).get("total_steps")
         if saved_total and saved_total != self.total_steps:  # re-planned to a time budget: keep that plan
             self.total_steps = int(saved_total)
+            self.planned_steps = int((ck.get("trainer") or {}).get("planned_steps") or self.planned_steps)
             self.scheduler = build_scheduler(self.optimizer, self.cfg.scheduler, self.cfg.optimizer.lr,
-                                             self.total_steps, self.steps_per_epoch)
+                                             self.total_steps, self.steps_per_epoch, self.planned_steps)
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         if ck.get("scaler") and self.scaler.is_enabled():
