@@ -49,16 +49,18 @@ LMScorer = Callable[[tuple[int, ...], int], float]
 
 
 def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_width: int = 5,
-                           prune: float = 1e-4, lm: LMScorer | None = None) -> tuple[list[int], float]:
+                           prune: float = 5e-3, lm: LMScorer | None = None) -> tuple[list[int], float]:
     """CTC prefix beam search over one ``[T, C]`` probability matrix (log space).
 
     Each prefix keeps two scores: ending in blank and ending in its last label, so that repeated labels
     separated by a blank are counted correctly. Classes with probability below ``prune`` at a frame
-    are skipped (the best class is always kept).
+    are skipped (the best class is always kept); 5e-3 (pyctcdecode prunes at log p < -5, 6.7e-3) read
+    the Khmer validation lines better and 2x faster than 1e-4, with or without a language model.
 
     ``lm`` (shallow fusion): ``lm(prefix, token)`` over 0-based charset ids, a log-domain term added
-    each time ``token`` is appended to ``prefix`` (e.g. ``CharLM.scorer``). It steers the ranking
-    only: the confidence is that of the acoustic score of the chosen prefix.
+    each time ``token`` is appended to ``prefix`` (e.g. ``CharLM.scorer``; an ``lm.context`` attribute
+    says how many trailing ids it reads, and only those are passed). It steers the ranking only: the
+    confidence is that of the acoustic score of the chosen prefix.
     """
     probs = np.asarray(probs, dtype=np.float64)[: length if length is not None else None]
     if probs.shape[0] == 0:
@@ -68,13 +70,15 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
     ninf = -math.inf
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, ninf)}  # prefix -> (p_blank, p_label)
     lm_total: dict[tuple[int, ...], float] = {(): 0.0}  # prefix -> sum of its LM terms
+    lm_context = getattr(lm, "context", None)  # trailing ids the LM reads (None: the whole prefix)
 
     def extend(prefix: tuple[int, ...], c: int) -> tuple[tuple[int, ...], float]:
         new = prefix + (c,)
         if lm is None:
             return new, 0.0
         if new not in lm_total:
-            lm_total[new] = lm_total[prefix] + lm(tuple(i - 1 for i in prefix), c - 1)
+            tail = prefix if lm_context is None else prefix[len(prefix) - lm_context:] if lm_context else ()
+            lm_total[new] = lm_total[prefix] + lm(tuple(i - 1 for i in tail), c - 1)
         return new, lm_total[new] - lm_total[prefix]
 
     for t in range(logp.shape[0]):

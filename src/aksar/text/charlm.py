@@ -19,7 +19,7 @@ import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aksar.core.errors import AksarError
@@ -98,17 +98,9 @@ class CharLM:
         """Log probability of a whole line (sum over its characters)."""
         return sum(self.logp(text[:i], ch) for i, ch in enumerate(text))
 
-    def scorer(self, charset: Sequence[str], weight: float, bonus: float = 0.0,
-               ) -> Callable[[tuple[int, ...], int], float]:
+    def scorer(self, charset: Sequence[str], weight: float, bonus: float = 0.0) -> "LMScore":
         """``f(prefix_ids, token_id) -> weight * log P(token | prefix) + bonus`` over charset ids."""
-        def score(prefix: tuple[int, ...], token: int) -> float:
-            context = "".join(charset[i] for i in prefix[-(self.order - 1):]) if self.order > 1 else ""
-            total = 0.0
-            for ch in charset[token]:
-                total += self.logp(context, ch)
-                context += ch
-            return weight * total + bonus
-        return score
+        return LMScore(self, list(charset), weight, bonus)
 
     # -- storage -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -136,4 +128,29 @@ class CharLM:
             raise AksarError(f"{path}: malformed language model ({exc!r})") from None
 
 
-__all__ = ["CharLM"]
+class LMScore:
+    """The fusion term of a CharLM over charset ids, cached. ``context``: how many trailing ids of a
+    prefix it reads (the decoder passes only those)."""
+
+    def __init__(self, lm: CharLM, charset: list[str], weight: float, bonus: float) -> None:
+        self.lm, self.charset, self.weight, self.bonus = lm, charset, weight, bonus
+        self.context = max(0, lm.order - 1)
+        self._cache: dict[tuple[tuple[int, ...], int], float] = {}
+
+    def __call__(self, prefix: tuple[int, ...], token: int) -> float:
+        tail = prefix[len(prefix) - self.context:] if self.context else ()
+        key = (tail, token)
+        cached = self._cache.get(key)
+        if cached is None:
+            context = "".join(self.charset[i] for i in tail)
+            total = 0.0
+            for ch in self.charset[token]:
+                total += self.lm.logp(context, ch)
+                context += ch
+            cached = self.weight * total + self.bonus
+            if len(self._cache) < 2_000_000:
+                self._cache[key] = cached
+        return cached
+
+
+__all__ = ["CharLM", "LMScore"]
