@@ -88,7 +88,7 @@ def test_cli_builds_from_train_split_and_predicts_with_the_lm(tmp_path, exported
     onnx = exported_onnx[0]
     images = val_images[:12]
     plain = Recognizer(onnx, threads=1, decoder="beam")
-    fused = Recognizer(onnx, threads=1, lm=out, lm_weight=0.0)
+    fused = Recognizer(onnx, threads=1, lm=out, lm_weight=0.0, lm_bonus=0.0)
     assert fused.decoder == "beam" and fused.describe()["lm"]["order"] == 4
     assert [p.text for p in fused.predict(images)] == [p.text for p in plain.predict(images)]
     preds = tmp_path / "preds.tsv"

@@ -15,6 +15,7 @@ from aksar.core.errors import AksarError
 from aksar.core.io import sha256_file
 from aksar.infer.recognizer import Recognizer
 from aksar.infer.zoo import MODELS_DIR_ENV, find_model, list_models, make_card, resolve_model
+from aksar.text.charlm import CharLM
 
 pytestmark = pytest.mark.xdist_group("train")
 
@@ -28,12 +29,14 @@ def zoo(trained_checkpoint, exported_onnx, train_data, tmp_path_factory):
     from aksar.infer.report import write_json
 
     root = tmp_path_factory.mktemp("zoo")
+    lm = CharLM.build((train_data["corpus"] / "train.txt").read_text(encoding="utf-8").splitlines(), order=3)
+    lm.save(root / "lm.json.gz")
     report, _, _ = evaluate(Recognizer(exported_onnx[0], threads=1), train_data["val"], progress=False)
     write_json(report, root / "eval" / "report.json")
     card = make_card(exported_onnx[0], root / "models" / NAME, NAME, checkpoint=trained_checkpoint,
                      eval_reports=[f"synthetic-val={root / 'eval' / 'report.json'}"], aliases=[ALIAS],
                      config="configs/khmer_rec_ship.yaml", hardware="CPU (test)", hours=0.01,
-                     limits=["tiny test model"])
+                     limits=["tiny test model"], lm=root / "lm.json.gz", lm_weight=0.25, lm_bonus=0.75)
     return root / "models", card, report
 
 
@@ -111,5 +114,28 @@ def test_make_card_never_overwrites_a_foreign_folder(exported_onnx, tmp_path):
 def test_package_data_carries_the_zoo(repo_root):
     patterns = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))[
         "tool"]["setuptools"]["package-data"]["aksar"]
-    for path in ("zoo/khmer_rec_v1/model.onnx", "zoo/khmer_rec_v1/card.json", "zoo/khmer_rec_v1/card.md"):
+    for path in ("zoo/khmer_rec_v1/model.onnx", "zoo/khmer_rec_v1/card.json", "zoo/khmer_rec_v1/card.md",
+                 "zoo/khmer_rec_v1/lm.json.gz"):
         assert any(fnmatch.fnmatch(path, p) for p in patterns), path
+
+
+def test_shipped_language_model_by_name(zoo, exported_onnx, val_images, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(zoo[0]))
+    card = zoo[1]["lm"]
+    assert (card["order"], card["weight"], card["bonus"]) == (3, 0.25, 0.75)
+    assert "--lm shipped" in (zoo[0] / NAME / "card.md").read_text(encoding="utf-8")
+    rec = Recognizer(ALIAS, threads=1, lm="shipped")          # the card's tuned weight and bonus
+    assert rec.decoder == "beam" and rec.describe()["lm"] == {"order": 3, "weight": 0.25, "bonus": 0.75}
+    assert Recognizer(ALIAS, threads=1, lm="shipped", lm_weight=0.5).describe()["lm"]["weight"] == 0.5
+    same = Recognizer(exported_onnx[0], threads=1, lm=zoo[0] / NAME / "lm.json.gz", lm_weight=0.25, lm_bonus=0.75)
+    assert [p.text for p in rec.predict(val_images[:6])] == [p.text for p in same.predict(val_images[:6])]
+    # a model that is not shipped has no shipped LM; a damaged LM file is refused
+    assert main(["predict", str(exported_onnx[0]), str(val_images[0]), "--lm", "shipped"]) == 2
+    assert "not a shipped model" in capsys.readouterr().err
+    damaged = tmp_path / "damaged"
+    shutil.copytree(zoo[0], damaged)
+    lm_file = damaged / NAME / "lm.json.gz"
+    lm_file.write_bytes(lm_file.read_bytes()[:-10])
+    monkeypatch.setenv(MODELS_DIR_ENV, str(damaged))
+    with pytest.raises(AksarError, match="lm.json.gz is damaged"):
+        Recognizer(ALIAS, lm="shipped")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from aksar.core.errors import AksarError
-from aksar.infer.config import DECODERS, EvalConfig, InferConfig
+from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, EvalConfig, InferConfig
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +18,13 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=DECODERS, default=d.decoder,
                    help="greedy, or beam search (CTC: prefix beam search) (default %(default)s)")
     p.add_argument("--beam-width", type=int, default=d.beam_width, help="(default %(default)s)")
-    p.add_argument("--lm", default=d.lm, metavar="FILE",
+    p.add_argument("--lm", default=d.lm, metavar="FILE|shipped",
                    help="character language model (aksar lm build) fused into the beam search (CTC; implies "
-                        "--decoder beam)")
+                        "--decoder beam); 'shipped': the one that ships with --model NAME")
     p.add_argument("--lm-weight", type=float, default=d.lm_weight,
-                   help="weight of the LM log probability per token (default %(default)s)")
+                   help=f"weight of the LM log probability per token (default: the shipped LM's, else {LM_WEIGHT})")
     p.add_argument("--lm-bonus", type=float, default=d.lm_bonus,
-                   help="score added per emitted token with --lm (default %(default)s)")
+                   help=f"score added per emitted token with --lm (default: the shipped LM's, else {LM_BONUS})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="lines per batch (default %(default)s)")
     p.add_argument("--threads", type=int, default=d.threads, metavar="N",
                    help="CPU threads (onnxruntime intra-op / torch.set_num_threads; default: library default)")

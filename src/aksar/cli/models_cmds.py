@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--hours", type=float, help="training wall-clock hours")
     c.add_argument("--limit", action="append", default=[], help="a known limit (repeatable)")
     c.add_argument("--task", choices=("recognition", "detection"), default="recognition")
+    c.add_argument("--lm", metavar="FILE", help="a character language model (aksar lm build) shipped with the "
+                   "model: predict/eval --model NAME --lm shipped")
+    c.add_argument("--lm-weight", type=float, default=None, help="its tuned weight (default: the built-in one)")
+    c.add_argument("--lm-bonus", type=float, default=None, help="its tuned per-token bonus")
     c.set_defaults(func=cmd_card)
 
 
@@ -68,6 +72,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     card = make_card(args.onnx, args.out_dir, args.name, checkpoint=args.checkpoint, eval_reports=args.eval_json,
                      aliases=args.alias, config=args.config, hardware=args.hardware, hours=args.hours,
-                     limits=args.limit, task=args.task)
+                     limits=args.limit, task=args.task, lm=args.lm, lm_weight=args.lm_weight,
+                     lm_bonus=args.lm_bonus)
     print(f"wrote {args.out_dir}/model.onnx ({card['size'] / 1e6:.1f} MB), card.json, card.md")
     return 0

@@ -13,12 +13,19 @@ class InferConfig:
 
     decoder: str = "greedy"      # greedy | beam
     beam_width: int = 5
-    lm: str | None = None        # character n-gram model (aksar lm build) fused into the beam search
-    lm_weight: float = 0.3       # weight of its log probability per token
-    lm_bonus: float = 0.0        # added per emitted token (offsets the LM's preference for short texts)
+    lm: str | None = None        # character n-gram model (aksar lm build) fused into the beam search;
+    #                              "shipped": the one that ships with a shipped model (aksar models)
+    lm_weight: float | None = None  # weight of its log probability per token (None: LM_WEIGHT, or the
+    #                                 shipped LM's tuned value)
+    lm_bonus: float | None = None   # added per emitted token (offsets the LM's preference for short texts)
+
     batch_size: int = 32
     threads: int | None = None   # onnxruntime intra-op threads / torch.set_num_threads; None = library default
     device: str = "cpu"
+
+
+LM_WEIGHT, LM_BONUS = 0.4, 1.5     # tuned on Khmer validation lines (docs/inference.md)
+SHIPPED_LM = "shipped"
 
 
 @dataclass
@@ -34,4 +41,4 @@ class EvalConfig:
 
 DECODERS = ("greedy", "beam")
 
-__all__ = ["InferConfig", "EvalConfig", "DECODERS"]
+__all__ = ["InferConfig", "EvalConfig", "DECODERS", "LM_WEIGHT", "LM_BONUS", "SHIPPED_LM"]

@@ -29,10 +29,10 @@ from PIL import Image
 
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import to_array_batch, to_gray, target_width
-from aksar.infer.config import DECODERS, InferConfig
+from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, SHIPPED_LM, InferConfig
 from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
-from aksar.infer.zoo import resolve_model
+from aksar.infer.zoo import resolve_model, shipped_lm
 from aksar.models.decoding import LMScorer
 from aksar.text.charlm import CharLM
 from aksar.text.orthography import valid_orthography
@@ -92,8 +92,10 @@ class Recognizer:
     ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
     ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
     attention beam search needs the checkpoint (an exported attention model decodes greedily in its
-    graph). ``lm``: a character language model (``aksar lm build``; a path or a ``CharLM``) fused into
-    the CTC beam search with ``lm_weight`` and ``lm_bonus`` per token; it implies ``decoder="beam"``.
+    graph). ``lm``: a character language model (``aksar lm build``; a path, a ``CharLM``, or ``"shipped"``
+    for the one that ships with a shipped model) fused into the CTC beam search with ``lm_weight`` and
+    ``lm_bonus`` per token (default: the shipped LM's tuned values, else ``LM_WEIGHT``/``LM_BONUS``); it
+    implies ``decoder="beam"``.
     Images larger than ``max_pixels`` are refused with an error naming them.
     """
 
@@ -101,7 +103,8 @@ class Recognizer:
                  threads: int | None = InferConfig.threads, decoder: str = InferConfig.decoder,
                  beam_width: int = InferConfig.beam_width, batch_size: int = InferConfig.batch_size,
                  max_pixels: int = MAX_PIXELS, lm: str | os.PathLike | CharLM | None = InferConfig.lm,
-                 lm_weight: float = InferConfig.lm_weight, lm_bonus: float = InferConfig.lm_bonus) -> None:
+                 lm_weight: float | None = InferConfig.lm_weight, lm_bonus: float | None = InferConfig.lm_bonus,
+                 ) -> None:
         if decoder not in DECODERS:
             raise AksarError(f"decoder: expected one of {', '.join(DECODERS)}, got {decoder!r}")
         if beam_width < 1:
@@ -130,10 +133,16 @@ class Recognizer:
             if self.info.kind != "ctc":
                 raise AksarError(f"{self.path}: a language model works with CTC models only "
                                  f"(this one is {self.info.kind})")
+            if isinstance(lm, str) and lm == SHIPPED_LM:
+                lm, tuned_weight, tuned_bonus = shipped_lm(model_path)
+                lm_weight = tuned_weight if lm_weight is None else lm_weight
+                lm_bonus = tuned_bonus if lm_bonus is None else lm_bonus
             self.lm = lm if isinstance(lm, CharLM) else CharLM.load(lm)
             self.decoder = decoder = "beam"
-            self._lm_scorer = self.lm.scorer(self.charset, lm_weight, lm_bonus)
-        self.lm_weight, self.lm_bonus = lm_weight, lm_bonus
+        self.lm_weight = LM_WEIGHT if lm_weight is None else lm_weight
+        self.lm_bonus = LM_BONUS if lm_bonus is None else lm_bonus
+        if self.lm is not None:
+            self._lm_scorer = self.lm.scorer(self.charset, self.lm_weight, self.lm_bonus)
         if self.backend == "onnx" and self.info.kind == "attention" and decoder == "beam":
             raise AksarError(f"{self.path}: an exported attention model decodes greedily inside the graph; "
                              "beam search needs the checkpoint (or use --decoder greedy)")

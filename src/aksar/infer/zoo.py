@@ -22,7 +22,7 @@ from aksar.core.io import atomic_write_json, atomic_write_text, sha256_file
 
 MODELS_DIR_ENV = "AKSAR_MODELS_DIR"
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "zoo"
-CARD_JSON, CARD_MD, MODEL_FILE = "card.json", "card.md", "model.onnx"
+CARD_JSON, CARD_MD, MODEL_FILE, LM_FILE = "card.json", "card.md", "model.onnx", "lm.json.gz"
 REQUIRED_KEYS = ("name", "task", "script", "file", "sha256", "size")
 TASKS = ("recognition", "detection")
 
@@ -45,6 +45,15 @@ class ZooModel:
     @property
     def folder(self) -> Path:
         return self.file.parent
+
+    def shipped_lm(self) -> tuple[Path, float | None, float | None]:
+        """(verified LM file, tuned weight, tuned bonus) of the language model shipped with this model."""
+        lm = self.card.get("lm")
+        if not isinstance(lm, dict) or "file" not in lm:
+            raise AksarError(f"shipped model {self.name} has no language model (--lm shipped); give --lm FILE")
+        path = self.folder / str(lm["file"])
+        _check_file(self.name, path, lm.get("size"), lm.get("sha256"), self.folder / CARD_JSON)
+        return path, lm.get("weight"), lm.get("bonus")
 
     def summary(self) -> dict[str, Any]:
         """The listing row (``aksar models --format json``)."""
@@ -113,13 +122,17 @@ def find_model(name: str, dirs: Sequence[str | os.PathLike] | None = None) -> Zo
     raise AksarError(f"unknown model {name!r}; shipped models: {_names(models)}")
 
 
+def _check_file(name: str, path: Path, size: Any, sha256: Any, card: Path) -> None:
+    if not path.is_file():
+        raise AksarError(f"shipped model {name}: {path} is missing; reinstall aksar")
+    if path.stat().st_size != size or sha256_file(path) != sha256:
+        raise AksarError(f"shipped model {name}: {path} is damaged (size or sha256 differs from {card}); "
+                         "reinstall aksar")
+
+
 def verify(model: ZooModel) -> Path:
     """``model.file`` after checking its size and sha256 against the card (AksarError if damaged)."""
-    if not model.file.is_file():
-        raise AksarError(f"shipped model {model.name}: {model.file} is missing; reinstall aksar")
-    if model.file.stat().st_size != model.size or sha256_file(model.file) != model.sha256:
-        raise AksarError(f"shipped model {model.name}: {model.file} is damaged (size or sha256 differs "
-                         f"from {model.folder / CARD_JSON}); reinstall aksar")
+    _check_file(model.name, model.file, model.size, model.sha256, model.folder / CARD_JSON)
     return model.file
 
 
@@ -132,6 +145,19 @@ def resolve_model(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathL
     if os.sep in name or "/" in name or path.suffix:
         raise AksarError(f"model not found: {path}")
     return verify(find_model(name, dirs))
+
+
+def shipped_lm(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None = None,
+               ) -> tuple[Path, float | None, float | None]:
+    """(verified file, tuned weight, tuned bonus) of the language model shipped with model ``name_or_path``
+    (a shipped model's name, or the ``model.onnx`` in a zoo folder)."""
+    path = Path(name_or_path)
+    if path.exists():
+        card = path.parent / CARD_JSON if path.is_file() else path / CARD_JSON
+        if not card.is_file():
+            raise AksarError(f"{path}: not a shipped model, so it has no shipped language model; give --lm FILE")
+        return read_card(card).shipped_lm()
+    return find_model(str(name_or_path), dirs).shipped_lm()
 
 
 # -- cards ---------------------------------------------------------------------------------------------
@@ -173,6 +199,12 @@ def render_card(card: dict[str, Any]) -> str:
                      + " |")
     if not card.get("metrics"):
         lines.append("| (not evaluated) | | " + " | ".join("" for _ in CARD_METRICS) + " |")
+    lm = card.get("lm")
+    if isinstance(lm, dict):
+        lines += ["", "## Language model", "",
+                  f"`{lm.get('file')}`: character {lm.get('order')}-gram model ({(lm.get('size') or 0) / 1e6:.1f} MB), "
+                  f"weight {_fmt(lm.get('weight'))}, bonus {_fmt(lm.get('bonus'))}; use it with "
+                  f"`--model {card['name']} --lm shipped` (beam search, slower)."]
     lines += ["", "## Retrain", "", "```"] + list(card.get("retrain") or ["(no config recorded)"]) + ["```", "",
               "## Known limits", ""] + [f"- {x}" for x in (card.get("limits") or ["none recorded"])]
     return "\n".join(lines) + "\n"
@@ -195,10 +227,14 @@ def _eval_metrics(spec: str) -> tuple[str, dict[str, Any]]:
 def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: str, *,
               checkpoint: str | os.PathLike | None = None, eval_reports: Sequence[str] = (),
               aliases: Sequence[str] = (), config: str | None = None, hardware: str | None = None,
-              hours: float | None = None, limits: Sequence[str] = (), task: str = "recognition") -> dict[str, Any]:
+              hours: float | None = None, limits: Sequence[str] = (), task: str = "recognition",
+              lm: str | os.PathLike | None = None, lm_weight: float | None = None,
+              lm_bonus: float | None = None) -> dict[str, Any]:
     """Write ``out_dir/{model.onnx, card.json, card.md}`` for a shipped model; returns the card.
 
     ``eval_reports``: ``aksar eval`` report.json files (``NAME=path`` names the evaluation set).
+    ``lm``: a character language model shipped beside it (``lm.json.gz``; ``--lm shipped``), with its
+    tuned ``lm_weight`` and ``lm_bonus``.
     Refuses to overwrite a folder aksar did not make (one with files but no card.json).
     """
     import shutil
@@ -226,8 +262,13 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
         corpus = data.get("corpus_dir")
         card["corpus"] = {"path": corpus, "preset": data.get("preset"),
                           "hash": corpus_hash(corpus) if corpus and Path(corpus, "stats.json").is_file() else None}
-        card["fonts"] = {"train": synth.get("fonts") or "all discovered for the script",
-                         "held_out": synth.get("exclude_fonts") or []}
+        held_out = list(synth.get("exclude_fonts") or [])
+        if synth.get("exclude_heldout"):
+            from aksar.render.fonts import HELDOUT_FAMILIES
+
+            held_out += [f"{f} (family)" for f in HELDOUT_FAMILIES.get(info.script or "", ())]
+        every = "all discovered for the script" + (" but the held-out" if held_out else "")
+        card["fonts"] = {"train": synth.get("fonts") or every, "held_out": held_out}
         card["training"].update(steps=ck.get("step"), epoch=ck.get("epoch"), world_size=ck.get("world_size"),
                                 validation=ck.get("metrics", {}).get("cer"))
     if config:
@@ -236,10 +277,18 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
     if Path(onnx_path).resolve() != (out / MODEL_FILE).resolve():
         shutil.copyfile(onnx_path, out / MODEL_FILE)
     card.update(size=(out / MODEL_FILE).stat().st_size, sha256=sha256_file(out / MODEL_FILE))
+    if lm is not None:
+        from aksar.text.charlm import CharLM
+
+        order = CharLM.load(lm).order  # a readable aksar LM (AksarError naming the file otherwise)
+        if Path(lm).resolve() != (out / LM_FILE).resolve():
+            shutil.copyfile(lm, out / LM_FILE)
+        card["lm"] = {"file": LM_FILE, "order": order, "size": (out / LM_FILE).stat().st_size,
+                      "sha256": sha256_file(out / LM_FILE), "weight": lm_weight, "bonus": lm_bonus}
     atomic_write_json(out / CARD_JSON, card)
     atomic_write_text(out / CARD_MD, render_card(card))
     return card
 
 
-__all__ = ["ZooModel", "list_models", "find_model", "verify", "resolve_model", "read_card", "render_card",
-           "make_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR"]
+__all__ = ["ZooModel", "list_models", "find_model", "verify", "resolve_model", "shipped_lm", "read_card", "render_card",
+           "make_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "LM_FILE"]
