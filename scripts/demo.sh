@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults: Khmer corpus -> fonts -> preview -> fixed validation set ->
-# a short on-the-fly CTC training -> evaluation -> ONNX export -> prediction.
+# a short on-the-fly CTC training -> evaluation -> ONNX export -> prediction; then the shipped
+# Khmer model on a held-out evaluation set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:-data}"
@@ -41,4 +42,8 @@ step "predict: the exported model on the validation list"
 $AKSAR predict "$RUN/model.onnx" "$DATA/khmer_dev/validation/labels.tsv" --out "$RUN/preds.tsv"
 head -5 "$RUN/preds.tsv"
 
-step "done: reports in $RUN/eval (report.html, report.json), TensorBoard logs in $RUN/tensorboard"
+step "shipped model: the Khmer recognizer that comes with aksar, on held-out degraded lines (no training)"
+$AKSAR models
+$AKSAR eval --model khmer eval/khmer/degraded --out-dir "$RUN/eval_shipped_degraded" --threads 1 --no-progress
+
+step "done: reports in $RUN/eval (report.html, report.json), $RUN/eval_shipped_degraded, TensorBoard logs in $RUN/tensorboard"
