@@ -22,6 +22,14 @@ pytestmark = pytest.mark.xdist_group("train")
 NAME, ALIAS = "tiny_khmer_v1", "khmer"
 
 
+@pytest.fixture(autouse=True)
+def only_the_test_zoo(monkeypatch, tmp_path_factory):
+    """The package's own shipped models stay out of these tests (they use the alias "khmer" too)."""
+    import aksar.infer.zoo as zoo_module
+
+    monkeypatch.setattr(zoo_module, "BUILTIN_DIR", tmp_path_factory.mktemp("empty_builtin_zoo"))
+
+
 @pytest.fixture(scope="module")
 def zoo(trained_checkpoint, exported_onnx, train_data, tmp_path_factory):
     """A zoo folder holding the tiny model carded with its checkpoint and an eval report."""
