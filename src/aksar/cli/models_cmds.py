@@ -47,11 +47,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not models:
         print("no shipped models installed")
         return 0
-    rows = [("NAME", "ALIASES", "TASK", "SCRIPT", "SIZE", "CER")]
+    rows = [("NAME", "ALIASES", "TASK", "SCRIPT", "SIZE", "LM", "CER per evaluation set (aksar models show NAME)")]
     for m in models:
-        cers = [v.get("cer") for v in m.metrics.values() if isinstance(v, dict) and v.get("cer") is not None]
+        cers = [f"{name} {100 * v['cer']:.1f}%" for name, v in sorted(m.metrics.items())
+                if isinstance(v, dict) and v.get("cer") is not None and "+" not in name]
         rows.append((m.name, ",".join(m.aliases) or "-", m.task, m.script, f"{m.size / 1e6:.1f} MB",
-                     " ".join(f"{c:.4f}" for c in cers) or "-"))
+                     "yes" if m.card.get("lm") else "-", ", ".join(cers) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
