@@ -45,5 +45,8 @@ head -5 "$RUN/preds.tsv"
 step "shipped model: the Khmer recognizer that comes with aksar, on held-out degraded lines (no training)"
 $AKSAR models
 $AKSAR eval --model khmer eval/khmer/degraded --out-dir "$RUN/eval_shipped_degraded" --threads 1 --no-progress
+step "shipped model with its shipped character language model (beam search) on the same lines"
+$AKSAR eval --model khmer --lm shipped eval/khmer/degraded --out-dir "$RUN/eval_shipped_degraded_lm" --threads 1 \
+  --no-progress
 
 step "done: reports in $RUN/eval (report.html, report.json), $RUN/eval_shipped_degraded, TensorBoard logs in $RUN/tensorboard"
