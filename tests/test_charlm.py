@@ -97,3 +97,25 @@ def test_cli_builds_from_train_split_and_predicts_with_the_lm(tmp_path, exported
     assert len(preds.read_text(encoding="utf-8").splitlines()) >= 3
     assert main(["predict", str(onnx), str(images[0]), "--lm", str(tmp_path / "nope.gz")]) != 0
     assert "nope.gz" in capsys.readouterr().err
+
+
+def test_scorer_reads_every_id_of_a_prefix_shorter_than_its_context(khmer_lm):
+    charset = sorted(khmer_lm.vocab)
+    score = khmer_lm.scorer(charset, weight=1.0)             # order 4: up to 3 trailing ids
+    ids = tuple(charset.index(c) for c in "\u1780\u17b6\u179a")
+    for n in range(4):                                       # prefixes of 0..3 ids
+        context = "".join(charset[i] for i in ids[:n])
+        assert score(ids[:n], ids[0]) == pytest.approx(khmer_lm.logp(context, charset[ids[0]]))
+    # the decoder passes the same tail, however long the prefix
+    probs = _frames([{1 + i: 0.9} for i in ids * 2], len(charset) + 1)
+    seen: list[tuple[int, ...]] = []
+
+    class Spy:
+        context = score.context
+
+        def __call__(self, prefix, token):
+            seen.append(prefix)
+            return score(prefix, token)
+
+    ctc_prefix_beam_search(probs, beam_width=2, lm=Spy())
+    assert seen and all(len(p) <= 3 for p in seen) and ids[:2] in seen and ids in seen

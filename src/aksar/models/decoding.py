@@ -77,7 +77,7 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
         if lm is None:
             return new, 0.0
         if new not in lm_total:
-            tail = prefix if lm_context is None else prefix[len(prefix) - lm_context:] if lm_context else ()
+            tail = prefix if lm_context is None else prefix[-lm_context:] if lm_context else ()
             lm_total[new] = lm_total[prefix] + lm(tuple(i - 1 for i in tail), c - 1)
         return new, lm_total[new] - lm_total[prefix]
 

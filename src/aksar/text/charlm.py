@@ -39,7 +39,6 @@ class CharLM:
         self.contexts = contexts
         self.vocab = sorted(vocab)
         self._uniform = 1.0 / (len(self.vocab) + 1)
-        self._cache: dict[str, float] = {}
 
     # -- building ------------------------------------------------------------------------------------
     @classmethod
@@ -75,13 +74,7 @@ class CharLM:
         """Natural log of P(``char`` | the last ``order - 1`` characters of BOS-padded ``context``)."""
         n = self.order - 1
         h = (BOS * n + context[-n:])[-n:] if n else ""
-        key = h + char
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = math.log(self._prob(h, char))
-            if len(self._cache) < 2_000_000:
-                self._cache[key] = cached
-        return cached
+        return math.log(self._prob(h, char))
 
     def _prob(self, h: str, w: str) -> float:
         p = self._uniform
@@ -129,8 +122,8 @@ class CharLM:
 
 
 class LMScore:
-    """The fusion term of a CharLM over charset ids, cached. ``context``: how many trailing ids of a
-    prefix it reads (the decoder passes only those)."""
+    """The fusion term of a CharLM over charset ids, cached per (trailing ids, token) (the one cache of
+    LM scores). ``context``: how many trailing ids of a prefix it reads (the decoder passes only those)."""
 
     def __init__(self, lm: CharLM, charset: list[str], weight: float, bonus: float) -> None:
         self.lm, self.charset, self.weight, self.bonus = lm, charset, weight, bonus
@@ -138,7 +131,7 @@ class LMScore:
         self._cache: dict[tuple[tuple[int, ...], int], float] = {}
 
     def __call__(self, prefix: tuple[int, ...], token: int) -> float:
-        tail = prefix[len(prefix) - self.context:] if self.context else ()
+        tail = prefix[-self.context:] if self.context else ()
         key = (tail, token)
         cached = self._cache.get(key)
         if cached is None:
