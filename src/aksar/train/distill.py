@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from aksar.core.errors import AksarError
+from aksar.models.base import valid_frames
 from aksar.train.config import DistillConfig
 
 
@@ -31,7 +32,7 @@ def frame_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lengths
     kl = (log_t.exp() * (log_t - log_s)).sum(-1)  # [B, T]
     if lengths is None:
         return kl.mean() * t * t
-    mask = torch.arange(kl.shape[1], device=kl.device)[None, :] < lengths.to(kl.device)[:, None]
+    mask = valid_frames(lengths.to(kl.device), kl.shape[1])
     return (kl * mask).sum() / mask.sum().clamp(min=1) * t * t
 
 
