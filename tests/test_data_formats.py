@@ -11,7 +11,7 @@ from PIL import Image
 
 from aksar.core.errors import AksarError
 from aksar.data.formats import DoctrDataset, TesstrainDataset, TrdgDataset
-from aksar.data.generate import encode_png
+from aksar.data.render_pool import encode_png
 from aksar.data.readers import open_dataset
 
 

@@ -109,7 +109,7 @@ class _Set:
 
 
 def _png(img: np.ndarray, pos: int, text: str, font: str, params: dict) -> Line:
-    from aksar.data.generate import encode_png
+    from aksar.data.render_pool import encode_png
 
     return Line(pos, text, font, encode_png(img), "png", (img.shape[1], img.shape[0]), params)
 

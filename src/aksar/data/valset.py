@@ -28,7 +28,7 @@ from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from aksar.core.outputs import claim_output_dir, remove_own_files
 from aksar.core.rng import rng_for
-from aksar.data.generate import RenderPool, _default_synth, progress, resolve_workers
+from aksar.data.render_pool import RenderPool, default_synth, progress, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ValsetConfig:
     split: str = "val"
     workers: int | None = None  # None: one per core; 0: in this process
     overwrite: bool = False  # write into a folder valset did not create (deleting only valset's own files)
-    synth: Any = field(default_factory=_default_synth)
+    synth: Any = field(default_factory=default_synth)
 
 
 def _candidates(lines: list[str], seed: int) -> Iterator[tuple[int, str]]:

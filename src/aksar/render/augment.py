@@ -17,12 +17,12 @@ import numpy as np
 Range = tuple[float, float]
 
 
-def _check_p(name: str, p: float) -> None:
+def check_p(name: str, p: float) -> None:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{name}.p must be within 0..1, got {p}")
 
 
-def _check_range(name: str, r: tuple, lo: float | None = None, hi: float | None = None) -> None:
+def check_range(name: str, r: tuple, lo: float | None = None, hi: float | None = None) -> None:
     if r[0] > r[1]:
         raise ValueError(f"{name}: range start {r[0]} is above its end {r[1]}")
     if lo is not None and r[0] < lo:
@@ -131,9 +131,9 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         for name in OP_ORDER:
             op = getattr(self, name)
-            _check_p(name, op.p)
+            check_p(name, op.p)
             for key, (lo, hi) in _LIMITS[name].items():
-                _check_range(f"{name}.{key}", getattr(op, key), lo, hi)
+                check_range(f"{name}.{key}", getattr(op, key), lo, hi)
         if any(s % 2 == 0 for s in self.morphology.size):
             raise ValueError(f"morphology.size: kernel sizes must be odd, got {list(self.morphology.size)}")
         bg = self.background
@@ -167,7 +167,7 @@ OP_ORDER = ("rotation", "skew", "perspective", "morphology", "background", "blur
             "contrast", "brightness", "noise", "jpeg")
 
 
-def _uniform(rng: np.random.Generator, r: tuple) -> float:
+def uniform(rng: np.random.Generator, r: tuple) -> float:
     return float(r[0]) if r[0] == r[1] else float(rng.uniform(r[0], r[1]))
 
 
@@ -227,11 +227,11 @@ class Augmenter:
             return arr
 
         if on["rotation"]:
-            deg = _uniform(rng, cfg.rotation.degrees)
+            deg = uniform(rng, cfg.rotation.degrees)
             pil = as_pil().rotate(deg, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
             record.append({"op": "rotation", "degrees": round(deg, 4)})
         if on["skew"]:
-            shear = _uniform(rng, cfg.skew.shear)
+            shear = uniform(rng, cfg.skew.shear)
             im = as_pil()
             w, h = im.size
             extra = int(np.ceil(abs(shear) * h))
@@ -243,7 +243,7 @@ class Augmenter:
         if on["perspective"]:
             im = as_pil()
             w, h = im.size
-            mag = _uniform(rng, cfg.perspective.magnitude) * h
+            mag = uniform(rng, cfg.perspective.magnitude) * h
             jitter = rng.uniform(-mag, mag, size=(4, 2))
             dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)
             src = dst + jitter
@@ -264,11 +264,11 @@ class Augmenter:
         if on["blur"]:
             from PIL import ImageFilter
 
-            radius = _uniform(rng, cfg.blur.radius)
+            radius = uniform(rng, cfg.blur.radius)
             pil = as_pil().filter(ImageFilter.GaussianBlur(radius))
             record.append({"op": "blur", "radius": round(radius, 4)})
         if on["rescale"]:
-            factor = _uniform(rng, cfg.rescale.factor)
+            factor = uniform(rng, cfg.rescale.factor)
             im = as_pil()
             w, h = im.size
             small = im.resize((max(1, round(w * factor)), max(1, round(h * factor))), Image.Resampling.BILINEAR)
@@ -278,17 +278,17 @@ class Augmenter:
             a = as_arr()
             lut = np.arange(256, dtype=np.float32)
             if on["contrast"]:
-                factor = _uniform(rng, cfg.contrast.factor)
+                factor = uniform(rng, cfg.contrast.factor)
                 mean = float(a.mean())
                 lut = (lut - mean) * factor + mean
                 record.append({"op": "contrast", "factor": round(factor, 4)})
             if on["brightness"]:
-                delta = _uniform(rng, cfg.brightness.delta)
+                delta = uniform(rng, cfg.brightness.delta)
                 lut = lut + delta
                 record.append({"op": "brightness", "delta": round(delta, 3)})
             arr = np.clip(np.rint(lut), 0, 255).astype(np.uint8)[a]
         if on["noise"]:
-            sigma = _uniform(rng, cfg.noise.sigma)
+            sigma = uniform(rng, cfg.noise.sigma)
             a = as_arr()
             noise = rng.standard_normal(a.shape, dtype=np.float32)
             noise *= sigma
@@ -308,9 +308,9 @@ class Augmenter:
         cfg = self.cfg.background
         h, w = a.shape
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
-        paper = _uniform(rng, cfg.paper)
-        ink = _uniform(rng, cfg.ink)
-        amp = _uniform(rng, cfg.texture)
+        paper = uniform(rng, cfg.paper)
+        ink = uniform(rng, cfg.ink)
+        amp = uniform(rng, cfg.texture)
         if kind == "paper":
             from PIL import Image
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from aksar.render.augment import _check_p, _check_range, _uniform, jpeg_roundtrip
+from aksar.render.augment import check_p, check_range, uniform
+from aksar.render.degrade_ops import IMAGE_OP_FUNCS
 from aksar.core.rng import weighted_choice
 
 Range = tuple[float, float]
@@ -128,7 +129,7 @@ class DegradeConfig:
     jpeg: DegradeJpegOp = field(default_factory=DegradeJpegOp)
 
     def __post_init__(self) -> None:
-        _check_p("p", self.p)
+        check_p("p", self.p)
         if not 0 <= self.min_ink <= 1 <= self.max_ink:
             raise ValueError(f"min_ink/max_ink: expected min_ink <= 1 <= max_ink, got {self.min_ink}, {self.max_ink}")
         if not self.profile_mix or any(w < 0 for w in self.profile_mix.values()) \
@@ -141,11 +142,11 @@ class DegradeConfig:
             for op, p in ops.items():
                 if op not in OPS:
                     raise ValueError(f"profiles.{name}: unknown op {op!r}; ops: {', '.join(OPS)}")
-                _check_p(f"profiles.{name}.{op}", p)
+                check_p(f"profiles.{name}.{op}", p)
         st = self.small_type
-        _check_p("small_type.large_p", st.large_p)
-        _check_p("neighbours.both_p", self.neighbours.both_p)
-        _check_p("ink.spread_p", self.ink.spread_p)
+        check_p("small_type.large_p", st.large_p)
+        check_p("neighbours.both_p", self.neighbours.both_p)
+        check_p("ink.spread_p", self.ink.spread_p)
         for key, r, lo, hi in (("small_type.points", st.points, 3, 72), ("small_type.large_points", st.large_points, 3, 72),
                                ("small_type.dpi", st.dpi, 50, 1200), ("small_type.x_height", st.x_height, 2, 64),
                                ("margins.vertical", self.margins.vertical, 0, 5),
@@ -158,7 +159,7 @@ class DegradeConfig:
                                ("binarize.window", self.binarize.window, 0.1, 10), ("binarize.k", self.binarize.k, 0, 1),
                                ("speckle.density", self.speckle.density, 0, 0.1), ("speckle.size", self.speckle.size, 1, 8),
                                ("jpeg.quality", self.jpeg.quality, 1, 100)):
-            _check_range(key, r, lo, hi)
+            check_range(key, r, lo, hi)
         kinds = set(self.illumination.kinds)
         if not kinds or kinds - {"gradient", "shadow", "vignette"}:
             raise ValueError(f"illumination.kinds: expected gradient, shadow, vignette; got {self.illumination.kinds}")
@@ -183,12 +184,6 @@ class Plan:
         return self.ops.get(op, False)
 
 
-# 8x8 Bayer matrix, thresholds in 0..255 (ordered dither)
-_B2 = np.array([[0, 2], [3, 1]])
-_B4 = np.block([[4 * _B2, 4 * _B2 + 2], [4 * _B2 + 3, 4 * _B2 + 1]])
-_BAYER8 = ((np.block([[4 * _B4, 4 * _B4 + 2], [4 * _B4 + 3, 4 * _B4 + 1]]) + 0.5) * 4).astype(np.float32)
-
-
 class Degrader:
     """Applies ``DegradeConfig``; ``plan(rng)`` per line, ``__call__(img, rng, plan)`` after augmentation."""
 
@@ -209,12 +204,12 @@ class Degrader:
     def small_type(self, rng: np.random.Generator) -> dict[str, float]:
         """Print size (points, dpi, px to render at) and the x-height to resample to."""
         st = self.cfg.small_type
-        points = _uniform(rng, st.large_points if rng.random() < st.large_p else st.points)
-        dpi = _uniform(rng, st.dpi)
+        points = uniform(rng, st.large_points if rng.random() < st.large_p else st.points)
+        dpi = uniform(rng, st.dpi)
         px = points * dpi / 72
         step = 2 if px < 40 else 4  # a few sizes per font: each size is a FreeType face kept per process
         return {"points": round(points, 2), "dpi": round(dpi, 1), "px": max(6, int(round(px / step)) * step),
-                "x_height": round(_uniform(rng, st.x_height), 3)}
+                "x_height": round(uniform(rng, st.x_height), 3)}
 
     @staticmethod
     def resample(img: np.ndarray, factor: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -243,8 +238,8 @@ class Degrader:
         rec: dict[str, Any] = {}
         if plan.on("margins"):
             m = self.cfg.margins
-            t, b = (int(round(_uniform(rng, m.vertical) * x_height)) for _ in range(2))
-            lft, r = (int(round(_uniform(rng, m.horizontal) * x_height)) for _ in range(2))
+            t, b = (int(round(uniform(rng, m.vertical) * x_height)) for _ in range(2))
+            lft, r = (int(round(uniform(rng, m.horizontal) * x_height)) for _ in range(2))
         else:  # the renderer's padding, kept
             t = b = int(rows[0])
             lft, r = int(cols[0]), img.shape[1] - 1 - int(cols[-1])
@@ -267,7 +262,7 @@ class Degrader:
         edges = ["top", "bottom"] if u < cfg.both_p else (["top"] if rng.random() < 0.5 else ["bottom"])
         rec = {}
         for edge in edges:
-            d = max(1, min(nb.shape[0], int(round(_uniform(rng, cfg.depth) * x_height))))
+            d = max(1, min(nb.shape[0], int(round(uniform(rng, cfg.depth) * x_height))))
             strip = nb[-d:] if edge == "top" else nb[:d]   # the neighbour above shows its bottom rows
             band = np.full((d, out.shape[1]), 255, np.uint8)
             shift = int(rng.integers(-strip.shape[1] // 4, max(1, out.shape[1] // 4)))
@@ -296,7 +291,7 @@ class Degrader:
                 img, how = self.resample(img, scale, rng)
                 record.append({"op": "resample", "factor": round(scale, 4), "interpolation": how})
             if plan.on(op):
-                out, params = getattr(self, f"_{op}")(img, rng)
+                out, params = IMAGE_OP_FUNCS[op](img, rng, getattr(self.cfg, op))
                 if self._legible(img, out):
                     img = out
                 else:
@@ -310,113 +305,6 @@ class Degrader:
         ink0 = np.count_nonzero(before < mid)
         ink1 = np.count_nonzero(after < mid)
         return ink0 == 0 or self.cfg.min_ink <= ink1 / ink0 <= self.cfg.max_ink
-
-    def _illumination(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        cfg = self.cfg.illumination
-        kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
-        s = _uniform(rng, cfg.strength)
-        h, w = img.shape
-        ys = np.linspace(0, 1, h, dtype=np.float32)[:, None]
-        xs = np.linspace(0, 1, w, dtype=np.float32)[None, :]
-        if kind == "gradient":
-            a = rng.uniform(0, 2 * np.pi)
-            ramp = np.cos(a) * xs + np.sin(a) * ys
-            ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-            dark = s * ramp
-        elif kind == "shadow":  # a soft band (fold, binding, finger) across the line
-            centre, width = rng.uniform(0, 1), rng.uniform(0.05, 0.3)
-            slope = rng.uniform(-0.3, 0.3) * h / max(w, 1)
-            dist = np.abs(xs + slope * ys - centre) / width
-            dark = s * np.exp(-dist * dist)
-        else:
-            cx, cy = rng.uniform(0.2, 0.8), rng.uniform(0.0, 1.0)
-            r2 = ((xs - cx) * w / max(h, 1)) ** 2 / 40 + (ys - cy) ** 2
-            dark = s * np.clip(r2, 0, 1)
-        out = img.astype(np.float32) * (1 - dark)
-        return np.clip(out, 0, 255).astype(np.uint8), {"kind": kind, "strength": round(s, 3)}
-
-    def _ink(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """Ink spread (toner bleeds: bolder) or thinning (faint print): blur, then re-threshold softly."""
-        import cv2
-
-        cfg = self.cfg.ink
-        sigma = max(0.3, _uniform(rng, cfg.sigma) * img.shape[0])
-        spread = bool(rng.random() < cfg.spread_p)
-        level = _uniform(rng, cfg.level)
-        blurred = cv2.GaussianBlur(img, (0, 0), sigma).astype(np.float32)
-        lo, hi = float(img.min()), float(img.max())
-        t = lo + (hi - lo) * (0.5 + level if spread else 0.5 - level)  # above mid-grey: more is ink
-        out = (blurred - t) * 4.0 + (lo + hi) / 2
-        return np.clip(out, lo, hi).astype(np.uint8), {"kind": "spread" if spread else "thin",
-                                                       "sigma": round(sigma, 3), "level": round(level, 3)}
-
-    def _dropout(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """Broken strokes (blob-shaped gaps in the ink) and salt noise on the ink."""
-        import cv2
-
-        cfg = self.cfg.dropout
-        h, w = img.shape
-        blobs = _uniform(rng, cfg.blobs)
-        salt = _uniform(rng, cfg.salt)
-        gh, gw = max(2, h // 3), max(2, w // 3)
-        field_ = cv2.resize(rng.random((gh, gw), dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-        gap = field_ < blobs * 1.6          # the interpolated field is smoother than uniform: rescale
-        gap |= rng.random((h, w), dtype=np.float32) < salt
-        paper = np.uint8(img.max())
-        ink = img < (int(img.min()) + int(paper)) // 2
-        out = img.copy()
-        out[gap & ink] = paper
-        return out, {"blobs": round(blobs, 4), "salt": round(salt, 4)}
-
-    def _binarize(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """1-bit: ink 0, paper 255."""
-        import cv2
-
-        cfg = self.cfg.binarize
-        method = weighted_choice(cfg.methods, rng)
-        if method == "global":
-            otsu, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-            t = float(np.clip(otsu + _uniform(rng, cfg.offset), 1, 254))
-            out = np.where(img > t, 255, 0).astype(np.uint8)
-            return out, {"method": method, "threshold": round(t, 1)}
-        if method == "sauvola":
-            h = img.shape[0]
-            win = max(3, int(round(_uniform(rng, cfg.window) * h)) | 1)
-            k = _uniform(rng, cfg.k)
-            f = img.astype(np.float32)
-            mean = cv2.boxFilter(f, -1, (win, win), borderType=cv2.BORDER_REPLICATE)
-            sq = cv2.boxFilter(f * f, -1, (win, win), borderType=cv2.BORDER_REPLICATE)
-            std = np.sqrt(np.maximum(sq - mean * mean, 0))
-            t = mean * (1 + k * (std / 128.0 - 1))
-            out = np.where(f > t, 255, 0).astype(np.uint8)
-            return out, {"method": method, "window": win, "k": round(k, 3)}
-        h, w = img.shape
-        oy, ox = (int(v) for v in rng.integers(0, 8, size=2))
-        reps = ((h + oy) // 8 + 1, (w + ox) // 8 + 1)
-        thr = np.tile(_BAYER8, reps)[oy:oy + h, ox:ox + w]
-        out = np.where(img.astype(np.float32) > thr, 255, 0).astype(np.uint8)
-        return out, {"method": method}
-
-    def _speckle(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """Dark specks of dust and toner on the paper."""
-        cfg = self.cfg.speckle
-        h, w = img.shape
-        density = _uniform(rng, cfg.density)
-        n = int(rng.poisson(density * h * w))
-        out = img.copy()
-        if n:
-            ys = rng.integers(0, h, size=n)
-            xs = rng.integers(0, w, size=n)
-            sizes = rng.integers(cfg.size[0], cfg.size[1] + 1, size=n)
-            level = np.uint8(img.min())
-            for y, x, s in zip(ys.tolist(), xs.tolist(), sizes.tolist()):
-                out[y:y + s, x:x + s] = level
-        return out, {"density": round(density, 5), "specks": n}
-
-    def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        q = self.cfg.jpeg.quality
-        quality = int(rng.integers(q[0], q[1] + 1))
-        return jpeg_roundtrip(img, quality), {"quality": quality}
 
 
 __all__ = ["DegradeConfig", "Degrader", "Plan", "OPS", "RENDER_OPS", "IMAGE_OPS", "PRINT_OPS", "SmallTypeOp", "MarginsOp",
