@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fixtures.models import KHMER_TOKENS, render_khmer
+from fixtures.models import KHMER_TOKENS, make_readable, render_khmer
 
 from aksar.core.config import to_dict
 from aksar.data.preprocess import PreprocessConfig
@@ -28,10 +28,7 @@ def _checkpoint(name: str, path) -> None:
     torch.manual_seed(3)
     kwargs = {"max_length": 12} if name.startswith("seq2seq") else {}
     model = build_model(name, len(KHMER_TOKENS), **kwargs).eval()
-    special = model.output_decoder.special_classes
-    head = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == model.num_classes][-1]
-    with torch.no_grad():  # random weights tend to read only blanks (CTC) or stop at once (EOS, PAD)
-        head.bias[:special] = -5.0
+    make_readable(model)
     save_checkpoint(path, {"model_name": name, "model_kwargs": model.config(), "model_state": model.state_dict(),
                            "charset": KHMER_TOKENS, "script": "khmer", "preprocess": to_dict(PreprocessConfig())})
 
