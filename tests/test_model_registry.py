@@ -81,6 +81,14 @@ def test_every_model_trains_exports_and_reads_the_same_from_onnx(name, lines, tm
     assert [c for _, c in got] == pytest.approx([c for _, c in expected], abs=1e-4)
     # and through the Recognizer (sorted batches of its own)
     assert [t for t, _ in Recognizer(path, threads=1, batch_size=3).predict_ids(images)] == [t for t, _ in expected]
+    # beam search: from the exported outputs where the decoder can, else the Recognizer says to use the checkpoint
+    if model.output_decoder.export_beam:
+        with torch.inference_mode():
+            beam = model.decode(model(torch.from_numpy(batch), torch.from_numpy(widths)), "beam", beam_width=3)
+        assert [t for t, _ in onnx_model.run(batch, widths, "beam", beam_width=3)] == [t for t, _ in beam]
+    else:
+        with pytest.raises(AksarError, match=f"{name}.onnx.*beam search needs the checkpoint"):
+            Recognizer(path, decoder="beam")
 
 
 def test_registry_names_errors_and_registration():
