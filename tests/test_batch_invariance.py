@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fixtures.models import KHMER_TOKENS, render_khmer
+from fixtures.models import KHMER_TOKENS, make_readable, render_khmer
 
 from aksar.core.config import to_dict
 from aksar.data.preprocess import PreprocessConfig
 from aksar.infer.export import export_onnx
 from aksar.infer.recognizer import Recognizer
 from aksar.models import build_model, list_models
-from aksar.models.decoding import EOS
 from aksar.train.checkpoint import save_checkpoint
 
 # Lines of very different widths: the shortest gets several hundred columns of batch padding.
@@ -29,11 +28,7 @@ def _checkpoint(name: str, path) -> None:
     torch.manual_seed(3)
     kwargs = {"max_length": 12} if name.startswith("seq2seq") else {}
     model = build_model(name, len(KHMER_TOKENS), **kwargs).eval()
-    with torch.no_grad():  # random weights tend to read only blanks (CTC) or stop at once (EOS)
-        if model.kind == "ctc":
-            model.head.bias[0] = -5.0
-        elif model.kind == "attention":
-            model.decoder.out.bias[EOS] = -5.0
+    make_readable(model)
     save_checkpoint(path, {"model_name": name, "model_kwargs": model.config(), "model_state": model.state_dict(),
                            "charset": KHMER_TOKENS, "script": "khmer", "preprocess": to_dict(PreprocessConfig())})
 

@@ -71,7 +71,7 @@ def test_lm_turns_an_ambiguous_frame_to_the_likely_text():
     zero_ids, zero_conf = ctc_prefix_beam_search(probs, beam_width=8, lm=lm.scorer(charset, weight=0.0))
     assert (zero_ids, zero_conf) == (plain_ids, pytest.approx(plain_conf))
     assert 0.0 < fused_conf < plain_conf
-    with pytest.raises(ValueError, match="beam"):
+    with pytest.raises(AksarError, match="beam"):
         ctc_decode_batch(probs[None], method="greedy", lm=lm.scorer(charset, 1.0))
 
 

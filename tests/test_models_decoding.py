@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from aksar.core.errors import AksarError
 from aksar.models import decoding
 
 
@@ -71,7 +72,7 @@ def test_batch_decode_respects_lengths_and_method():
     out = decoding.ctc_decode_batch(probs, np.array([1, 3]))
     assert [o[0] for o in out] == [[0], [1]]
     assert decoding.ctc_decode_batch(probs, None, method="beam")[1][0] == [1]
-    with pytest.raises(ValueError):
+    with pytest.raises(AksarError, match="viterbi"):
         decoding.ctc_decode_batch(probs, None, method="viterbi")
 
 

@@ -7,7 +7,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from aksar.models import build_model, decoding, list_models
+from aksar.infer.onnx_model import decode_outputs
+from aksar.models import build_model, list_models
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -40,11 +41,6 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
     with torch.no_grad():
         out = model(images, torch.full((3,), 200))
     expected = model.decode(out)
-    if model.kind == "ctc":
-        from_onnx = decoding.ctc_decode_batch(got[0], np.full(3, 50))
-    elif model.kind == "char":
-        from_onnx = decoding.classify(got[0])
-    else:
-        from_onnx = decoding.attention_ids_to_tokens(got[0], got[1])
+    from_onnx = decode_outputs(model.kind, got, np.full(3, 200), model.width_stride)  # the ONNX path's code
     assert [ids for ids, _ in from_onnx] == [ids for ids, _ in expected]
     assert [c for _, c in from_onnx] == pytest.approx([c for _, c in expected], abs=1e-5)

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ATOL = 1e-4
 DEFAULT_OPSET = 17
 NORMALIZATION = "aksar.text.normalize (NFC, invisibles removed, whitespace collapsed, script cluster order)"
-EXPORTABLE_KINDS = ("ctc", "char", "attention")
 
 
 def parity_images(script: str | None, charset: list[str], n: int = 6) -> tuple[list[np.ndarray], bool]:
@@ -109,7 +108,7 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
         batch, widths = to_array_batch([images[i] for i in idx], preprocess, model.pad_margin)
         t_raw, t_dec = _torch_outputs(model, batch, widths)
         o_raw = onnx.forward(batch, widths)
-        o_dec = om.decode_outputs(onnx.info.kind, o_raw, widths, onnx.info.width_stride)
+        o_dec = onnx.info.decoder.decode_export(o_raw, widths, onnx.info.width_stride)
         for name, t, o in zip(model.onnx_outputs, t_raw, o_raw):
             if t.shape != o.shape:
                 raise AksarError(f"export parity: output {name!r} has shape {t.shape} in PyTorch, {o.shape} in ONNX")
@@ -136,40 +135,59 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
 def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, atol: float = DEFAULT_ATOL,
                 opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
-    import onnx
-
     from aksar.train.checkpoint import load_for_inference, resolve_checkpoint_path
 
-    t0 = time.perf_counter()
     src = resolve_checkpoint_path(checkpoint)
     loaded = load_for_inference(src, "cpu")
-    model = loaded.model.eval()
-    kind = model.kind
-    if kind not in EXPORTABLE_KINDS:
-        raise AksarError(f"{src}: cannot export a model of kind {kind!r}")
+    source = {"file": src.name, "sha256": sha256_file(src), "step": loaded.info.get("step"),
+              "epoch": loaded.info.get("epoch")}
+    summary = export_model(loaded.model, out, list(loaded.charset.tokens), loaded.script, loaded.preprocess,
+                           model_name=str(loaded.info.get("model_name") or ""),
+                           model_kwargs=loaded.info.get("model_kwargs") or {}, source=source, check=check,
+                           atol=atol, opset=opset, where=str(src))
+    return {**summary, "checkpoint": str(src)}
+
+
+def export_model(model, out: str | Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
+                 model_name: str = "", model_kwargs: dict[str, Any] | None = None,
+                 source: dict[str, Any] | None = None, check: bool = True, atol: float = DEFAULT_ATOL,
+                 opset: int = DEFAULT_OPSET, where: str = "model") -> dict[str, Any]:
+    """Export a model object (any registered model) to ``out`` with its metadata and the parity check
+    (the model runs in eval mode; its mode is restored after)."""
+    was_training = model.training
+    try:
+        return _export(model.eval(), out, charset, script, preprocess, model_name, model_kwargs, source, check,
+                       atol, opset, where)
+    finally:
+        model.train(was_training)
+
+
+def _export(model, out, charset, script, preprocess, model_name, model_kwargs, source, check, atol, opset,
+            where) -> dict[str, Any]:
+    import onnx
+
+    t0 = time.perf_counter()
+    kind = model.output_decoder.kind  # AksarError for a kind without a decoder
+    model_name = model_name or model.name
     out = Path(out)
-    charset = list(loaded.charset.tokens)
-    pre = loaded.preprocess
     buf = io.BytesIO()
     try:
         outputs = model.to_onnx(buf, opset=opset)
     except Exception as exc:
-        raise AksarError(f"{src}: ONNX export of {loaded.info.get('model_name')} failed: {exc}") from None
+        raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
     proto = onnx.load_from_string(buf.getvalue())
-    source = {"file": src.name, "sha256": sha256_file(src), "step": loaded.info.get("step"),
-              "epoch": loaded.info.get("epoch")}
     meta = {
         om.META_CHARSET: json.dumps(charset, ensure_ascii=False),
-        om.META_SCRIPT: loaded.script or "",
-        om.META_PREPROCESS: json.dumps(to_dict(pre)),
+        om.META_SCRIPT: script or "",
+        om.META_PREPROCESS: json.dumps(to_dict(preprocess)),
         om.META_NORMALIZATION: NORMALIZATION,
         om.META_KIND: kind,
-        om.META_NAME: str(loaded.info.get("model_name") or ""),
-        om.META_KWARGS: json.dumps(loaded.info.get("model_kwargs") or {}, ensure_ascii=False),
+        om.META_NAME: model_name,
+        om.META_KWARGS: json.dumps(model.config() if model_kwargs is None else model_kwargs, ensure_ascii=False),
         om.META_VERSION: __version__,
-        om.META_WIDTH_STRIDE: str(int(getattr(model, "width_stride", 4))),
+        om.META_WIDTH_STRIDE: str(int(model.width_stride)),
         om.META_OUTPUTS: json.dumps(outputs),
-        om.META_SOURCE: json.dumps(source),
+        om.META_SOURCE: json.dumps(source or {}),
         om.META_PAD_MARGIN: str(int(model.pad_margin)),
         om.META_NUM_CLASSES: str(int(model.num_classes)),
     }
@@ -186,16 +204,16 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, ato
         tmp = out.with_name(f".{out.name}.parity.onnx")
         try:
             atomic_write_bytes(tmp, _with_meta({}))
-            parity = {"checked": True, **check_parity(model, tmp, charset, loaded.script, pre, atol)}
+            parity = {"checked": True, **check_parity(model, tmp, charset, script, preprocess, atol)}
         finally:
             tmp.unlink(missing_ok=True)
     data = _with_meta({om.META_PARITY: json.dumps(parity)})
     atomic_write_bytes(out, data)
-    summary = {"out": str(out), "checkpoint": str(src), "bytes": len(data), "kind": kind,
-               "model_name": meta[om.META_NAME], "charset_size": len(charset), "script": loaded.script,
-               "opset": opset, "parity": parity, "seconds": round(time.perf_counter() - t0, 2)}
-    log.info("exported %s -> %s (%.1f MB); parity: %s", src, out, len(data) / 1e6, parity)
+    summary = {"out": str(out), "bytes": len(data), "kind": kind, "model_name": model_name,
+               "charset_size": len(charset), "script": script, "opset": opset, "parity": parity,
+               "seconds": round(time.perf_counter() - t0, 2)}
+    log.info("exported %s -> %s (%.1f MB); parity: %s", where, out, len(data) / 1e6, parity)
     return summary
 
 
-__all__ = ["export_onnx", "check_parity", "parity_images", "DEFAULT_ATOL", "DEFAULT_OPSET"]
+__all__ = ["export_onnx", "export_model", "check_parity", "parity_images", "DEFAULT_ATOL", "DEFAULT_OPSET"]

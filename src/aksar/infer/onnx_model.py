@@ -7,16 +7,17 @@ Graph contract (written by :mod:`aksar.infer.export`): input ``images`` (float32
 ``[batch, 1, height, width]``, dynamic batch and width, preprocessed by
 ``aksar.data.preprocess.to_array_batch`` with ``margin = aksar.pad_margin``) and ``widths`` (int64
 ``[batch]``, the true widths: the graph stops each line there, so it reads the same in any batch), and
-the outputs of ``OCRModel.export_forward``:
+the outputs of ``OCRModel.export_forward``, decoded by the decoder of the model kind
+(``aksar.model_kind`` -> :func:`aksar.models.decoders.get_decoder`, the code ``OCRModel.decode`` runs):
 
 - ``ctc``: ``probs`` ``[batch, frames, classes]`` (softmax, blank = 0); frames past
   ``ceil(width / width_stride)`` of each line are padding and are cut before decoding;
 - ``char``: ``probs`` ``[batch, tokens]``;
 - ``attention``: ``ids`` ``[batch, steps]`` (greedy class ids, EOS = 2) and ``probs`` ``[batch, steps]``.
 
-Loading checks that the output layer has exactly as many classes as the charset needs (``probs``
-shape for CTC and char models, ``aksar.num_classes`` for attention models) and refuses the file
-otherwise. Files exported before the ``widths`` input (CTC and char models) still load; they read a
+Loading checks that the output layer has exactly as many classes as the charset needs (charset +
+the decoder's ``special_classes``: the last axis of the first output, or ``aksar.num_classes`` for
+kinds whose outputs carry no class axis) and refuses the file otherwise. Files exported before the ``widths`` input (CTC and char models) still load; they read a
 line slightly differently depending on the batch it is in (a warning says to re-export).
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ import numpy as np
 
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import PreprocessConfig
-from aksar.models import decoding
+from aksar.models.decoders import Decoded, Decoder, get_decoder
+from aksar.models.decoding import LMScorer
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +70,16 @@ class ModelInfo:
     pad_margin: int = 0  # to_array_batch(margin=...): 0 for exports older than the widths input
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def decoder(self) -> Decoder:
+        """The decoder of ``kind`` (AksarError for an unknown kind)."""
+        return get_decoder(self.kind)
+
 
 def decode_outputs(kind: str, outputs: Sequence[np.ndarray], widths: np.ndarray | None, width_stride: int,
-                   method: str = "greedy", beam_width: int = 5, lm: decoding.LMScorer | None = None,
-                   ) -> list[tuple[list[int], float]]:
-    """Charset ids and confidences from the exported outputs (numpy; same rules as ``OCRModel.decode``)."""
-    if kind == "ctc":
-        probs = outputs[0]
-        lengths = None
-        if widths is not None:
-            lengths = np.clip((np.asarray(widths) + width_stride - 1) // width_stride, 1, probs.shape[1])
-        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width, lm=lm)
-    if kind == "char":
-        return decoding.classify(outputs[0])
-    if kind == "attention":
-        return decoding.attention_ids_to_tokens(outputs[0], outputs[1])
-    raise AksarError(f"unknown model kind {kind!r} (expected ctc, attention or char)")
+                   method: str = "greedy", beam_width: int = 5, lm: LMScorer | None = None) -> Decoded:
+    """Charset ids and confidences from the exported outputs (numpy; the code ``OCRModel.decode`` runs)."""
+    return get_decoder(kind).decode_export(outputs, widths, width_stride, method, beam_width, lm)
 
 
 def _json_meta(meta: dict[str, str], key: str, path: Path) -> Any:
@@ -120,15 +116,11 @@ def _int_meta(meta: dict[str, str], key: str, default: int, path: Path) -> int:
         raise AksarError(f"{path}: bad ONNX metadata {key!r} ({meta[key]!r} is not an integer)") from None
 
 
-SPECIAL_CLASSES = {"ctc": 1, "char": 0, "attention": decoding.ATTN_OFFSET}  # classes before the tokens
-
-
 def check_classes(session: Any, info: ModelInfo, meta: dict[str, str], path: Path) -> None:
     """AksarError unless the output layer has ``len(charset) + special`` classes (see module doc)."""
-    if info.kind not in SPECIAL_CLASSES:
-        raise AksarError(f"{path}: unknown model kind {info.kind!r} (expected ctc, attention or char)")
-    want = len(info.charset) + SPECIAL_CLASSES[info.kind]
-    if info.kind == "attention":
+    decoder = get_decoder(info.kind, where=str(path))
+    want = len(info.charset) + decoder.special_classes
+    if not decoder.classes_in_output:
         have = _int_meta(meta, META_NUM_CLASSES, want, path)
         where = META_NUM_CLASSES
     else:
@@ -177,9 +169,9 @@ class OnnxModel:
         return self.session.run(None, feed)
 
     def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-            lm: decoding.LMScorer | None = None) -> list[tuple[list[int], float]]:
-        return decode_outputs(self.info.kind, self.forward(batch, widths), widths, self.info.width_stride,
-                              method, beam_width, lm)
+            lm: LMScorer | None = None) -> Decoded:
+        return self.info.decoder.decode_export(self.forward(batch, widths), widths, self.info.width_stride,
+                                               method, beam_width, lm)
 
 
 __all__ = [

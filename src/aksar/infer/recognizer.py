@@ -129,10 +129,9 @@ class Recognizer:
         self.info: ModelInfo = self._model.info
         self.lm: CharLM | None = None
         self._lm_scorer: LMScorer | None = None
+        where = f"{self.path} ({self.info.kind} model)"
         if lm is not None:
-            if self.info.kind != "ctc":
-                raise AksarError(f"{self.path}: a language model works with CTC models only "
-                                 f"(this one is {self.info.kind})")
+            self.info.decoder.check("beam", lm, where)  # the decoder takes a language model
             if isinstance(lm, str) and lm == SHIPPED_LM:
                 lm, tuned_weight, tuned_bonus = shipped_lm(model_path)
                 lm_weight = tuned_weight if lm_weight is None else lm_weight
@@ -143,9 +142,9 @@ class Recognizer:
         self.lm_bonus = LM_BONUS if lm_bonus is None else lm_bonus
         if self.lm is not None:
             self._lm_scorer = self.lm.scorer(self.charset, self.lm_weight, self.lm_bonus)
-        if self.backend == "onnx" and self.info.kind == "attention" and decoder == "beam":
-            raise AksarError(f"{self.path}: an exported attention model decodes greedily inside the graph; "
-                             "beam search needs the checkpoint (or use --decoder greedy)")
+        if self.backend == "onnx" and decoder == "beam" and not self.info.decoder.export_beam:
+            raise AksarError(f"{where}: the export decodes greedily inside the graph; beam search needs the "
+                             "checkpoint (or use --decoder greedy)")
 
     # -- properties ----------------------------------------------------------------------------------
     @property

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any, ClassVar, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from aksar.core.errors import AksarError
 from aksar.models.backbones import WIDTH_STRIDE, pad_margin
+from aksar.models.decoders import Decoder, get_decoder
 from aksar.models.decoding import LMScorer
 from aksar.models.losses import build_loss
 
@@ -17,22 +19,26 @@ MASKED = -1e4  # a masked score or feature: below any real one, finite so ONNX a
 
 
 class OCRModel(nn.Module):
-    """Base class. Subclasses set ``kind`` ("ctc" | "attention" | "char") and ``loss_family``.
+    """Base class. Subclasses set ``kind`` (the name of their decoder, :mod:`aksar.models.decoders`:
+    "ctc" | "attention" | "char") and ``loss_family``, and register names with
+    ``@register_model`` (:mod:`aksar.models.registry`).
 
     - ``forward(images [B,1,H,W], widths [B], targets=None) -> dict`` with ``logits`` (and ``loss`` when
       ``targets`` is given: the dict from :meth:`prepare_targets` or raw ``list[list[int]]`` charset ids).
-    - ``decode(outputs, method="greedy"|"beam", beam_width=5) -> list[(token_ids, confidence)]``.
+    - ``decode(outputs, method="greedy"|"beam", beam_width=5, lm=None) -> list[(token_ids, confidence)]``:
+      :meth:`decoder_inputs` (the arrays ``export_forward`` gives) through ``output_decoder``, the same
+      code the ONNX path runs.
     - ``export_forward(images[, widths])``: the traceable function exported to ONNX (:meth:`to_onnx`).
     - ``config()``: kwargs such that ``build_model(model.name, model.num_tokens, **model.config())``
       rebuilds the same architecture.
     """
 
-    kind: str = ""
-    loss_family: str = ""
-    default_loss: str = ""
-    onnx_outputs: tuple[str, ...] = ("probs",)
-    export_takes_widths: bool = False  # export_forward(images, widths): the ONNX graph gets a widths input
-    width_stride: int = WIDTH_STRIDE
+    kind: ClassVar[str] = ""
+    loss_family: ClassVar[str] = ""
+    default_loss: ClassVar[str] = ""
+    export_takes_widths: ClassVar[bool] = False  # export_forward(images, widths): the graph gets widths
+    width_stride: ClassVar[int] = WIDTH_STRIDE
+    tiny: ClassVar[dict[str, Any]] = {}  # kwargs for the smallest working model of the class (tests)
 
     def __init__(self, num_tokens: int, height: int = 32, loss: Any = None) -> None:
         super().__init__()
@@ -59,7 +65,16 @@ class OCRModel(nn.Module):
 
     @property
     def num_classes(self) -> int:
-        raise NotImplementedError
+        return self.num_tokens + self.output_decoder.special_classes
+
+    @property
+    def output_decoder(self) -> Decoder:
+        """The decoder of this model's ``kind`` (``self.decoder`` is the attention model's network)."""
+        return get_decoder(self.kind)
+
+    @property
+    def onnx_outputs(self) -> tuple[str, ...]:
+        return self.output_decoder.outputs
 
     @property
     def pad_margin(self) -> int:
@@ -87,9 +102,15 @@ class OCRModel(nn.Module):
     def prepare_targets(self, token_ids: list[list[int]], device: torch.device | str = "cpu") -> dict:
         raise NotImplementedError
 
+    def decoder_inputs(self, outputs: Mapping[str, Any]) -> tuple[Sequence[np.ndarray], np.ndarray | None]:
+        """The arrays ``export_forward`` would give for these ``forward`` outputs, and the valid frames
+        per sample (None when the outputs do not run over the width)."""
+        raise NotImplementedError
+
     def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
                lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
-        raise NotImplementedError
+        arrays, lengths = self.decoder_inputs(outputs)
+        return self.output_decoder.decode(arrays, lengths, method=method, beam_width=beam_width, lm=lm)
 
     def export_forward(self, images: torch.Tensor):
         raise NotImplementedError
@@ -111,8 +132,7 @@ class OCRModel(nn.Module):
             args += (torch.tensor([example_width, example_width * 3 // 4], device=device),)
             inputs.append("widths")
             axes["widths"] = {0: "batch"}
-        for name in self.onnx_outputs:
-            axes[name] = {0: "batch"} if self.kind == "char" else {0: "batch", 1: "steps"}
+        axes.update(self.output_decoder.output_axes())
         target = f if hasattr(f, "write") else str(f)
         try:
             # The wrapper must be in eval mode too: the exporter restores its mode recursively afterwards.
@@ -186,17 +206,14 @@ def _lstm_direction(rnn: nn.LSTM, x: torch.Tensor, suffix: str) -> torch.Tensor:
     return out[0]
 
 
-def check_method(method: str, lm: LMScorer | None = None, takes_lm: bool = False) -> None:
-    """The decoder name is known; a language model only with a model and decoder that take one."""
-    if method not in ("greedy", "beam"):
-        raise AksarError(f"decoder: expected 'greedy' or 'beam', got {method!r}")
-    if lm is not None and not takes_lm:
-        raise AksarError("a language model works with CTC models only")
-    if lm is not None and method != "beam":
-        raise AksarError("a language model needs the beam decoder (--decoder beam)")
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor as a float32 (integer tensors: int64) numpy array on the CPU, detached."""
+    t = t.detach()
+    return (t.long() if not t.is_floating_point() else t.float()).cpu().numpy()
 
 
 def check_token_ids(token_ids: list[list[int]], num_tokens: int) -> None:
+    """AksarError naming the sample whose ids fall outside ``0..num_tokens - 1``."""
     for i, ids in enumerate(token_ids):
         for t in ids:
             if not 0 <= t < num_tokens:

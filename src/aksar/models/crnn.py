@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from aksar.core.errors import AksarError
-from aksar.models import decoding
-from aksar.models.decoding import LMScorer
-from aksar.models.backbones import WIDTH_STRIDE, build_backbone, output_lengths
-from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
+from aksar.models.backbones import build_backbone, output_lengths
+from aksar.models.base import MASKED, OCRModel, check_token_ids, run_rnn, to_numpy, valid_frames
+from aksar.models.registry import register_model
+
+TINY_BACKBONE = dict(channels=[8, 16, 16, 16, 32], scale=0.25)  # test sizes, VGG or MobileNet
 
 
 def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, scale: float) -> nn.Module:
@@ -19,6 +21,16 @@ def make_backbone(backbone: str, height: int, channels: Sequence[int] | None, sc
     return build_backbone(backbone, height, **({"channels": tuple(channels)} if channels else {}))
 
 
+@register_model("ctc_small", "CRNN, small VGG backbone + 2x BiLSTM(128), CTC; ~1.3M params, fast on CPU",
+                backbone="small", hidden=128, rnn_layers=2)
+@register_model("ctc_fast", "CRNN, narrow VGG backbone + 1x BiLSTM(128), CTC; ~0.5M params, the CPU-inference "
+                "default", backbone="small", channels=[16, 32, 64, 64, 128], hidden=128, rnn_layers=1)
+@register_model("ctc_medium", "CRNN, medium VGG backbone + 2x BiLSTM(256), CTC",
+                backbone="medium", hidden=256, rnn_layers=2)
+@register_model("ctc_large", "CRNN, large VGG backbone + 2x BiLSTM(384), CTC",
+                backbone="large", hidden=384, rnn_layers=2, dropout=0.1)
+@register_model("ctc_mobilenet", "CRNN, MobileNetV3-large x0.5 + 2x BiLSTM(96), CTC (the PaddleOCR Thai seed)",
+                backbone="mobilenet", scale=0.5, hidden=96, rnn_layers=2)
 class CTCModel(OCRModel):
     """CRNN: conv backbone -> stacked BiLSTM over the width -> linear CTC head (blank = class 0).
 
@@ -30,8 +42,8 @@ class CTCModel(OCRModel):
     kind = "ctc"
     loss_family = "ctc"
     default_loss = "ctc"
-    width_stride = WIDTH_STRIDE
     export_takes_widths = True
+    tiny = dict(TINY_BACKBONE, hidden=16, rnn_layers=1)
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, hidden: int = 128,
@@ -44,10 +56,6 @@ class CTCModel(OCRModel):
                            batch_first=True, dropout=dropout if rnn_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden, self.num_classes)
-
-    @property
-    def num_classes(self) -> int:
-        return self.num_tokens + 1
 
     def output_lengths(self, widths: torch.Tensor, total: int) -> torch.Tensor:
         return output_lengths(widths, total)
@@ -80,19 +88,17 @@ class CTCModel(OCRModel):
                 "target_lengths": torch.tensor(lengths, dtype=torch.long, device=device),
                 "min_frames": torch.tensor(min_frames, dtype=torch.long, device=device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
-               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
-        check_method(method, lm, takes_lm=True)
-        probs = outputs["logits"].detach().float().softmax(-1).cpu().numpy()
+    def decoder_inputs(self, outputs: Mapping[str, Any]) -> tuple[list[np.ndarray], np.ndarray | None]:
         lengths = outputs.get("output_lengths")
-        lengths = None if lengths is None else lengths.cpu().numpy()
-        return decoding.ctc_decode_batch(probs, lengths, method=method, beam_width=beam_width, lm=lm)
+        return [to_numpy(outputs["logits"].float().softmax(-1))], None if lengths is None else to_numpy(lengths)
 
     def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """Per-frame softmax probabilities ``[B, T, num_classes]`` (trim with ``ceil(width / 4)``)."""
         return self._logits(images, widths)[0].softmax(-1)
 
 
+@register_model("char_small", "single-character classifier (max_text_length 1), small VGG backbone",
+                backbone="small")
 class CharModel(OCRModel):
     """Single-character classifier (``max_text_length: 1``): backbone -> max over width -> linear.
 
@@ -104,8 +110,8 @@ class CharModel(OCRModel):
     kind = "char"
     loss_family = "ce"
     default_loss = "ce"
-    width_stride = WIDTH_STRIDE
     export_takes_widths = True
+    tiny = dict(TINY_BACKBONE)
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, dropout: float = 0.1,
@@ -116,10 +122,6 @@ class CharModel(OCRModel):
         self.backbone = make_backbone(backbone, height, channels, scale)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.backbone.out_channels, num_tokens)
-
-    @property
-    def num_classes(self) -> int:
-        return self.num_tokens
 
     def _logits(self, images: torch.Tensor, widths: torch.Tensor | None) -> torch.Tensor:
         self._check_images(images)
@@ -146,10 +148,8 @@ class CharModel(OCRModel):
                                  f"({self.name}) needs exactly 1 (set data max_text_length: 1)")
         return {"target": torch.tensor([ids[0] for ids in token_ids], dtype=torch.long, device=device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
-               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
-        check_method(method, lm)  # beam == greedy for one token
-        return decoding.classify(outputs["logits"].detach().float().softmax(-1).cpu().numpy())
+    def decoder_inputs(self, outputs: Mapping[str, Any]) -> tuple[list[np.ndarray], None]:
+        return [to_numpy(outputs["logits"].float().softmax(-1))], None
 
     def export_forward(self, images: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities ``[B, num_tokens]``."""

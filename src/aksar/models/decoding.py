@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from aksar.core.errors import AksarError
+
 CTC_BLANK = 0
 PAD, SOS, EOS = 0, 1, 2
 ATTN_OFFSET = 3
@@ -116,21 +118,32 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
     return [c - 1 for c in prefix], float(min(1.0, conf))
 
 
+METHODS = ("greedy", "beam")
+
+
+def check_method(method: str, lm: LMScorer | None = None, takes_lm: bool = True, where: str = "decoder") -> None:
+    """The one rule for decoder options: a known method; a language model only where ``takes_lm`` (the
+    model's decoder fuses one) and only with beam search. ``where`` starts the message."""
+    if method not in METHODS:
+        raise AksarError(f"{where}: expected decoder 'greedy' or 'beam', got {method!r}")
+    if lm is not None and not takes_lm:
+        raise AksarError(f"{where}: a language model works with CTC models only")
+    if lm is not None and method != "beam":
+        raise AksarError(f"{where}: a language model needs the beam decoder (--decoder beam)")
+
+
 def ctc_decode_batch(probs: np.ndarray, lengths: np.ndarray | None = None, method: str = "greedy",
                      beam_width: int = 5, lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
     """Decode ``[B, T, C]`` CTC probabilities (``lengths`` = valid frames per sample); ``lm`` needs beam."""
-    if lm is not None and method != "beam":
-        raise ValueError("a language model needs the beam decoder")
+    check_method(method, lm)
     probs = np.asarray(probs)
     out = []
     for b in range(probs.shape[0]):
         n = None if lengths is None else int(lengths[b])
         if method == "greedy":
             out.append(ctc_greedy(probs[b], n))
-        elif method == "beam":
-            out.append(ctc_prefix_beam_search(probs[b], n, beam_width=beam_width, lm=lm))
         else:
-            raise ValueError(f"decode method must be 'greedy' or 'beam', got {method!r}")
+            out.append(ctc_prefix_beam_search(probs[b], n, beam_width=beam_width, lm=lm))
     return out
 
 

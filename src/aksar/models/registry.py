@@ -1,55 +1,84 @@
-"""Model registry: ``build_model(name, num_tokens, **kwargs)``.
+"""Model registry: ``@register_model(name, help=..., **defaults)`` on a model class; ``build_model(name,
+num_tokens, **kwargs)``; ``list_models()``.
 
 Each name is a model class plus default kwargs; any kwarg of the class may be overridden. Unknown names
 or kwargs raise :class:`AksarError` naming them. ``model.config()`` returns the resolved kwargs, so
 ``build_model(model.name, model.num_tokens, **model.config())`` rebuilds the architecture.
+
+The registering modules are imported on first use (:data:`MODEL_MODULES`): a new model is its module
+(the class, its ``kind`` and its ``@register_model`` lines) plus one line in that tuple.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 from aksar.core.errors import AksarError
-from aksar.models.base import OCRModel
-from aksar.models.crnn import CharModel, CTCModel
-from aksar.models.seq2seq import Seq2SeqModel
 
-MODELS: dict[str, tuple[type[OCRModel], dict[str, Any], str]] = {
-    "ctc_small": (CTCModel, dict(backbone="small", hidden=128, rnn_layers=2),
-                  "CRNN, small VGG backbone + 2x BiLSTM(128), CTC; ~1.3M params, fast on CPU"),
-    "ctc_fast": (CTCModel, dict(backbone="small", channels=[16, 32, 64, 64, 128], hidden=128, rnn_layers=1),
-                 "CRNN, narrow VGG backbone + 1x BiLSTM(128), CTC; ~0.5M params, the CPU-inference default"),
-    "ctc_medium": (CTCModel, dict(backbone="medium", hidden=256, rnn_layers=2),
-                   "CRNN, medium VGG backbone + 2x BiLSTM(256), CTC"),
-    "ctc_large": (CTCModel, dict(backbone="large", hidden=384, rnn_layers=2, dropout=0.1),
-                  "CRNN, large VGG backbone + 2x BiLSTM(384), CTC"),
-    "ctc_mobilenet": (CTCModel, dict(backbone="mobilenet", scale=0.5, hidden=96, rnn_layers=2),
-                      "CRNN, MobileNetV3-large x0.5 + 2x BiLSTM(96), CTC (the PaddleOCR Thai seed)"),
-    "seq2seq_small": (Seq2SeqModel, dict(backbone="small", enc_hidden=128, dec_hidden=256, embed_dim=64,
-                                         attn_dim=128),
-                      "small VGG encoder + BiLSTM, attention GRU decoder"),
-    "seq2seq_medium": (Seq2SeqModel, dict(backbone="medium", enc_hidden=256, dec_hidden=384, embed_dim=128,
-                                          attn_dim=256),
-                       "medium VGG encoder + BiLSTM, attention GRU decoder"),
-    "char_small": (CharModel, dict(backbone="small"),
-                   "single-character classifier (max_text_length 1), small VGG backbone"),
-}
+if TYPE_CHECKING:
+    from aksar.models.base import OCRModel
+
+MODEL_MODULES = ("aksar.models.crnn", "aksar.models.seq2seq")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered name: the class, its default kwargs and a one-line description."""
+
+    cls: type
+    defaults: dict[str, Any] = field(default_factory=dict)
+    help: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, help: str = "", **defaults: Any) -> Callable[[type], type]:
+    """Class decorator registering ``name`` = the class with ``defaults`` (stackable, one per name)."""
+
+    def deco(cls: type) -> type:
+        spec = MODELS.get(name)
+        if spec is not None and spec.cls.__qualname__ != cls.__qualname__:
+            raise ValueError(f"model name {name!r} is registered twice ({spec.cls.__name__}, {cls.__name__})")
+        MODELS[name] = ModelSpec(cls, dict(defaults), help)
+        return cls
+
+    return deco
+
+
+def _load() -> dict[str, ModelSpec]:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    return MODELS
 
 
 def list_models() -> list[str]:
-    return list(MODELS)
+    """Every registered model name, sorted."""
+    return sorted(_load())
+
+
+def model_specs() -> dict[str, ModelSpec]:
+    """Registered names -> :class:`ModelSpec` (class, defaults, help), sorted by name."""
+    specs = _load()
+    return {name: specs[name] for name in sorted(specs)}
 
 
 def build_model(name: str, num_tokens: int, **kwargs: Any) -> OCRModel:
     """Build a registered model; ``num_tokens`` is the charset size (sets the output layer)."""
-    if name not in MODELS:
-        raise AksarError(f"model.name: unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    cls, defaults, _ = MODELS[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "num_tokens"}
+    specs = _load()
+    if name not in specs:
+        raise AksarError(f"model.name: unknown model {name!r}; choose one of {', '.join(sorted(specs))}")
+    spec = specs[name]
+    allowed = set(inspect.signature(spec.cls.__init__).parameters) - {"self", "num_tokens"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise AksarError(f"model ({name}): unknown option(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(sorted(allowed))}")
-    model = cls(num_tokens=num_tokens, **{**defaults, **kwargs})
+    model = spec.cls(num_tokens=num_tokens, **{**spec.defaults, **kwargs})
     model.name = name
     return model
+
+
+__all__ = ["register_model", "build_model", "list_models", "model_specs", "ModelSpec", "MODELS", "MODEL_MODULES"]

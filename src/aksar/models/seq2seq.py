@@ -15,16 +15,17 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+import numpy as np
+
 from aksar.core.errors import AksarError
-from aksar.models import decoding
-from aksar.models.backbones import WIDTH_STRIDE, output_lengths
-from aksar.models.base import MASKED, OCRModel, check_method, check_token_ids, run_rnn, valid_frames
-from aksar.models.crnn import make_backbone
+from aksar.models.backbones import output_lengths
+from aksar.models.base import MASKED, OCRModel, check_token_ids, run_rnn, to_numpy, valid_frames
+from aksar.models.crnn import TINY_BACKBONE, make_backbone
 from aksar.models.decoding import ATTN_OFFSET, EOS, PAD, SOS, LMScorer
+from aksar.models.registry import register_model
 
 
-
-class AttentionDecoder(nn.Module):
+class AttentionGRU(nn.Module):
     """One step: attend (Bahdanau) with the previous state, update a GRU cell, predict the next class."""
 
     def __init__(self, num_classes: int, mem_dim: int, embed_dim: int, hidden: int, attn_dim: int) -> None:
@@ -53,6 +54,10 @@ class AttentionDecoder(nn.Module):
         return self.out(torch.cat([h, context], -1)), h, attn
 
 
+@register_model("seq2seq_small", "small VGG encoder + BiLSTM, attention GRU decoder",
+                backbone="small", enc_hidden=128, dec_hidden=256, embed_dim=64, attn_dim=128)
+@register_model("seq2seq_medium", "medium VGG encoder + BiLSTM, attention GRU decoder",
+                backbone="medium", enc_hidden=256, dec_hidden=384, embed_dim=128, attn_dim=256)
 class Seq2SeqModel(OCRModel):
     """Attention encoder-decoder.
 
@@ -66,9 +71,8 @@ class Seq2SeqModel(OCRModel):
     kind = "attention"
     loss_family = "ce"
     default_loss = "ce"
-    width_stride = WIDTH_STRIDE
-    onnx_outputs = ("ids", "probs")
     export_takes_widths = True
+    tiny = dict(TINY_BACKBONE, enc_hidden=16, dec_hidden=32, embed_dim=8, attn_dim=16, max_length=12)
 
     def __init__(self, num_tokens: int, height: int = 32, backbone: str = "small",
                  channels: Sequence[int] | None = None, scale: float = 0.5, enc_hidden: int = 128,
@@ -88,11 +92,7 @@ class Seq2SeqModel(OCRModel):
         self.backbone = make_backbone(backbone, height, channels, scale)
         self.rnn = nn.LSTM(self.backbone.out_channels, enc_hidden, bidirectional=True, batch_first=True)
         self.dropout = nn.Dropout(dropout)
-        self.decoder = AttentionDecoder(self.num_classes, 2 * enc_hidden, embed_dim, dec_hidden, attn_dim)
-
-    @property
-    def num_classes(self) -> int:
-        return self.num_tokens + ATTN_OFFSET
+        self.decoder = AttentionGRU(self.num_classes, 2 * enc_hidden, embed_dim, dec_hidden, attn_dim)
 
     # -- encoder ---------------------------------------------------------------------------------------
     def encode(self, images: torch.Tensor, widths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,16 +179,21 @@ class Seq2SeqModel(OCRModel):
         lengths = torch.tensor([len(ids) for ids in token_ids], dtype=torch.long)
         return {"input": inp.to(device), "target": tgt.to(device), "lengths": lengths.to(device)}
 
-    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
-               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
-        check_method(method, lm)
-        if method == "beam":
-            return self.beam_search(outputs["memory"], outputs["memory_mask"], beam_width)
+    def decoder_inputs(self, outputs: Mapping[str, Any]) -> tuple[list[np.ndarray], None]:
+        """Greedy ``ids`` and ``probs`` (training outputs: the argmax of the teacher-forced logits)."""
         if "pred_ids" in outputs:
             ids, probs = outputs["pred_ids"], outputs["pred_probs"]
-        else:  # training outputs: argmax of the teacher-forced logits
+        else:
             probs, ids = outputs["logits"].detach().float().softmax(-1).max(-1)
-        return decoding.attention_ids_to_tokens(ids.cpu().numpy(), probs.detach().float().cpu().numpy())
+        return [to_numpy(ids), to_numpy(probs)], None
+
+    def decode(self, outputs: Mapping[str, Any], method: str = "greedy", beam_width: int = 5,
+               lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+        """Greedy: the decoder's rules on :meth:`decoder_inputs`; beam: :meth:`beam_search` (the network)."""
+        if method != "beam":
+            return super().decode(outputs, method, beam_width, lm)
+        self.output_decoder.check(method, lm)
+        return self.beam_search(outputs["memory"], outputs["memory_mask"], beam_width)
 
     @torch.no_grad()
     def beam_search(self, memory: torch.Tensor, mask: torch.Tensor, beam_width: int = 5

@@ -16,9 +16,7 @@ LIMIT = 4096
 def _fits(model, device: torch.device, cfg: TrainConfig, batch: int, amp_dtype) -> bool:
     pre = cfg.data.preprocess
     length = cfg.data.max_text_length or getattr(model, "max_length", None) or 100
-    length = min(length, max(1, pre.max_width // 8)) if model.kind == "ctc" else length
-    if model.kind == "char":
-        length = 1
+    length = model.output_decoder.longest_label(length, pre.max_width, model.width_stride)
     try:
         images = torch.zeros(batch, 1, pre.height, pre.max_width, device=device)
         widths = torch.full((batch,), pre.max_width, dtype=torch.long, device=device)

@@ -47,7 +47,7 @@ class Distiller:
         loaded = load_for_inference(cfg.teacher, device)  # type: ignore[arg-type]
         teacher = loaded.model
         path = Path(str(cfg.teacher))
-        if teacher.kind != "ctc" or student.kind != "ctc":
+        if not (teacher.output_decoder.frame_aligned and student.output_decoder.frame_aligned):
             raise AksarError(f"{key}: {path}: distillation needs CTC teacher and student "
                              f"(teacher {teacher.kind}, student {student.kind})")
         if list(loaded.charset.tokens) != list(tokens):
