@@ -138,7 +138,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, ato
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
     import onnx
 
-    from aksar.train.checkpoint import load_for_inference, resolve_checkpoint_path
+    from aksar.models.weights import load_for_inference, resolve_checkpoint_path
 
     t0 = time.perf_counter()
     src = resolve_checkpoint_path(checkpoint)
