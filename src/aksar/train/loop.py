@@ -64,8 +64,8 @@ class Loop:
     """Builds the run from a :class:`TrainConfig` and its task, then :meth:`fit` trains.
 
     ``resume``: a checkpoint file or run directory to continue from. ``batch_callback(rank, batch)`` is
-    called with every training batch (tests, debugging). ``task``: a task instance to train instead of
-    the one ``cfg.task.name`` names (built with the same ``(cfg, env, device)``).
+    called with every training batch (tests, debugging). ``task``: a Task class (or any factory of
+    ``(cfg, env, device)``) to train instead of the one registered as ``cfg.task.name``.
     """
 
     def __init__(self, cfg: TrainConfig, *, run_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -125,8 +125,9 @@ class Loop:
         self.task.set_epoch(self.loader, 0, 0)
         self.batches_per_epoch = len(self.loader.batch_sampler)
         if self.batches_per_epoch < 1:
-            raise AksarError(f"data.samples_per_epoch ({cfg.data.samples_per_epoch}) gives no full batch of "
-                             f"{self.batch_size} per rank ({self.env.world_size} ranks)")
+            n = self.task.samples_per_epoch
+            raise AksarError(f"{f'data.samples_per_epoch ({n})' if n else 'the training dataset'} gives no full "
+                             f"batch of {self.batch_size} per rank ({self.env.world_size} ranks)")
 
         accum = cfg.optimizer.accumulate_steps
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / accum)
