@@ -206,3 +206,17 @@ def test_loss_is_configured_in_the_loss_section_only(train_data, tmp_path):
     cfg["model"]["kwargs"]["loss"] = "ctc"
     with pytest.raises(AksarError, match="model.kwargs.loss: the loss is configured in the `loss` section"):
         train(config_from_dict(cfg))
+
+
+def test_inference_needs_nothing_from_train(trained_checkpoint, val_images, tmp_path):
+    """Weights I/O lives in aksar.models.weights: loading, predicting and exporting import no aksar.train."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom aksar.infer.recognizer import Recognizer\nfrom aksar.infer.export import export_onnx\n"
+            f"print(Recognizer({str(trained_checkpoint)!r}).predict([{str(val_images[0])!r}])[0].text)\n"
+            f"export_onnx({str(trained_checkpoint)!r}, {str(tmp_path / 'm.onnx')!r})\n"
+            "print(sorted(m for m in sys.modules if m.startswith('aksar.train')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
