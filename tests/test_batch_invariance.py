@@ -12,7 +12,7 @@ from aksar.data.preprocess import PreprocessConfig
 from aksar.infer.export import export_onnx
 from aksar.infer.recognizer import Recognizer
 from aksar.models import build_model, list_models
-from aksar.train.checkpoint import save_checkpoint
+from aksar.models.weights import save_checkpoint
 
 # Lines of very different widths: the shortest gets several hundred columns of batch padding.
 TEXTS = ["ក", "កេខ", "គងកេខ", "កខគងេកខគង", "ខេគេងេកខគងកេខគងកខគងេកខគង"]

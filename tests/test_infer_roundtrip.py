@@ -35,7 +35,7 @@ def test_onnx_and_checkpoint_predict_the_same_texts(trained_checkpoint, exported
 
 
 def test_export_metadata_makes_the_file_self_sufficient(trained_checkpoint, exported_onnx):
-    from aksar.train.checkpoint import load_for_inference
+    from aksar.models.weights import load_for_inference
 
     path, summary = exported_onnx
     assert summary["parity"]["checked"] and summary["parity"]["texts_equal"]
@@ -63,7 +63,7 @@ def test_onnx_inference_does_not_import_torch(exported_onnx, val_images):
 
 def test_parity_check_fails_on_a_model_that_differs(trained_checkpoint, exported_onnx, tmp_path):
     from aksar.infer.export import check_parity
-    from aksar.train.checkpoint import load_for_inference
+    from aksar.models.weights import load_for_inference
 
     loaded = load_for_inference(trained_checkpoint)
     model = onnx.load(str(exported_onnx[0]))

@@ -18,7 +18,7 @@ from aksar.infer.export import export_onnx
 from aksar.infer.onnx_model import META_CHARSET, META_NUM_CLASSES
 from aksar.infer.recognizer import Recognizer
 from aksar.models import build_model
-from aksar.train.checkpoint import load_for_inference, save_checkpoint
+from aksar.models.weights import load_for_inference, save_checkpoint
 
 TOKENS = ["ក", "ខ", "គ", "ង", "េ"]
 

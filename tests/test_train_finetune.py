@@ -15,7 +15,7 @@ from aksar.data.preprocess import to_tensor_batch
 from aksar.models.registry import build_model
 from aksar.text.charset import Charset
 from aksar.text.normalize import normalize
-from aksar.train.checkpoint import init_from_checkpoint, load_for_inference
+from aksar.models.weights import init_from_checkpoint, load_for_inference
 from aksar.train.config import config_from_dict
 from aksar.train.logging_utils import read_metrics
 from aksar.train.trainer import train

@@ -116,7 +116,7 @@ def test_schedule_fits_time_budget_and_resumes(train_data, tmp_path, caplog):
     assert ck["trainer"]["total_steps"] == trainer.total_steps
     cfg_dict["run"].update(max_minutes=None, max_steps=ck["step"] + 2)
     resumed = Trainer(config_from_dict(cfg_dict), resume=run)
-    resumed._setup()
+    resumed.setup()
     assert resumed.total_steps == trainer.total_steps
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(final_lr)
 

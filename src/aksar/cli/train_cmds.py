@@ -27,7 +27,7 @@ def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aksar.core.errors import AksarError
-    from aksar.train.checkpoint import resolve_checkpoint_path
+    from aksar.models.weights import resolve_checkpoint_path
     from aksar.train.config import load_config
     from aksar.train.trainer import config_from_checkpoint, train
 

@@ -135,7 +135,7 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
 def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, atol: float = DEFAULT_ATOL,
                 opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
-    from aksar.train.checkpoint import load_for_inference, resolve_checkpoint_path
+    from aksar.models.weights import load_for_inference, resolve_checkpoint_path
 
     src = resolve_checkpoint_path(checkpoint)
     loaded = load_for_inference(src, "cpu")

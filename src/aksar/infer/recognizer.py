@@ -64,7 +64,7 @@ class _TorchModel:
     def __init__(self, path: Path, device: str, threads: int | None) -> None:
         import torch
 
-        from aksar.train.checkpoint import load_for_inference, resolve_device
+        from aksar.models.weights import load_for_inference, resolve_device
 
         if threads:
             torch.set_num_threads(int(threads))

@@ -254,7 +254,7 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
     }
     if checkpoint is not None:
         from aksar.text.corpus import corpus_hash
-        from aksar.train.checkpoint import load_checkpoint
+        from aksar.models.weights import load_checkpoint
 
         ck = load_checkpoint(checkpoint)
         cfg = ck.get("config") or {}

@@ -13,9 +13,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
+from aksar.train.callbacks import Callback
 from aksar.train.distributed import broadcast_object
 from aksar.train.optim import depends_on_length, replan_scheduler
+
+if TYPE_CHECKING:
+    from aksar.train.loop import Loop
 
 log = logging.getLogger("aksar.train")
 
@@ -77,47 +82,58 @@ class BudgetPlanner:
         return total
 
 
-class BudgetMixin:
-    """Trainer methods: build the planner, and re-plan the scheduler when it says so."""
+class TimeBudget(Callback):
+    """``run.max_minutes``: how much of the budget is left, whether it is spent, and re-planning the
+    learning-rate schedule to the steps it allows (rank 0 decides for all ranks)."""
 
-    def _budget_left(self) -> float | None:
-        m = self.cfg.run.max_minutes
-        return m * 60 - (time.time() - self.t_start) if m else None
-
-    def _budget_planner(self) -> BudgetPlanner | None:
-        run, sched = self.cfg.run, self.cfg.scheduler
-        self._last_log_step = self.step
+    def __init__(self) -> None:
+        self.planner: BudgetPlanner | None = None
+        self.minutes: float | None = None
+        self.t_start = time.time()
         self._vals_seen = 0
+
+    def on_start(self, loop: Loop) -> None:
+        run, sched = loop.cfg.run, loop.cfg.scheduler
+        self.minutes, self.t_start, self._vals_seen = run.max_minutes, loop.t_start, 0
         if not run.max_minutes or not run.replan_after_steps:
-            return None
+            return
         if not depends_on_length(sched):
-            if self.is_main:
+            if loop.is_main:
                 log.info("time budget: the %s schedule does not depend on the run length; not re-planned",
                          sched.name)
-            return None
-        return BudgetPlanner(run.max_minutes * 60, self.t_start, self.total_steps, run.replan_after_steps)
+            return
+        self.planner = BudgetPlanner(run.max_minutes * 60, loop.t_start, loop.total_steps, run.replan_after_steps)
 
-    def _fit_budget(self) -> None:
-        """Re-plan the LR schedule to the steps the time budget allows (rank 0 decides for all ranks)."""
+    def left(self) -> float | None:
+        """Seconds of the budget left (None: no budget)."""
+        return self.minutes * 60 - (time.time() - self.t_start) if self.minutes else None
+
+    def spent(self) -> bool:
+        left = self.left()
+        return left is not None and left < 0
+
+    def on_step(self, loop: Loop) -> None:
         if self.planner is None:
             return
-        validated, self._vals_seen = len(self.history) != self._vals_seen, len(self.history)
-        if not self.planner.due(self.step, self.total_steps, validated):
+        step = loop.progress.step
+        self.planner.start(step, time.time())
+        validated, self._vals_seen = len(loop.progress.history) != self._vals_seen, len(loop.progress.history)
+        if not self.planner.due(step, loop.total_steps, validated):
             return
-        total = self.planner.propose(self.step, time.time(), self.total_steps) if self.is_main else None
-        total = broadcast_object(total, self.env)
+        total = self.planner.propose(step, time.time(), loop.total_steps) if loop.is_main else None
+        total = broadcast_object(total, loop.env)
         if total is None:
             return
-        per_step = self.planner.step_seconds(self.step, time.time()) or 0.0
-        if self.is_main:
+        per_step = self.planner.step_seconds(step, time.time()) or 0.0
+        if loop.is_main:
             log.info("time budget: %.1f min left at %.3fs/step: re-planned the %s schedule from %d to %d steps "
-                     "(the learning rate reaches its end value within the budget)", self._budget_left() / 60,
-                     per_step, self.cfg.scheduler.name, self.total_steps, total)
-            self.logger.write({"type": "replan", "step": self.step, "total_steps": total,
-                               "previous_total_steps": self.total_steps})
-        self.total_steps = total
-        self.scheduler = replan_scheduler(self.scheduler, self.optimizer, self.cfg.scheduler, self.cfg.optimizer.lr,
-                                          total, self.steps_per_epoch, self.planned_steps)
+                     "(the learning rate reaches its end value within the budget)", (self.left() or 0) / 60,
+                     per_step, loop.cfg.scheduler.name, loop.total_steps, total)
+            loop.logger.write({"type": "replan", "step": step, "total_steps": total,
+                               "previous_total_steps": loop.total_steps})
+        loop.total_steps = total
+        loop.scheduler = replan_scheduler(loop.scheduler, loop.optimizer, loop.cfg.scheduler, loop.cfg.optimizer.lr,
+                                          total, loop.steps_per_epoch, loop.planned_steps)
 
 
-__all__ = ["BudgetPlanner", "BudgetMixin"]
+__all__ = ["BudgetPlanner", "TimeBudget"]

@@ -2,6 +2,7 @@
 
 YAML sections (``global`` is accepted as an alias of ``run``, PaddleOCR style)::
 
+    task:           name (recognition; a name registered in aksar.train.tasks), options (the task's own)
     run:            seed, device, precision, epochs, max_steps, max_minutes, output_dir, ...
     model:          name, kwargs, init_from (fine-tune; a different charset keeps shared characters)
     data:           preset, corpus_dir, charset, samples_per_epoch, batch_size, synth, preprocess, ...
@@ -9,7 +10,7 @@ YAML sections (``global`` is accepted as an alias of ``run``, PaddleOCR style)::
     optimizer:      name (adam|adamw|sgd), lr, weight_decay, grad_clip, accumulate_steps, ...
     scheduler:      name (none|steplr|cosine|plateau|onecycle), warmup_steps, ...
     checkpoint:     every_n_epochs, keep_last
-    early_stopping: patience, min_delta, metric, mode, restore_best, target_cer
+    early_stopping: patience, min_delta, metric, mode, restore_best, target (target_cer)
     logging:        log_every_steps, tensorboard, num_samples
     distill:        teacher, weight, temperature (knowledge distillation from a trained checkpoint)
 
@@ -22,11 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aksar.core.config import apply_overrides, from_dict, load_yaml, to_dict
+from aksar.core.config import apply_overrides, from_dict, load_yaml
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import PreprocessConfig
 from aksar.render.synth import SynthConfig
 from aksar.text.corpus import CorpusConfig
+
+
+@dataclass
+class TaskConfig:
+    """What is trained (YAML ``task: recognition`` or a ``task`` section); see :mod:`aksar.train.tasks`."""
+
+    name: str = "recognition"
+    options: dict[str, Any] = field(default_factory=dict)  # settings of the task itself
 
 
 @dataclass
@@ -165,10 +174,11 @@ class CheckpointConfig:
 class EarlyStoppingConfig:
     patience: int | None = None  # validations without improvement before stopping (None: off)
     min_delta: float = 0.0
-    metric: Literal["cer", "accuracy", "loss"] = "cer"
-    mode: Literal["auto", "min", "max"] = "auto"  # auto: max for accuracy, min otherwise
+    metric: str | None = None  # a metric of the task (recognition: cer, accuracy, loss); None: its main one
+    mode: Literal["auto", "min", "max"] = "auto"  # auto: as the task says (max for accuracy, min for CER)
     restore_best: bool = True  # end with the best weights loaded
-    target_cer: float | None = None  # stop as soon as validation CER <= this
+    target: float | None = None  # stop as soon as the task's main metric reaches this (CER <=, hmean >=)
+    target_cer: float | None = None  # the same on CER (recognition; kept for older configs)
 
 
 @dataclass
@@ -191,6 +201,7 @@ class DistillConfig:
 
 @dataclass
 class TrainConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -209,14 +220,19 @@ class TrainConfig:
 
 
 def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
-    """Validate a plain dict (``global`` renamed to ``run``) with ``-o`` overrides applied."""
+    """Validate a plain dict (``global`` renamed to ``run``, ``task: NAME`` read as ``task.name``) with
+    ``-o`` overrides applied."""
     data = dict(data)
+    if isinstance(data.get("task"), str):
+        data["task"] = {"name": data["task"]}
     if "global" in data:
         if "run" in data:
             raise AksarError("config has both 'global' and 'run' sections; use one")
         data["run"] = data.pop("global")
     overrides = [("run" + o[6:]) if o.startswith("global.") else o for o in (overrides or [])]
     apply_overrides(data, overrides)
+    if isinstance(data.get("task"), str):
+        data["task"] = {"name": data["task"]}
     return from_dict(TrainConfig, data)
 
 
@@ -229,12 +245,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         raise AksarError(f"{path}: {exc}" if path is not None else str(exc)) from None
 
 
-def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return to_dict(cfg)
-
-
 __all__ = [
-    "TrainConfig", "RunConfig", "ModelConfig", "DataConfig", "LossConfig", "OptimizerConfig",
+    "TrainConfig", "TaskConfig", "RunConfig", "ModelConfig", "DataConfig", "LossConfig", "OptimizerConfig",
     "SchedulerConfig", "CheckpointConfig", "EarlyStoppingConfig", "LoggingConfig", "DistillConfig",
-    "load_config", "config_from_dict", "config_to_dict",
+    "load_config", "config_from_dict",
 ]

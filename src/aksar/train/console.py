@@ -2,12 +2,7 @@
 budget), a line after the first optimizer step, and an ETA that honours the time budget."""
 from __future__ import annotations
 
-import logging
-import time
-
-from aksar.train.logging_utils import batch_images, format_eta
-
-log = logging.getLogger("aksar.train")
+from aksar.train.logging_utils import format_eta
 
 
 def eta_seconds(remaining_steps: int, step_seconds: float, budget_left_s: float | None) -> float:
@@ -40,24 +35,4 @@ def first_step_line(step: int, seconds: float, loss: float, lr: float, remaining
             f"lr {lr:.1e}; {remaining_steps} steps to go, eta at most {format_eta(eta)}")
 
 
-class ConsoleMixin:
-    """Trainer methods: the first-step console line and training samples in TensorBoard."""
-
-    def _after_first_step(self, loss: float) -> None:
-        """A console line within seconds of the start, and the first batch's samples in TensorBoard."""
-        if not self.is_main:
-            return
-        log.info(first_step_line(self.step, time.time() - self.t_start, loss, self.step_lr,
-                                 self.total_steps - self.step, self._budget_left()))
-        self._log_train_samples()
-
-    def _log_train_samples(self) -> None:
-        batch = getattr(self, "_sample_batch", None)
-        if batch is None or not self.is_main:
-            return
-        pre, k = self.cfg.data.preprocess, self.cfg.logging.num_samples
-        self.logger.train_samples(batch_images(batch["images"], batch["widths"], pre.mean, pre.std, k),
-                                  list(batch["texts"][:k]), self.step)
-
-
-__all__ = ["eta_seconds", "start_line", "first_step_line", "ConsoleMixin"]
+__all__ = ["eta_seconds", "start_line", "first_step_line"]

@@ -41,7 +41,7 @@ class Distiller:
 
     def __init__(self, cfg: DistillConfig, tokens: list[str], height: int, student: Any,
                  device: torch.device) -> None:
-        from aksar.train.checkpoint import load_for_inference
+        from aksar.models.weights import load_for_inference
 
         key = "distill.teacher"
         loaded = load_for_inference(cfg.teacher, device)  # type: ignore[arg-type]

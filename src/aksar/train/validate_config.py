@@ -48,7 +48,7 @@ def _rules() -> list[tuple[str, tuple[Callable[[float], bool], str]]]:
         ("checkpoint.every_n_epochs", _ge(0)), ("checkpoint.keep_last", _ge(1)),
         ("checkpoint.save_every_steps", _ge(0)),
         ("early_stopping.patience", _ge(1)), ("early_stopping.min_delta", _ge(0)),
-        ("early_stopping.target_cer", _ge(0)),
+        ("early_stopping.target_cer", _ge(0)), ("early_stopping.target", _within(-1e30, 1e30)),
         ("logging.log_every_steps", _ge(1)), ("logging.num_samples", _ge(0)),
         ("logging.train_samples_every", _ge(0)),
         ("distill.weight", _within(0, 1)), ("distill.temperature", _gt(0)),
