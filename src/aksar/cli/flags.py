@@ -173,6 +173,10 @@ def _arg_kwargs(tp: Any, flag: str) -> dict[str, Any] | None:
     return None
 
 
+def _dest(key: str) -> str:
+    return "cfg__" + key.replace(".", "__")
+
+
 def _expand(cls: type, fields: list[str] | None, exclude: tuple[str, ...]) -> list[str]:
     """Keys to make flags of: ``fields`` (``section.*``: every flaggable field of a section) or all."""
     keys: list[str] = []
@@ -212,7 +216,7 @@ def add_config(p: argparse.ArgumentParser, cls: type, *, fields: list[str] | Non
     group = p.add_argument_group("settings (--config FILE < -o KEY=VALUE < these flags)")
     for key in _expand(cls, fields, exclude):
         tp, default, meta = lookup(cls, key, "flags")
-        dest = "cfg__" + key.replace(".", "__")
+        dest = _dest(key)
         flag = names.get(key) or "--" + key.rsplit(".", 1)[-1].replace("_", "-")
         kwargs = _arg_kwargs(tp, flag)
         if kwargs is None:
@@ -286,6 +290,11 @@ def overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def given(args: argparse.Namespace, key: str) -> Any:
+    """The value of ``key``'s flag if it was typed on the command line, else None."""
+    return getattr(args, _dest(key), None)
+
+
 def load_config_file(args: argparse.Namespace) -> dict:
     """The ``--config`` mapping (keys checked, errors name the file), or {}."""
     spec: ConfigSpec = getattr(args, SPEC)
@@ -325,5 +334,5 @@ def resolve(args: argparse.Namespace, data: dict | None = None) -> Any:
     return cfg
 
 
-__all__ = ["add_config", "add_common", "add_format", "resolve", "overrides", "load_config_file",
+__all__ = ["add_config", "add_common", "add_format", "resolve", "overrides", "load_config_file", "given",
            "check_data", "lookup", "fields_of", "ConfigSpec", "SPEC"]
