@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +30,10 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from aksar.core.config import apply_overrides, convert_value, from_dict, load_yaml, replace_from_dict
+from aksar.core.config import apply_overrides, convert_value, from_dict, load_yaml, replace_from_dict, to_dict
 from aksar.core.errors import AksarError
 
+log = logging.getLogger("aksar.cli")
 SPEC = "_config_spec"  # attribute of the parsed args that holds the command's ConfigSpec
 HIDE = argparse.SUPPRESS
 
@@ -331,6 +333,7 @@ def resolve(args: argparse.Namespace, data: dict | None = None) -> Any:
         if value is None or value == "" or value == []:
             flag = next((f.flag for f in spec.flags if f.key == key), key)
             raise AksarError(f"{spec.command}: {flag} is required (or {key} in --config, or -o {key}=...)")
+    log.debug("%s settings: %s", spec.command, json.dumps(to_dict(cfg), ensure_ascii=False, default=str))
     return cfg
 
 
