@@ -59,7 +59,7 @@ def test_help_lists_generated_flags_with_defaults(command, run_cli):
 
 
 def _resolve(argv: list[str]):
-    return resolve(build_parser().parse_args(argv))
+    return resolve(build_parser().parse_args([str(a) for a in argv]))
 
 
 @pytest.mark.xdist_group("text_cli")
@@ -188,3 +188,25 @@ def test_script_choices_come_from_the_script_registry():
     for command in ("corpus build", "charset build", "fonts", "render", "evalset build"):
         action = next(a for a in COMMANDS[command]._actions if "--script" in a.option_strings)
         assert sorted(action.choices) == sorted(SCRIPTS), command
+
+
+def test_models_card_reads_an_old_config_flag_as_the_training_config(repo_root, tmp_path):
+    train_yaml = repo_root / "configs" / "khmer_ctc_dev.yaml"
+    base = ["models", "card", "m.onnx", "--name", "n", "--output-dir", "z"]
+    old, new = _resolve([*base, "--config", train_yaml]), _resolve([*base, "--train-config", train_yaml])
+    assert old == new and old.train_config == str(train_yaml)
+    card_yaml = tmp_path / "card.yaml"
+    card_yaml.write_text(yaml.safe_dump({"name": "from_file", "alias": ["a", "b"], "hours": 2.5}))
+    cfg = _resolve(["models", "card", "m.onnx", "--config", card_yaml, "--output-dir", "z", "--alias", "c"])
+    assert (cfg.name, cfg.alias, cfg.hours, cfg.output_dir) == ("from_file", ["c"], 2.5, "z")
+
+
+def test_train_takes_config_positional_or_flag_and_global_alias(repo_root):
+    from aksar.cli.flags import overrides
+
+    cfg = repo_root / "configs" / "khmer_ctc_dev.yaml"
+    args = build_parser().parse_args(["train", "--config", str(cfg), "-o", "global.seed=3", "--seed", "5",
+                                      "--max-minutes", "2"])
+    assert args.config_file == str(cfg) and args.config is None
+    items = overrides(args)
+    assert items[0] == "run.seed=3" and set(items[1:]) == {"run.seed=5", "run.max_minutes=2.0"}  # flags after -o

@@ -175,6 +175,16 @@ def _arg_kwargs(tp: Any, flag: str) -> dict[str, Any] | None:
     return None
 
 
+def _metavar(key: str, tp: Any, flag: str) -> str | tuple[str, ...]:
+    base = _optional(tp)[0]
+    args = get_args(base)
+    if get_origin(base) is tuple and len(args) == 2 and args[-1] is not Ellipsis:
+        return ("MIN", "MAX")
+    if key.endswith("_dir"):
+        return "DIR"
+    return {int: "N", float: "X"}.get(base, flag[2:].upper().replace("-", "_"))
+
+
 def _dest(key: str) -> str:
     return "cfg__" + key.replace(".", "__")
 
@@ -235,8 +245,7 @@ def add_config(p: argparse.ArgumentParser, cls: type, *, fields: list[str] | Non
             group.add_argument(dest, metavar=positional[key], default=HIDE, help=text, **kwargs)
         else:
             if kwargs.get("action") is not argparse.BooleanOptionalAction and "choices" not in kwargs:
-                kwargs["metavar"] = (metavars.get(key) or meta.get("metavar")
-                                     or ("DIR" if key.endswith("_dir") else flag[2:].upper().replace("-", "_")))
+                kwargs["metavar"] = metavars.get(key) or meta.get("metavar") or _metavar(key, tp, flag)
             group.add_argument(flag, dest=dest, default=HIDE, help=text, **kwargs)
             for alias in aliases.get(key, []):
                 group.add_argument(alias, dest=dest, default=HIDE, help=HIDE, **kwargs)

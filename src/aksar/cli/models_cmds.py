@@ -34,7 +34,7 @@ def _load_card_yaml(path: str) -> dict:
     from aksar.core.config import load_yaml
 
     data = load_yaml(path)
-    if data and not set(data) & set(fields_of(ModelCardConfig)) and {"run", "model", "data"} & set(data):
+    if set(data) - set(fields_of(ModelCardConfig)) and {"run", "model", "data"} & set(data):
         return {"train_config": str(path)}
     return data
 
