@@ -291,7 +291,8 @@ def overrides(args: argparse.Namespace) -> list[str]:
     for item in args.override:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            raise AksarError(f"-o {item!r}: expected KEY=VALUE, e.g. -o {spec.flags[0].key if spec.flags else 'key'}=...")
+            example = spec.flags[0].key if spec.flags else "key"
+            raise AksarError(f"-o {item!r}: expected KEY=VALUE, e.g. -o {example}=...")
         key = _key(spec, key.strip())
         lookup(spec.cls, key, f"-o {item}")
         out.append(f"{key}={value}")

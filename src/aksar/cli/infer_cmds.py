@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from aksar.core.errors import AksarError
 from aksar.cli.flags import add_config, resolve
+from aksar.core.errors import AksarError
 from aksar.infer.config import EvalRunConfig, ExportConfig, InferConfig, PredictConfig
 
 log = logging.getLogger(__name__)
