@@ -42,7 +42,7 @@ def test_help_lists_generated_flags_with_defaults(command, run_cli):
     text = proc.stdout
     assert "-v, --verbose" in text and "-q, --quiet" in text
     spec = COMMANDS[command]._defaults.get(SPEC)
-    if spec is None:  # nothing to configure (models, models show, dataset to-lmdb): the common flags only
+    if spec is None:  # nothing to configure (`models` lists the shipped models): --format and the common flags
         return
     assert "--config FILE" in text and "-o KEY=VALUE" in text
     assert spec.flags, command

@@ -115,6 +115,17 @@ class DatasetStatsConfig:
 
 
 @dataclass
+class ToLmdbConfig:
+    src: str | None = opt(None, "labels.tsv folder or list file, pre-generated split, or LMDB")
+    output_dir: str | None = opt(None, "new LMDB folder")
+
+
+@dataclass
+class ModelShowConfig:
+    name: str | None = opt(None, "model name or alias")
+
+
+@dataclass
 class ModelCardConfig:
     """``aksar models card ONNX``."""
 
@@ -137,4 +148,5 @@ class ModelCardConfig:
 
 
 __all__ = ["CorpusBuildConfig", "CorpusStatsConfig", "CharsetBuildConfig", "CharsetAuditConfig", "LmBuildConfig",
-           "FontsConfig", "RenderLineConfig", "PreviewConfig", "DatasetStatsConfig", "ModelCardConfig"]
+           "FontsConfig", "RenderLineConfig", "PreviewConfig", "DatasetStatsConfig", "ToLmdbConfig", "ModelShowConfig",
+           "ModelCardConfig"]

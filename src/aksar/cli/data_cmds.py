@@ -6,8 +6,8 @@ import json
 import logging
 from typing import Any
 
-from aksar.cli.configs import DatasetStatsConfig
-from aksar.cli.flags import SPEC, add_common, add_config, check_data, load_config_file, resolve
+from aksar.cli.configs import DatasetStatsConfig, ToLmdbConfig
+from aksar.cli.flags import SPEC, add_config, check_data, load_config_file, resolve
 
 log = logging.getLogger("aksar")
 
@@ -87,9 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(s, DatasetStatsConfig, formats=("text", "json"))
     s.set_defaults(func=cmd_dataset_stats)
     s = dsub.add_parser("to-lmdb", help="write a dataset to LMDB (PaddleOCR/PARSeq layout)")
-    s.add_argument("src", help="labels.tsv folder or list file, pre-generated split, or LMDB")
-    s.add_argument("out", help="new LMDB folder")
-    add_common(s)
+    add_config(s, ToLmdbConfig, positional={"src": "SRC", "output_dir": "OUT"}, required=("src", "output_dir"))
     s.set_defaults(func=cmd_dataset_to_lmdb)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -148,7 +146,8 @@ def cmd_dataset_to_lmdb(args: argparse.Namespace) -> int:
     from aksar.data.lmdb_io import write_lmdb
     from aksar.data.readers import open_dataset
 
-    result = write_lmdb(open_dataset(args.src), args.out)
+    cfg = resolve(args)
+    result = write_lmdb(open_dataset(cfg.src), cfg.output_dir)
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(result["skipped"].items())) or "none"
     print(f"wrote {result['written']} samples to {result['output']} (skipped: {skipped})")
     for p in result["problems"][:50]:

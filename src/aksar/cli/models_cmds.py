@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from aksar.cli.configs import ModelCardConfig
+from aksar.cli.configs import ModelCardConfig, ModelShowConfig
 from aksar.cli.flags import add_common, add_config, add_format, fields_of, resolve
 
 
@@ -18,8 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
 
     s = msub.add_parser("show", help="print a model's card")
-    s.add_argument("name", metavar="NAME", help="model name or alias")
-    add_common(s)
+    add_config(s, ModelShowConfig, positional={"name": "NAME"}, required=("name",))
     s.set_defaults(func=cmd_show)
 
     c = msub.add_parser("card", help="make a shipped-model folder (model.onnx, card.json, card.md)")
@@ -64,7 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from aksar.infer.zoo import CARD_MD, find_model, render_card
 
-    m = find_model(args.name)
+    m = find_model(resolve(args).name)
     md = m.folder / CARD_MD
     print(md.read_text(encoding="utf-8") if md.is_file() else render_card(m.card), end="")
     return 0
