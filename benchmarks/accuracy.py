@@ -1,7 +1,7 @@
 """Accuracy that tells the truth: aksar and Tesseract 5 on the SAME lines of the fixed evaluation sets,
 in one run, one thread each.
 
-    python benchmarks/accuracy.py --evalset eval/khmer --model runs/x/checkpoints/best.pt --json acc.json
+    python benchmarks/accuracy.py --evalset eval/khmer --model runs/x/checkpoints/best.pt --out acc.json
     python benchmarks/accuracy.py --evalset eval/thai            # Tesseract only
 
 ``--evalset`` is a folder built by ``aksar evalset build`` (every set in its manifest) or one set folder
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lm-weight", type=float, default=None)
     ap.add_argument("--lm-bonus", type=float, default=None)
     ap.add_argument("--beam-width", type=int, default=None)
-    ap.add_argument("--json", default=None, metavar="FILE", help="write the results here")
+    ap.add_argument("--out", dest="json", default=None, metavar="FILE", help="write the results here as JSON")
+    ap.add_argument("--json", dest="json", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
     args = ap.parse_args(argv)
     sets = [s for e in args.evalset for s in set_dirs(e)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Cost of document degradation: ms per op (on rendered lines) and synthesized lines/s per core.
 
-Run: PYTHONPATH=src python benchmarks/degrade.py --script khmer --n 300
+Run: PYTHONPATH=src python benchmarks/degrade.py --script khmer --num-samples 300
 Times are CPU time of this process (time.process_time), so a loaded machine skews them less.
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ def lines_per_s(synth: Synthesizer, texts: list[str], n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--script", default="khmer")
-    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--num-samples", dest="n", type=int, default=300)
+    ap.add_argument("--n", dest="n", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
     args = ap.parse_args()
     texts = TEXTS[args.script]
     base = Synthesizer(args.script, SynthConfig(exclude_heldout=True))

@@ -77,7 +77,8 @@ def timed(fn: Callable, pairs: list, repeat: int) -> tuple[float, list]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--labels", required=True, help="labels.tsv (path TAB text) whose texts are the references")
-    ap.add_argument("--n", type=int, default=400)
+    ap.add_argument("--num-samples", dest="n", type=int, default=400)
+    ap.add_argument("--n", dest="n", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     refs = [line.split("\t", 1)[1] for line in open(args.labels, encoding="utf-8").read().splitlines()

@@ -1,6 +1,6 @@
 """Lines/s per core: aksar's Synthesizer vs a plain Pillow-RAQM loop doing the same work, in one run.
 
-    .venv/bin/python benchmarks/render.py --script khmer --n 1000
+    .venv/bin/python benchmarks/render.py --script khmer --num-samples 1000
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def aksar_loop(synth, lines, seed):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--script", default="khmer")
-    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--num-samples", dest="n", type=int, default=1000)
+    ap.add_argument("--n", dest="n", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--height", type=int, default=32)
     args = ap.parse_args()

@@ -18,7 +18,7 @@ step "fonts: Khmer fonts on this machine and their coverage"
 $AKSAR fonts --script khmer --charset "$DATA/processed/charset.txt"
 
 step "preview: a contact sheet of augmented samples"
-$AKSAR preview --preset khmer --n 32 --out "$DATA/preview_khmer.png"
+$AKSAR preview --preset khmer --num-samples 32 --out "$DATA/preview_khmer.png"
 
 step "corpus for the short CPU training: lines of at most 25 characters (as configs/khmer_ctc_dev.yaml)"
 $AKSAR corpus build --preset khmer --max-length 25 --output-dir "$DATA/khmer_dev/corpus"
@@ -33,7 +33,7 @@ $AKSAR train configs/khmer_ctc_dev.yaml --output-dir "$RUN" --max-minutes "$MINU
   -o data.corpus_dir="$DATA/khmer_dev/corpus" -o data.val_dir="$DATA/khmer_dev/validation"
 
 step "eval: the best checkpoint on the fixed validation set"
-$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/khmer_dev/validation" --out-dir "$RUN/eval"
+$AKSAR eval "$RUN/checkpoints/best.pt" "$DATA/khmer_dev/validation" --output-dir "$RUN/eval"
 
 step "export: ONNX with its charset and preprocessing, parity-checked"
 $AKSAR export "$RUN/checkpoints/best.pt" --out "$RUN/model.onnx"
@@ -44,9 +44,9 @@ head -5 "$RUN/preds.tsv"
 
 step "shipped model: the Khmer recognizer that comes with aksar, on held-out degraded lines (no training)"
 $AKSAR models
-$AKSAR eval --model khmer eval/khmer/degraded --out-dir "$RUN/eval_shipped_degraded" --threads 1 --no-progress
+$AKSAR eval --model khmer eval/khmer/degraded --output-dir "$RUN/eval_shipped_degraded" --threads 1 --no-progress
 step "shipped model with its shipped character language model (beam search) on the same lines"
-$AKSAR eval --model khmer --lm shipped eval/khmer/degraded --out-dir "$RUN/eval_shipped_degraded_lm" --threads 1 \
+$AKSAR eval --model khmer --lm shipped eval/khmer/degraded --output-dir "$RUN/eval_shipped_degraded_lm" --threads 1 \
   --no-progress
 
 step "done: reports in $RUN/eval (report.html, report.json), $RUN/eval_shipped_degraded, TensorBoard logs in $RUN/tensorboard"

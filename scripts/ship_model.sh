@@ -19,14 +19,14 @@ if [ -n "${LM:-}" ]; then
 fi
 for set in eval/"$SCRIPT"/*/; do
   set=$(basename "$set")
-  $AKSAR eval "$WORK/model.onnx" "eval/$SCRIPT/$set" --out-dir "$WORK/eval_$set" --threads 1 --no-progress
+  $AKSAR eval "$WORK/model.onnx" "eval/$SCRIPT/$set" --output-dir "$WORK/eval_$set" --threads 1 --no-progress
   evals+=(--eval-json "$set=$WORK/eval_$set/report.json")
   if [ -n "${LM:-}" ]; then
-    $AKSAR eval "$WORK/model.onnx" "eval/$SCRIPT/$set" --out-dir "$WORK/eval_${set}_lm" --threads 1 --no-progress \
+    $AKSAR eval "$WORK/model.onnx" "eval/$SCRIPT/$set" --output-dir "$WORK/eval_${set}_lm" --threads 1 --no-progress \
       "${lm_args[@]}"
     evals+=(--eval-json "$set+lm=$WORK/eval_${set}_lm/report.json")
   fi
 done
 $AKSAR models card "$WORK/model.onnx" --name "$NAME" --alias "$SCRIPT" --checkpoint "$RUN/checkpoints/best.pt" \
-  --config "configs/${SCRIPT}_rec_ship.yaml" --hardware "$HARDWARE" --hours "$HOURS" \
-  "${evals[@]}" "${lm_args[@]}" "$@" --out-dir "src/aksar/zoo/$NAME"
+  --train-config "configs/${SCRIPT}_rec_ship.yaml" --hardware "$HARDWARE" --hours "$HOURS" \
+  "${evals[@]}" "${lm_args[@]}" "$@" --output-dir "src/aksar/zoo/$NAME"

@@ -4,11 +4,26 @@ from __future__ import annotations
 import argparse
 import json
 
+from aksar.cli.flags import add_common, add_config, resolve
+
+
+EVALSET_HELP = {  # EvalsetConfig (aksar.data.evalset) keeps its fields free of CLI metadata
+    "script": "script of the sets", "corpus_dir": "built corpus whose test split gives the texts "
+                                                  "(default: data/SCRIPT/corpus)",
+    "output_dir": "where the sets go (default: eval/SCRIPT)", "lines": "lines per set",
+    "sets": "sets to build", "seed": "seed of texts, fonts and degradations",
+    "min_length": "shortest line, in code points", "max_length": "longest line, in code points",
+    "font_size": "heldout_fonts and domain: pixels per em", "pango_ptsize": "pango: point size range",
+    "pango_resolution": "pango: dpi", "degraded_ptsize": "degraded: point size range",
+    "degraded_resolution": "degraded: dpi range", "lowres_x_height": "lowres: x-height range in pixels",
+    "page_lines": "lines per text2image call", "locale_dir": "gettext catalogs of the domain set",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from aksar.data.evalset import SETS, EvalsetConfig
+    from aksar.text.scripts import SCRIPTS
 
-    d = EvalsetConfig()
     p = sub.add_parser("evalset", help="build (or check) the fixed evaluation sets")
     esub = p.add_subparsers(dest="evalset_command", metavar="ACTION")
     b = esub.add_parser("build", help="render the evaluation sets of a script",
@@ -16,34 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "(scanned print), lowres (6-10 px x-height), domain (UI strings from "
                                     ".mo catalogs). Byte-reproducible from --seed; manifest.json holds the "
                                     "version and every file's sha256.")
-    b.add_argument("--script", default=d.script, choices=("khmer", "thai"), help="default: %(default)s")
-    b.add_argument("--output-dir", default="", help="default: eval/SCRIPT")
-    b.add_argument("--corpus-dir", default="", help="built corpus whose test split gives the texts "
-                                                   "(default: data/SCRIPT/corpus)")
-    b.add_argument("--lines", type=int, default=d.lines, help="lines per set (default: %(default)s)")
-    b.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS), help="default: all")
-    b.add_argument("--seed", type=int, default=d.seed, help="default: %(default)s")
-    b.add_argument("--locale-dir", default=d.locale_dir, help="gettext catalogs (default: %(default)s)")
+    add_config(b, EvalsetConfig, helps=EVALSET_HELP, choices={"script": sorted(SCRIPTS), "sets": SETS},
+               formats=("text", "json"))
     b.add_argument("--validate-only", action="store_true",
                    help="check an existing set against its manifest; name every missing or modified file")
-    b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_evalset_build)
+    add_common(p)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def cmd_evalset_build(args: argparse.Namespace) -> int:
-    from aksar.data.evalset import EvalsetConfig, build_evalset, validate_evalset
+    from aksar.data.evalset import build_evalset, validate_evalset
 
-    cfg = EvalsetConfig(script=args.script, output_dir=args.output_dir, corpus_dir=args.corpus_dir,
-                        lines=args.lines, sets=list(args.sets), seed=args.seed, locale_dir=args.locale_dir)
+    cfg = resolve(args)
     if args.validate_only:
         result = validate_evalset(cfg.output_dir)
-        print(json.dumps(result, indent=2) if args.json else
+        print(json.dumps(result, indent=2) if args.format == "json" else
               f"{cfg.output_dir}: OK, version {result['version']}, {result['files']} files, every sha256 "
               f"matches manifest.json; lines: {', '.join(f'{k} {v}' for k, v in result['sets'].items())}")
         return 0
     result = build_evalset(cfg)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     print(f"evaluation sets v{result['version']} in {result['output_dir']} ({result['bytes'] / 1e6:.1f} MB, "

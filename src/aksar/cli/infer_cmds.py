@@ -7,28 +7,11 @@ import logging
 import sys
 from pathlib import Path
 
+from aksar.cli.flags import add_config, resolve
 from aksar.core.errors import AksarError
-from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, EvalConfig, InferConfig
+from aksar.infer.config import EvalRunConfig, ExportConfig, InferConfig, PredictConfig
 
 log = logging.getLogger(__name__)
-
-
-def _add_runtime_args(p: argparse.ArgumentParser) -> None:
-    d = InferConfig()
-    p.add_argument("--decoder", choices=DECODERS, default=d.decoder,
-                   help="greedy, or beam search (CTC: prefix beam search) (default %(default)s)")
-    p.add_argument("--beam-width", type=int, default=d.beam_width, help="(default %(default)s)")
-    p.add_argument("--lm", default=d.lm, metavar="FILE|shipped",
-                   help="character language model (aksar lm build) fused into the beam search (CTC; implies "
-                        "--decoder beam); 'shipped': the one that ships with --model NAME")
-    p.add_argument("--lm-weight", type=float, default=d.lm_weight,
-                   help=f"weight of the LM log probability per token (default: the shipped LM's, else {LM_WEIGHT})")
-    p.add_argument("--lm-bonus", type=float, default=d.lm_bonus,
-                   help=f"score added per emitted token with --lm (default: the shipped LM's, else {LM_BONUS})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="lines per batch (default %(default)s)")
-    p.add_argument("--threads", type=int, default=d.threads, metavar="N",
-                   help="CPU threads (onnxruntime intra-op / torch.set_num_threads; default: library default)")
-    p.add_argument("--device", default=d.device, help="torch device for checkpoints (default %(default)s)")
 
 
 def _add_model_arg(p: argparse.ArgumentParser) -> None:
@@ -38,40 +21,19 @@ def _add_model_arg(p: argparse.ArgumentParser) -> None:
                    help="the model by name or path (instead of MODEL), e.g. --model khmer")
 
 
-def _add_outside_root_arg(p: argparse.ArgumentParser) -> None:
-    from aksar.data.files import OUTSIDE_ROOT_FLAG
-
-    p.add_argument(OUTSIDE_ROOT_FLAG, action="store_true", default=EvalConfig().allow_outside_root,
-                   help="let a list name images outside its folder (absolute, ../ or symlinked paths); "
-                        "refused by default")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    e = EvalConfig()
     p = sub.add_parser("eval", help="evaluate a checkpoint or .onnx model on a dataset (JSON + HTML report)")
     _add_model_arg(p)
     p.add_argument("data", metavar="DATA", help="dataset: a folder with labels.tsv, a label list (- = stdin), "
                                                 "LMDB, a split of the pre-generated layout, or a tesstrain, "
                                                 "trdg or docTR folder")
-    p.add_argument("--out-dir", default="eval_report", metavar="DIR",
-                   help="where report.json and report.html go (default %(default)s)")
-    p.add_argument("--max-lines", type=int, default=e.max_lines, help="evaluate only the first N lines")
-    p.add_argument("--worst", type=int, default=e.worst, help="worst lines shown in the HTML (default %(default)s)")
-    p.add_argument("--top-confusions", type=int, default=e.top_confusions, help="(default %(default)s)")
-    p.add_argument("--segmenter", choices=("auto", "none"), default=e.segmenter,
-                   help="word segmenter for the second WER (default %(default)s: one for the script if installed)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_outside_root_arg(p)
-    _add_runtime_args(p)
+    add_config(p, EvalRunConfig, fields=["output_dir", "eval.*", "infer.*"], aliases={"output_dir": ["--out-dir"]},
+               progress=True)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (self-sufficient, parity-checked)")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run directory")
-    p.add_argument("--out", required=True, metavar="FILE", help="the .onnx file to write")
-    p.add_argument("--no-check", action="store_true", help="skip the PyTorch/onnxruntime parity check")
-    p.add_argument("--atol", type=float, default=None, metavar="X",
-                   help="parity tolerance on output probabilities (default 1e-4)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    add_config(p, ExportConfig, required=("out",))
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="recognise line images with a checkpoint or .onnx model")
@@ -79,14 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="images, folders of images, or list files (labels.tsv or one path per line; "
                         "- reads a list from stdin)")
-    p.add_argument("--out", default=None, metavar="FILE", help="write predictions here (default: stdout)")
-    p.add_argument("--format", choices=("tsv", "json"), default="tsv",
-                   help="tsv: path<TAB>text<TAB>confidence per line; json: a list of objects (default %(default)s)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable/empty/huge images (each named on stderr, counted) instead of stopping")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_outside_root_arg(p)
-    _add_runtime_args(p)
+    add_config(p, PredictConfig, fields=["out", "skip_bad", "allow_outside_root", "infer.*"],
+               formats=("tsv", "json"), progress=True)
     p.set_defaults(func=cmd_predict)
 
 
@@ -103,24 +59,23 @@ def _model_arg(args: argparse.Namespace) -> str:
     return model
 
 
-def _recognizer(args: argparse.Namespace):
+def _recognizer(args: argparse.Namespace, cfg: InferConfig):
     from aksar.infer.recognizer import Recognizer
 
     model = _model_arg(args)
-    return Recognizer(model, device=args.device, threads=args.threads, decoder=args.decoder,
-                      beam_width=args.beam_width, batch_size=args.batch_size, lm=args.lm,
-                      lm_weight=args.lm_weight, lm_bonus=args.lm_bonus)
+    return Recognizer(model, device=cfg.device, threads=cfg.threads, decoder=cfg.decoder,
+                      beam_width=cfg.beam_width, batch_size=cfg.batch_size, lm=cfg.lm,
+                      lm_weight=cfg.lm_weight, lm_bonus=cfg.lm_bonus)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from aksar.infer.evaluate import evaluate
     from aksar.infer.report import write_html, write_json
 
-    cfg = EvalConfig(worst=args.worst, top_confusions=args.top_confusions, max_lines=args.max_lines,
-                     segmenter=args.segmenter, allow_outside_root=args.allow_outside_root)
-    rec = _recognizer(args)
-    report, lines, dataset = evaluate(rec, args.data, cfg, progress=not args.no_progress)
-    out = Path(args.out_dir)
+    cfg = resolve(args)
+    rec = _recognizer(args, cfg.infer)
+    report, lines, dataset = evaluate(rec, args.data, cfg.eval, progress=args.progress)
+    out = Path(cfg.output_dir)
     write_json(report, out / "report.json")
     write_html(report, lines, dataset, out / "report.html")
     raw, folded = report["metrics"]["raw"], report["metrics"]["folded"]
@@ -140,9 +95,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from aksar.infer.export import DEFAULT_ATOL, DEFAULT_OPSET, export_onnx
 
-    summary = export_onnx(args.checkpoint, args.out, check=not args.no_check,
-                          atol=DEFAULT_ATOL if args.atol is None else args.atol,
-                          opset=DEFAULT_OPSET if args.opset is None else args.opset)
+    cfg = resolve(args)
+    summary = export_onnx(args.checkpoint, cfg.out, check=cfg.check,
+                          atol=DEFAULT_ATOL if cfg.atol is None else cfg.atol,
+                          opset=DEFAULT_OPSET if cfg.opset is None else cfg.opset)
     par = summary["parity"]
     print(f"wrote {summary['out']} ({summary['bytes'] / 1e6:.1f} MB, {summary['kind']} {summary['model_name']}, "
           f"{summary['charset_size']} tokens, opset {summary['opset']})")
@@ -159,16 +115,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from aksar.infer.images import gather_inputs, load_image
 
+    cfg = resolve(args)
     _model_arg(args)
-    items = gather_inputs(args.inputs, allow_outside_root=args.allow_outside_root)  # bad input before loading
+    items = gather_inputs(args.inputs, allow_outside_root=cfg.allow_outside_root)  # bad input before loading
     if not items:
         raise AksarError("no images given")
-    rec = _recognizer(args)
+    rec = _recognizer(args, cfg.infer)
     results: list[dict] = []
     bad: list[str] = []
-    chunk = max(256, args.batch_size * 8)
+    chunk = max(256, cfg.infer.batch_size * 8)
     with tqdm(total=len(items), unit="line", desc="predict", file=sys.stderr, dynamic_ncols=True,
-              disable=args.no_progress or len(items) <= args.batch_size) as bar:
+              disable=not args.progress or len(items) <= cfg.infer.batch_size) as bar:
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
             arrays, names = [], []
@@ -177,7 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     arrays.append(load_image(it.path, rec.max_pixels))
                     names.append(it.name)
                 except AksarError as exc:
-                    if not args.skip_bad:
+                    if not cfg.skip_bad:
                         raise
                     bad.append(it.name)
                     print(f"skipped: {exc}", file=sys.stderr)
@@ -189,11 +146,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         text = json.dumps(results, ensure_ascii=False, indent=1) + "\n"
     else:
         text = "".join(f"{r['path']}\t{r['text']}\t{r['confidence']:.4f}\n" for r in results)
-    if args.out:
+    if cfg.out:
         from aksar.core.io import atomic_write_text
 
-        atomic_write_text(args.out, text)
-        print(f"wrote {len(results)} predictions to {args.out}", file=sys.stderr)
+        atomic_write_text(cfg.out, text)
+        print(f"wrote {len(results)} predictions to {cfg.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     if bad:

@@ -10,7 +10,8 @@ from aksar import __version__
 from aksar.core.errors import AksarError
 
 # Each module defines `register(subparsers)`, adding its subcommands with `set_defaults(func=handler)`;
-# handlers take the parsed args and return an exit status (0 or None for success).
+# handlers take the parsed args and return an exit status (0 or None for success). Every subcommand declares
+# its settings through aksar.cli.flags (--config FILE, -o KEY=VALUE, one flag per config field, -v/-q).
 COMMAND_MODULES = [
     "aksar.cli.text_cmds",    # corpus, charset
     "aksar.cli.render_cmds",  # fonts, render, preview
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train OCR recognizers for complex scripts (Khmer, Thai, ...) from synthetic data.",
     )
     parser.add_argument("--version", action="version", version=f"aksar {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (also after the subcommand)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only (also after the "
+                                                                   "subcommand)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         format="[%(asctime)s] %(levelname)s %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S",
     )

@@ -4,37 +4,38 @@ from __future__ import annotations
 import argparse
 import json
 
+from aksar.cli.configs import ModelCardConfig, ModelShowConfig
+from aksar.cli.flags import add_common, add_config, add_format, fields_of, resolve
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="shipped models: list them, show a card, make a card",
                        description="Without a subcommand: list the shipped models (package data and "
                                    "$AKSAR_MODELS_DIR). Use a model's name or alias wherever a MODEL path goes.")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="(default %(default)s)")
+    add_format(p, ("table", "json"))
+    add_common(p)
     p.set_defaults(func=cmd_list)
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
 
     s = msub.add_parser("show", help="print a model's card")
-    s.add_argument("name", metavar="NAME", help="model name or alias")
+    add_config(s, ModelShowConfig, positional={"name": "NAME"}, required=("name",))
     s.set_defaults(func=cmd_show)
 
     c = msub.add_parser("card", help="make a shipped-model folder (model.onnx, card.json, card.md)")
     c.add_argument("onnx", metavar="ONNX", help="the exported model (aksar export)")
-    c.add_argument("--name", required=True, help="model name, e.g. khmer_rec_v1")
-    c.add_argument("--out-dir", required=True, metavar="DIR", help="e.g. src/aksar/zoo/khmer_rec_v1")
-    c.add_argument("--alias", action="append", default=[], help="another name (repeatable), e.g. khmer")
-    c.add_argument("--checkpoint", help="the checkpoint it was exported from (config, corpus, fonts, steps)")
-    c.add_argument("--eval-json", action="append", default=[], metavar="[SET=]REPORT",
-                   help="an `aksar eval` report.json (repeatable; SET names the evaluation set)")
-    c.add_argument("--config", help="the training config that retrains it, e.g. configs/khmer_rec_ship.yaml")
-    c.add_argument("--hardware", help="e.g. '1x H100'")
-    c.add_argument("--hours", type=float, help="training wall-clock hours")
-    c.add_argument("--limit", action="append", default=[], help="a known limit (repeatable)")
-    c.add_argument("--task", choices=("recognition", "detection"), default="recognition")
-    c.add_argument("--lm", metavar="FILE", help="a character language model (aksar lm build) shipped with the "
-                   "model: predict/eval --model NAME --lm shipped")
-    c.add_argument("--lm-weight", type=float, default=None, help="its tuned weight (default: the built-in one)")
-    c.add_argument("--lm-bonus", type=float, default=None, help="its tuned per-token bonus")
+    add_config(c, ModelCardConfig, required=("name", "output_dir"), load=_load_card_yaml,
+               aliases={"output_dir": ["--out-dir"]})
     c.set_defaults(func=cmd_card)
+
+
+def _load_card_yaml(path: str) -> dict:
+    """A card config; a training config (the old ``models card --config TRAIN.yaml``) is its train_config."""
+    from aksar.core.config import load_yaml
+
+    data = load_yaml(path)
+    if set(data) - set(fields_of(ModelCardConfig)) and {"run", "model", "data"} & set(data):
+        return {"train_config": str(path)}
+    return data
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -62,7 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from aksar.infer.zoo import CARD_MD, find_model, render_card
 
-    m = find_model(args.name)
+    m = find_model(resolve(args).name)
     md = m.folder / CARD_MD
     print(md.read_text(encoding="utf-8") if md.is_file() else render_card(m.card), end="")
     return 0
@@ -71,9 +72,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_card(args: argparse.Namespace) -> int:
     from aksar.infer.zoo import make_card
 
-    card = make_card(args.onnx, args.out_dir, args.name, checkpoint=args.checkpoint, eval_reports=args.eval_json,
-                     aliases=args.alias, config=args.config, hardware=args.hardware, hours=args.hours,
-                     limits=args.limit, task=args.task, lm=args.lm, lm_weight=args.lm_weight,
-                     lm_bonus=args.lm_bonus)
-    print(f"wrote {args.out_dir}/model.onnx ({card['size'] / 1e6:.1f} MB), card.json, card.md")
+    cfg = resolve(args)
+    card = make_card(args.onnx, cfg.output_dir, cfg.name, checkpoint=cfg.checkpoint, eval_reports=cfg.eval_json,
+                     aliases=cfg.alias, config=cfg.train_config, hardware=cfg.hardware, hours=cfg.hours,
+                     limits=cfg.limit, task=cfg.task, lm=cfg.lm, lm_weight=cfg.lm_weight,
+                     lm_bonus=cfg.lm_bonus)
+    print(f"wrote {cfg.output_dir}/model.onnx ({card['size'] / 1e6:.1f} MB), card.json, card.md")
     return 0

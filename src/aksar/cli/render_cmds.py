@@ -3,51 +3,44 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from aksar.cli.configs import FontsConfig, PreviewConfig, RenderLineConfig
+from aksar.cli.flags import add_config, fields_of, resolve
+from aksar.text.presets import PRESETS
+from aksar.text.scripts import SCRIPTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from aksar.render.fonts import DEFAULT_MIN_COVERAGE
-    from aksar.render.renderer import RenderConfig
-
+    scripts = {"script": sorted(SCRIPTS)}
     p = sub.add_parser("fonts", help="list the fonts of a script with their coverage and missing characters")
-    p.add_argument("--script", required=True, help="script name (khmer, thai)")
-    p.add_argument("--font-dir", action="append", default=[], metavar="DIR",
-                   help="extra folder (or font file) searched before the system fonts; repeatable")
-    p.add_argument("--no-system", action="store_true", help="do not search the system font folders")
-    p.add_argument("--charset", metavar="FILE", help="measure coverage of this charset instead of the script's letters")
-    p.add_argument("--all", action="store_true", help="also list fonts left out by the default exclude list")
-    p.add_argument("--min-coverage", type=float, default=DEFAULT_MIN_COVERAGE,
-                   help="share of the script's letters a font must have (default %(default)s)")
+    add_config(p, FontsConfig, required=("script",), choices=scripts)
     p.set_defaults(func=cmd_fonts)
 
     p = sub.add_parser("render", help="render one line of text to a PNG")
     p.add_argument("text", help="the text (use quotes)")
-    p.add_argument("--font", required=True, metavar="NAME_OR_PATH", help="font name or file (path#index for .ttc)")
-    p.add_argument("--out", required=True, metavar="PNG", help="output image")
-    p.add_argument("--script", help="script (default: detected from the text)")
-    p.add_argument("--font-size", type=int, default=RenderConfig().font_size)
-    p.add_argument("--height", type=int, default=None,
-                   help="scale the result to this height (default: keep font resolution)")
-    p.add_argument("--augment", action="store_true", help="apply the default augmentation")
-    p.add_argument("--seed", type=int, default=0, help="seed for --augment")
+    add_config(p, RenderLineConfig, required=("font", "out"), choices=scripts)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("preview", help="contact sheet of augmented samples with their labels")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--preset", help="corpus preset (khmer, thai); default: a training --config's data.preset")
-    src.add_argument("--corpus", metavar="DIR", help="a built corpus directory (uses train.txt)")
-    p.add_argument("--n", type=int, default=32, help="number of samples (default %(default)s)")
-    p.add_argument("--columns", type=int, default=4)
-    p.add_argument("--out", required=True, metavar="PNG")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--font-policy", choices=["random", "hash"], default="random")
-    p.add_argument("--config", metavar="YAML", help="synth config (sections render, augment, degrade, fonts, ...) "
-                   "or a training config (its data.synth, data.text_mix, data.max_text_length)")
-    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a synth config key, e.g. -o render.height=48 -o augment.blur.p=1")
+    add_config(p, PreviewConfig, required=("out",), aliases={"num_samples": ["--n"]}, load=_load_preview_yaml,
+               section="synth", choices={"preset": sorted(PRESETS)})
     p.set_defaults(func=cmd_preview)
+
+
+def _load_preview_yaml(path: str) -> dict:
+    """A preview config, a synth config (sections render, augment, ...) or a training config (its
+    data.preset, data.synth, data.text_mix, data.max_text_length) as a PreviewConfig mapping."""
+    from aksar.core.config import load_yaml
+    from aksar.render.synth import SynthConfig
+
+    data = load_yaml(path)
+    if isinstance(data.get("data"), dict):  # a training config
+        section = data["data"]
+        return {k: section[k] for k in ("preset", "synth", "text_mix", "max_text_length") if k in section}
+    synth_keys = set(fields_of(SynthConfig))
+    if data and set(data) <= synth_keys:
+        return {"synth": data}
+    return data
 
 
 def _charset_chars(path: str) -> list[str]:
@@ -72,14 +65,15 @@ def cmd_fonts(args: argparse.Namespace) -> int:
     from aksar.render.fonts import DEFAULT_EXCLUDE, coverage, scan_fonts, script_letters
     from aksar.text.scripts import get_script
 
-    get_script(args.script)
-    chars = _charset_chars(args.charset) if args.charset else list(script_letters(args.script))
-    what = f"charset {args.charset} ({len(chars)} characters)" if args.charset else \
-        f"{args.script} letters ({len(chars)})"
-    scan = scan_fonts(args.script, args.font_dir, not args.no_system,
-                      exclude=() if args.all else DEFAULT_EXCLUDE, min_coverage=args.min_coverage)
+    cfg = resolve(args)
+    get_script(cfg.script)
+    chars = _charset_chars(cfg.charset) if cfg.charset else list(script_letters(cfg.script))
+    what = f"charset {cfg.charset} ({len(chars)} characters)" if cfg.charset else \
+        f"{cfg.script} letters ({len(chars)})"
+    scan = scan_fonts(cfg.script, cfg.font_dir, cfg.system,
+                      exclude=() if cfg.all else DEFAULT_EXCLUDE, min_coverage=cfg.min_coverage)
     out = sys.stdout
-    print(f"fonts for {args.script}: coverage of {what}", file=out)
+    print(f"fonts for {cfg.script}: coverage of {what}", file=out)
     for font in scan.fonts:
         covered, missing = coverage(font, chars)
         share = len(covered) / max(1, len(chars))
@@ -115,67 +109,52 @@ def cmd_render(args: argparse.Namespace) -> int:
     from aksar.render.synth import resize_to_height
     from aksar.text.scripts import detect_script, get_script
 
+    cfg, text = resolve(args), args.text
     require_raqm()
-    script = args.script or detect_script(args.text)
+    script = cfg.script or detect_script(text)
     if script:
         get_script(script)
-    font = resolve_font(args.font, script=script)  # with a script: the per-font probe line too
+    font = resolve_font(cfg.font, script=script)  # with a script: the per-font probe line too
     gate = ShapingGate(script)
-    reason = gate.check(args.text, font)
+    reason = gate.check(text, font)
     if reason == "missing_glyph":
-        missing = gate.missing_chars(args.text, font)
+        missing = gate.missing_chars(text, font)
         raise AksarError(f"font {font.name} ({font.path}) cannot draw {_show(missing) or 'this text'}: "
                          "refusing to render a wrong image")
     if reason == "dotted_circle":
-        raise AksarError(f"text {args.text!r} contains a broken cluster (a mark or COENG without a base): "
+        raise AksarError(f"text {text!r} contains a broken cluster (a mark or COENG without a base): "
                          "it would be drawn with a dotted circle")
-    cfg = RenderConfig(font_size=args.font_size)
-    img = LineRenderer(cfg, script).render(args.text, font)
+    img = LineRenderer(RenderConfig(font_size=cfg.font_size), script).render(text, font)
     record: list = []
-    if args.augment:
+    if cfg.augment:
         from aksar.core.rng import rng_for
 
-        img, record = Augmenter()(img, rng_for(args.seed, "render", args.text))
-    if args.height:
-        img = resize_to_height(img, args.height)
+        img, record = Augmenter()(img, rng_for(cfg.seed, "render", text))
+    if cfg.height:
+        img = resize_to_height(img, cfg.height)
     import io
 
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG")
-    atomic_write_bytes(args.out, buf.getvalue())
-    print(f"wrote {args.out} ({img.shape[1]}x{img.shape[0]}, font {font.name})"
-          + (f"; augment: {', '.join(r['op'] for r in record) or 'none'}" if args.augment else ""))
+    atomic_write_bytes(cfg.out, buf.getvalue())
+    print(f"wrote {cfg.out} ({img.shape[1]}x{img.shape[0]}, font {font.name})"
+          + (f"; augment: {', '.join(r['op'] for r in record) or 'none'}" if cfg.augment else ""))
     return 0
 
 
-def _load_synth_config(args: argparse.Namespace):
-    """(SynthConfig, the training config's data section or {})."""
-    from aksar.core.config import apply_overrides, from_dict, load_yaml
-    from aksar.render.synth import SynthConfig
-
-    data = load_yaml(args.config) if args.config else {}
-    section = data["data"] if isinstance(data.get("data"), dict) else {}
-    if isinstance(section.get("synth"), dict):
-        data = section["synth"]
-    elif "synth" in data and isinstance(data["synth"], dict):
-        data = data["synth"]
-    apply_overrides(data, args.override)
-    return from_dict(SynthConfig, data, prefix="synth"), section
-
-
-def _preview_lines(args: argparse.Namespace) -> tuple[str, list[str]]:
+def _preview_lines(cfg) -> tuple[str, list[str]]:
     from aksar.core.errors import AksarError
     from aksar.text.normalize import normalize
 
-    limit = max(2000, args.n * 20)
-    if not args.preset and not args.corpus:
+    limit = max(2000, cfg.num_samples * 20)
+    if not cfg.preset and not cfg.corpus:
         raise AksarError("preview: give --preset or --corpus (or a training --config with data.preset)")
-    if args.preset:
+    if not cfg.corpus:
         from aksar.text.presets import preset_lines, preset_script
 
-        script = preset_script(args.preset)
+        script = preset_script(cfg.preset)
         lines = []
-        for _, _, text in preset_lines(args.preset):
+        for _, _, text in preset_lines(cfg.preset):
             text = normalize(text, script)
             if text:
                 lines.append(text)
@@ -184,57 +163,53 @@ def _preview_lines(args: argparse.Namespace) -> tuple[str, list[str]]:
     else:
         from aksar.text.corpus import corpus_script, read_split
 
-        script = corpus_script(args.corpus)
-        lines = read_split(args.corpus, "train")[:limit]
+        script = corpus_script(cfg.corpus)
+        lines = read_split(cfg.corpus, "train")[:limit]
     return script, lines
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from aksar.core.errors import AksarError
     from aksar.core.io import atomic_write_bytes
-    from aksar.core.rng import rng_for
+    from aksar.core.rng import rng_for, weighted_choice
     from aksar.render.preview import contact_sheet
     from aksar.render.synth import Synthesizer
-
-    if args.n < 1:
-        raise AksarError("--n must be at least 1")
-    from aksar.core.rng import weighted_choice
     from aksar.text.domains import DomainText, check_text_mix
 
-    cfg, section = _load_synth_config(args)
-    if not args.preset and not args.corpus:
-        args.preset = section.get("preset")
-    script, lines = _preview_lines(args)
-    if section.get("max_text_length"):
-        lines = [t for t in lines if len(t) <= section["max_text_length"]]
+    cfg = resolve(args)
+    if cfg.num_samples < 1:
+        raise AksarError("--num-samples must be at least 1")
+    script, lines = _preview_lines(cfg)
+    if cfg.max_text_length:
+        lines = [t for t in lines if len(t) <= cfg.max_text_length]
     if not lines:
-        raise AksarError(f"no lines in {'preset ' + args.preset if args.preset else args.corpus}")
-    synth = Synthesizer(script, cfg)
+        raise AksarError(f"no lines in {'corpus ' + cfg.corpus if cfg.corpus else 'preset ' + str(cfg.preset)}")
+    synth = Synthesizer(script, cfg.synth)
     synth.neighbour_texts = lines
-    mix = check_text_mix(section.get("text_mix"))
-    domains = DomainText(script, lines, max_length=section.get("max_text_length")) if set(mix) != {"corpus"} else None
-    pick = rng_for(args.seed, "preview", "lines").permutation(len(lines))
+    mix = check_text_mix(cfg.text_mix)
+    domains = DomainText(script, lines, max_length=cfg.max_text_length) if set(mix) != {"corpus"} else None
+    pick = rng_for(cfg.seed, "preview", "lines").permutation(len(lines))
     samples = []
     for i in pick:
         text = lines[i]
         if domains is not None:
-            kind = weighted_choice(mix, rng_for(args.seed, "preview", "domain", int(i)))
+            kind = weighted_choice(mix, rng_for(cfg.seed, "preview", "domain", int(i)))
             if kind != "corpus":
-                text = domains.generate(kind, rng_for(args.seed, "preview", "text", int(i)))
-        s = synth.synthesize(text, rng_for(args.seed, "preview", int(i)), font_policy=args.font_policy,
-                             augment=not args.no_augment)
+                text = domains.generate(kind, rng_for(cfg.seed, "preview", "text", int(i)))
+        s = synth.synthesize(text, rng_for(cfg.seed, "preview", int(i)), font_policy=cfg.font_policy,
+                             augment=cfg.augment)
         if s is not None:
             samples.append(s)
-        if len(samples) >= args.n:
+        if len(samples) >= cfg.num_samples:
             break
     if not samples:
         raise AksarError("no line could be rendered cleanly with the configured fonts")
-    sheet = contact_sheet(samples, args.columns, script=script)
+    sheet = contact_sheet(samples, cfg.columns, script=script)
     import io
 
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")
-    atomic_write_bytes(args.out, buf.getvalue())
+    atomic_write_bytes(cfg.out, buf.getvalue())
     counts = ", ".join(f"{k} {v}" for k, v in sorted(synth.counters.items()))
-    print(f"wrote {args.out}: {len(samples)} samples from {len(synth.fonts)} fonts ({counts})")
+    print(f"wrote {cfg.out}: {len(samples)} samples from {len(synth.fonts)} fonts ({counts})")
     return 0

@@ -8,80 +8,58 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from aksar.cli.configs import (CharsetAuditConfig, CharsetBuildConfig, CorpusBuildConfig, CorpusStatsConfig,
+                               LmBuildConfig)
+from aksar.cli.flags import add_config, resolve
 from aksar.core.errors import AksarError
 from aksar.text.charset import EXTRA_SETS
 from aksar.text.corpus import DROP_REASONS, CorpusConfig
 from aksar.text.presets import PRESETS
 from aksar.text.scripts import SCRIPTS
 
-DEFAULT_OUTPUT_DIR = "data/processed"
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    d = CorpusConfig()
+    scripts = {"script": sorted(SCRIPTS)}
     corpus = sub.add_parser("corpus", help="build a text corpus (normalize, filter, dedupe, split)")
     csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-
     p = csub.add_parser("build", help="build DIR/{train,val,test}.txt, charset.txt and stats.json")
-    src = p.add_argument_group("input (at least one)")
-    src.add_argument("--preset", choices=sorted(PRESETS), help="built-in corpus: " + "; ".join(
-        f"{k}: {v.description}" for k, v in sorted(PRESETS.items())))
-    src.add_argument("--input", nargs="+", default=[], metavar="FILE", help="UTF-8 text files, one line per line")
-    p.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, metavar="DIR",
-                   help="where to write the corpus (default %(default)s)")
-    p.add_argument("--script", choices=sorted(SCRIPTS), default=None,
-                   help="target script (default: the preset's, else detected from the input files)")
-    p.add_argument("--min-length", type=int, default=d.min_length,
-                   help="shortest line kept, in code points (default %(default)s)")
-    p.add_argument("--max-length", type=int, default=d.max_length,
-                   help="longest line kept, in code points (default %(default)s)")
-    p.add_argument("--min-script-share", type=float, default=d.min_script_share,
-                   help="share of letters that must be of the script (default %(default)s)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="(default %(default)s)")
-    p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="(default %(default)s)")
-    p.add_argument("--no-dedupe", action="store_true", help="keep duplicate lines")
-    p.add_argument("--max-lines", type=int, default=d.max_lines, help="stop once this many lines are kept")
-    p.add_argument("--charset-extra", nargs="*", default=d.charset_extra, choices=sorted(EXTRA_SETS),
-                   help="extra token sets added to charset.txt (default: %(default)s)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config(p, CorpusBuildConfig, fields=["preset", "input", "output_dir", "script", "corpus.*"],
+               exclude=("corpus.script",), progress=True, helps=CORPUS_HELP,
+               choices={**scripts, "preset": sorted(PRESETS), "corpus.charset_extra": sorted(EXTRA_SETS)})
     p.set_defaults(func=cmd_corpus_build)
 
     p = csub.add_parser("stats", help="print the stats of a built corpus")
-    p.add_argument("corpus_dir", nargs="?", default=DEFAULT_OUTPUT_DIR, metavar="DIR")
+    add_config(p, CorpusStatsConfig, positional={"corpus_dir": "DIR"})
     p.set_defaults(func=cmd_corpus_stats)
 
     charset = sub.add_parser("charset", help="build or audit a charset (dictionary file)")
     ssub = charset.add_subparsers(dest="charset_command", metavar="ACTION", required=True)
     p = ssub.add_parser("build", help="build a dictionary file from corpus files")
-    p.add_argument("--input", nargs="+", required=True, metavar="FILE_OR_DIR",
-                   help="text files, or corpus directories (their train/val/test.txt)")
-    p.add_argument("--output", required=True, metavar="FILE", help="dictionary file to write")
-    p.add_argument("--extra", nargs="*", default=d.charset_extra, choices=sorted(EXTRA_SETS),
-                   help="extra token sets (default: %(default)s)")
-    p.add_argument("--min-count", type=int, default=1, help="drop characters seen fewer times (default 1)")
-    p.add_argument("--script", choices=sorted(SCRIPTS), default=None,
-                   help="adds this script's digits to the digits set")
+    add_config(p, CharsetBuildConfig, required=("input", "out"), aliases={"out": ["--output"]},
+               choices={**scripts, "extra": sorted(EXTRA_SETS)})
     p.set_defaults(func=cmd_charset_build)
 
     p = ssub.add_parser("audit", help="characters of a corpus missing from a charset, with counts")
-    p.add_argument("--charset", required=True, metavar="FILE", help="dictionary file")
-    p.add_argument("--input", nargs="+", required=True, metavar="FILE_OR_DIR",
-                   help="text files, or corpus directories (their train/val/test.txt)")
-    p.add_argument("--top", type=int, default=50, help="list at most this many characters (default 50)")
-    p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
-    p.add_argument("--strict", action="store_true", help="exit 1 if any character is missing")
+    add_config(p, CharsetAuditConfig, required=("charset", "input"), aliases={"out": ["--json"]},
+               formats=("table", "json"))
     p.set_defaults(func=cmd_charset_audit)
 
     lm = sub.add_parser("lm", help="character n-gram language model for beam-search decoding")
     lsub = lm.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
     p = lsub.add_parser("build", help="count a character n-gram model (use with predict/eval --lm FILE)")
-    p.add_argument("--input", nargs="+", required=True, metavar="FILE_OR_DIR",
-                   help="text files, or corpus directories (their train.txt only: val and test score models)")
-    p.add_argument("--output", required=True, metavar="FILE", help="model file to write (.json.gz)")
-    p.add_argument("--order", type=int, default=5, help="n-gram order (default %(default)s)")
-    p.add_argument("--min-count", type=int, default=2,
-                   help="prune n-grams of order 3 and up seen fewer times (default %(default)s)")
+    add_config(p, LmBuildConfig, required=("input", "out"), aliases={"out": ["--output"]})
     p.set_defaults(func=cmd_lm_build)
+
+
+CORPUS_HELP = {  # CorpusConfig (aksar.text.corpus) keeps its fields free of CLI metadata
+    "corpus.min_length": "shortest line kept, in code points",
+    "corpus.max_length": "longest line kept, in code points",
+    "corpus.min_script_share": "share of letters that must be of the script",
+    "corpus.val_fraction": "share of lines in val.txt",
+    "corpus.test_fraction": "share of lines in test.txt",
+    "corpus.dedupe": "drop duplicate lines",
+    "corpus.max_lines": "stop once this many lines are kept",
+    "corpus.charset_extra": "extra token sets added to charset.txt",
+}
 
 
 def _detect_input_script(inputs: list[str]) -> str:
@@ -102,25 +80,23 @@ def _detect_input_script(inputs: list[str]) -> str:
 
 
 def cmd_corpus_build(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from aksar.text.corpus import build_corpus, check_inputs
     from aksar.text.presets import preset_script
 
-    if not args.preset and not args.input:
+    cfg = resolve(args)
+    if not cfg.preset and not cfg.input:
         raise AksarError("corpus build: give --preset NAME or --input FILE...")
-    check_inputs(args.input)
-    script = args.script or (preset_script(args.preset) if args.preset else _detect_input_script(args.input))
-    if args.preset and args.script and args.script != preset_script(args.preset):
-        raise AksarError(f"--script {args.script} does not match preset {args.preset!r} "
-                         f"({preset_script(args.preset)})")
-    cfg = CorpusConfig(
-        script=script, min_length=args.min_length, max_length=args.max_length,
-        min_script_share=args.min_script_share, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, dedupe=not args.no_dedupe, max_lines=args.max_lines,
-        charset_extra=list(args.charset_extra),
-    )
-    stats = build_corpus([Path(p) for p in args.input] or None, cfg, args.output_dir, preset=args.preset,
-                         progress=not args.no_progress)
-    _print_summary(stats, args.output_dir)
+    check_inputs(cfg.input)
+    script = cfg.script or (preset_script(cfg.preset) if cfg.preset else _detect_input_script(cfg.input))
+    if cfg.preset and cfg.script and cfg.script != preset_script(cfg.preset):
+        raise AksarError(f"--script {cfg.script} does not match preset {cfg.preset!r} "
+                         f"({preset_script(cfg.preset)})")
+    corpus = dataclasses.replace(cfg.corpus, script=script)
+    stats = build_corpus([Path(p) for p in cfg.input] or None, corpus, cfg.output_dir, preset=cfg.preset,
+                         progress=args.progress)
+    _print_summary(stats, cfg.output_dir)
     return 0
 
 
@@ -148,7 +124,8 @@ def _print_summary(stats: dict, out_dir: str | Path) -> None:
 def cmd_corpus_stats(args: argparse.Namespace) -> int:
     from aksar.text.corpus import read_stats
 
-    _print_summary(read_stats(args.corpus_dir), args.corpus_dir)
+    corpus_dir = resolve(args).corpus_dir
+    _print_summary(read_stats(corpus_dir), corpus_dir)
     return 0
 
 
@@ -188,12 +165,13 @@ def _report_invalid(invalid: Counter) -> None:
 def cmd_charset_build(args: argparse.Namespace) -> int:
     from aksar.text.charset import Charset
 
+    cfg = resolve(args)
     invalid: Counter = Counter()
-    charset = Charset.build(_texts(args.input, invalid), extra=args.extra, min_count=args.min_count,
-                            script=args.script)
-    charset.save(args.output)
+    charset = Charset.build(_texts(cfg.input, invalid), extra=cfg.extra, min_count=cfg.min_count,
+                            script=cfg.script)
+    charset.save(cfg.out)
     _report_invalid(invalid)
-    print(f"charset: {len(charset)} tokens -> {args.output}")
+    print(f"charset: {len(charset)} tokens -> {cfg.out}")
     return 0
 
 
@@ -201,13 +179,19 @@ def cmd_charset_audit(args: argparse.Namespace) -> int:
     from aksar.core.io import atomic_write_json
     from aksar.text.charset import Charset, audit_charset
 
-    charset = Charset.load(args.charset)
+    cfg = resolve(args)
+    charset = Charset.load(cfg.charset)
     invalid: Counter = Counter()
-    report = audit_charset(_texts(args.input, invalid), charset)
+    report = audit_charset(_texts(cfg.input, invalid), charset)
     report["invalid_utf8_lines"] = len(invalid)
     _report_invalid(invalid)
     missing = report["missing"]
-    print(f"charset {args.charset}: {len(charset)} tokens; corpus: {report['lines']:,} lines, "
+    if cfg.out:
+        atomic_write_json(cfg.out, report)
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return 1 if (cfg.strict and missing) else 0
+    print(f"charset {cfg.charset}: {len(charset)} tokens; corpus: {report['lines']:,} lines, "
           f"{report['chars']:,} characters")
     if not missing:
         print("all characters are covered")
@@ -215,23 +199,22 @@ def cmd_charset_audit(args: argparse.Namespace) -> int:
         print(f"{len(missing)} distinct characters missing ({report['missing_chars']:,} occurrences "
               f"in {report['lines_with_missing']:,} lines):")
         print(f"  {'count':>8} {'lines':>7}  char  code points  name")
-        for m in missing[: args.top]:
+        for m in missing[: cfg.top]:
             shown = m["char"] if m["char"].isprintable() and not m["char"].isspace() else " "
             print(f"  {m['count']:>8,} {m['lines']:>7,}  {shown:<4}  {m['codepoints']:<11}  {m['name']}")
-        if len(missing) > args.top:
-            print(f"  ... {len(missing) - args.top} more (see --json)")
-    if args.json:
-        atomic_write_json(args.json, report)
-    return 1 if (args.strict and missing) else 0
+        if len(missing) > cfg.top:
+            print(f"  ... {len(missing) - cfg.top} more (see --out FILE or --format json)")
+    return 1 if (cfg.strict and missing) else 0
 
 
 def cmd_lm_build(args: argparse.Namespace) -> int:
     from aksar.text.charlm import CharLM
 
+    cfg = resolve(args)
     invalid: Counter = Counter()
-    lm = CharLM.build(_texts(args.input, invalid, splits=("train",)), order=args.order, min_count=args.min_count)
+    lm = CharLM.build(_texts(cfg.input, invalid, splits=("train",)), order=cfg.order, min_count=cfg.min_count)
     _report_invalid(invalid)
-    lm.save(args.output)
+    lm.save(cfg.out)
     print(f"language model: order {lm.order}, {len(lm.vocab)} characters, {len(lm.grams):,} n-grams, "
-          f"{len(lm.contexts):,} contexts -> {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
+          f"{len(lm.contexts):,} contexts -> {cfg.out} ({Path(cfg.out).stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -194,6 +194,17 @@ def _deep_update(base: dict, new: dict) -> None:
             base[k] = v
 
 
+def convert_value(value: Any, tp: Any, key: str) -> Any:
+    """``value`` checked and converted to type ``tp`` as ``from_dict`` does; errors name ``key``."""
+    return _convert(value, tp, key)
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
+        **metadata: Any) -> Any:
+    """A dataclass field with its help text beside it (``metadata["help"]``, shown by the CLI flags)."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"help": help, **metadata})
+
+
 def dump_yaml(obj: Any) -> str:
     """YAML text of a dataclass tree (for the resolved config in a run directory)."""
     return yaml.safe_dump(to_dict(obj), sort_keys=False, allow_unicode=True)
@@ -201,4 +212,5 @@ def dump_yaml(obj: Any) -> str:
 
 __all__ = [
     "load_yaml", "apply_overrides", "from_dict", "to_dict", "replace_from_dict", "dump_yaml",
+    "convert_value", "opt",
 ]

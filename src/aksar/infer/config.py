@@ -1,44 +1,81 @@
 """Defaults of inference and evaluation (the one source of defaults for the Python API and the CLI).
 
-Kept free of heavy imports so that building the CLI parser stays fast.
+Kept free of heavy imports so that building the CLI parser stays fast. Help sits beside each field
+(``metadata["help"]``, shown by the command's ``--help``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from aksar.core.config import opt
+
+LM_WEIGHT, LM_BONUS = 0.4, 1.5     # tuned on Khmer validation lines (docs/inference.md)
+SHIPPED_LM = "shipped"
+DECODERS = ("greedy", "beam")
 
 
 @dataclass
 class InferConfig:
     """How a Recognizer runs (``aksar predict`` / ``aksar eval`` flags)."""
 
-    decoder: str = "greedy"      # greedy | beam
-    beam_width: int = 5
-    lm: str | None = None        # character n-gram model (aksar lm build) fused into the beam search;
-    #                              "shipped": the one that ships with a shipped model (aksar models)
-    lm_weight: float | None = None  # weight of its log probability per token (None: LM_WEIGHT, or the
-    #                                 shipped LM's tuned value)
-    lm_bonus: float | None = None   # added per emitted token (offsets the LM's preference for short texts)
-
-    batch_size: int = 32
-    threads: int | None = None   # onnxruntime intra-op threads / torch.set_num_threads; None = library default
-    device: str = "cpu"
-
-
-LM_WEIGHT, LM_BONUS = 0.4, 1.5     # tuned on Khmer validation lines (docs/inference.md)
-SHIPPED_LM = "shipped"
+    decoder: str = opt("greedy", "greedy, or beam search (CTC: prefix beam search)", choices=DECODERS)
+    beam_width: int = opt(5, "hypotheses kept by the beam search")
+    lm: str | None = opt(None, "character language model (aksar lm build) fused into the beam search (CTC; "
+                               "implies --decoder beam); 'shipped': the one that ships with --model NAME",
+                         metavar="FILE|shipped")
+    lm_weight: float | None = opt(None, "weight of the LM log probability per token (default: the shipped LM's, "
+                                        f"else {LM_WEIGHT})")
+    lm_bonus: float | None = opt(None, "score added per emitted token with --lm (offsets the LM's preference for "
+                                       f"short texts; default: the shipped LM's, else {LM_BONUS})")
+    batch_size: int = opt(32, "lines per batch")
+    threads: int | None = opt(None, "CPU threads (onnxruntime intra-op / torch.set_num_threads; default: "
+                                    "library default)", metavar="N")
+    device: str = opt("cpu", "torch device for checkpoints")
 
 
 @dataclass
 class EvalConfig:
     """Options of ``aksar eval``."""
 
-    worst: int = 30             # worst lines shown in the HTML report
-    top_confusions: int = 40    # confusion pairs listed
-    max_lines: int | None = None
-    segmenter: str = "auto"     # "auto": a word segmenter for the script if one is installed; "none"
-    allow_outside_root: bool = False  # list entries may name images outside the list's folder
+    worst: int = opt(30, "worst lines shown in the HTML report")
+    top_confusions: int = opt(40, "confusion pairs listed")
+    max_lines: int | None = opt(None, "evaluate only the first N lines")
+    segmenter: str = opt("auto", "word segmenter for the second WER (auto: one for the script if installed)",
+                         choices=("auto", "none"))
+    allow_outside_root: bool = opt(False, "let a list name images outside its folder (absolute, ../ or "
+                                          "symlinked paths); refused by default")
 
 
-DECODERS = ("greedy", "beam")
+@dataclass
+class EvalRunConfig:
+    """``aksar eval MODEL DATA``: where the report goes, the evaluation and how the model runs."""
 
-__all__ = ["InferConfig", "EvalConfig", "DECODERS", "LM_WEIGHT", "LM_BONUS", "SHIPPED_LM"]
+    output_dir: str = opt("eval_report", "where report.json and report.html go", metavar="DIR")
+    eval: EvalConfig = opt(factory=EvalConfig, help="evaluation options")
+    infer: InferConfig = opt(factory=InferConfig, help="how the model runs")
+
+
+@dataclass
+class PredictConfig:
+    """``aksar predict MODEL INPUT...``."""
+
+    out: str | None = opt(None, "write predictions here (default: stdout)", metavar="FILE")
+    skip_bad: bool = opt(False, "skip unreadable/empty/huge images (each named on stderr, counted) instead of "
+                                "stopping")
+    allow_outside_root: bool = opt(False, "let a list name images outside its folder (absolute, ../ or "
+                                          "symlinked paths); refused by default")
+    infer: InferConfig = opt(factory=InferConfig, help="how the model runs")
+
+
+@dataclass
+class ExportConfig:
+    """``aksar export CHECKPOINT``."""
+
+    out: str | None = opt(None, "the .onnx file to write", metavar="FILE")
+    check: bool = opt(True, "check PyTorch/onnxruntime parity of the export")
+    atol: float | None = opt(None, "parity tolerance on output probabilities (default: 1e-4)", metavar="X")
+    opset: int | None = opt(None, "ONNX opset (default: 17)")
+
+
+__all__ = ["InferConfig", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
+           "LM_BONUS", "SHIPPED_LM"]

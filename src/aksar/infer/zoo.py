@@ -243,7 +243,7 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
 
     out = Path(out_dir)
     if out.is_dir() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
-        raise AksarError(f"{out}: exists and holds files that are not a model card; choose another --out-dir")
+        raise AksarError(f"{out}: exists and holds files that are not a model card; choose another --output-dir")
     info = OnnxModel(onnx_path).info  # an aksar export (AksarError otherwise)
     card: dict[str, Any] = {
         "name": name, "aliases": list(aliases), "task": task, "script": info.script or "", "file": MODEL_FILE,
