@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +63,7 @@ class _Tables:
     fold_table: tuple[tuple[str, str, str], ...]
     fold_map: dict[str, str]
     fold_re: re.Pattern
+    rules: tuple[tuple[Callable[[str], object], Callable[[str], str]], ...]  # (has the script's chars, rules)
 
 
 @lru_cache(maxsize=4)
@@ -80,6 +82,7 @@ def _tables(_generation: int) -> _Tables:
         joiner=re.compile(f"\u200d|{keep}\u200c"),
         fold_table=folds, fold_map=fold_map,
         fold_re=re.compile("|".join(re.escape(s) for s in sorted(fold_map, key=len, reverse=True))),
+        rules=tuple((s.char_re.search, s.normalize) for s in scripts if s.normalize is not None),
     )
 
 
@@ -104,9 +107,9 @@ def normalize(text: str, script: str | None = None) -> str:
     if ZWNJ in text or ZWJ in text:
         text = t.joiner.sub("", text)
     text = _SPACE_RE.sub(" ", text).strip()
-    for s in SCRIPTS.values():
-        if s.normalize is not None and s.char_re.search(text):
-            text = s.normalize(text)
+    for has_chars, rules in t.rules:
+        if has_chars(text):
+            text = rules(text)
     return text
 
 

@@ -15,18 +15,26 @@ dropped. ``repaired`` is True when characters were dropped or moved beyond what 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import regex
 
 from aksar.text.normalize import invisible_chars, normalize
-from aksar.text.scripts.base import SCRIPTS, Repaired, ScriptField, get_script
+from aksar.text.scripts.base import SCRIPTS, Repaired, ScriptField, generation, get_script
 
 # Combining marks that follow nothing able to carry them (start, space, punctuation), any script.
 _ORPHAN_MARKS = regex.compile(r"(?<![\p{L}\p{N}\p{M}\p{Cf}])\p{M}+")
 
 # {script: its repair function}, live over the registry.
 SCRIPT_REPAIRS: ScriptField = ScriptField("repair")
+RepairFn = Callable[[str, Sequence[float]], Repaired]
+
+
+@lru_cache(maxsize=4)
+def _repairs(_generation: int) -> tuple[tuple[Callable[[str], object], RepairFn], ...]:
+    """(has the script's characters, its repair) of every registered script with a repair."""
+    return tuple((s.char_re.search, s.repair) for s in SCRIPTS.values() if s.repair is not None)
 
 
 def is_valid(text: str) -> bool:
@@ -54,9 +62,9 @@ def valid_orthography(text: str, script: str | None = None, confidences: Sequenc
         text, confs = "".join(text[i] for i in keep), [confs[i] for i in keep]
     for _ in range(3):  # normalize can recompose marks into a new conflict: repair again
         fixed, confs = _drop_orphans(text, confs)
-        for s in SCRIPTS.values():
-            if s.repair is not None and s.char_re.search(fixed):
-                fixed, confs = s.repair(fixed, confs)
+        for has_chars, repair in _repairs(generation()):
+            if has_chars(fixed):
+                fixed, confs = repair(fixed, confs)
         fixed = normalize(fixed)
         if fixed == text:
             break

@@ -117,6 +117,13 @@ def register(script: Script) -> Script:
     return script
 
 
+def unregister(name: str) -> None:
+    """Remove a script from the registry (tests; a script added at run time)."""
+    get_script(name)
+    del SCRIPTS[name]
+    _GENERATION[0] += 1
+
+
 def generation() -> int:
     """A number that changes whenever the registry changes (for caches built from it)."""
     return _GENERATION[0]
@@ -185,5 +192,5 @@ def detect_script(text: str) -> str | None:
     return best if best_share >= 0.5 else None
 
 
-__all__ = ["Script", "ScriptInfo", "Preset", "DomainWords", "ScriptField", "SCRIPTS", "register", "generation",
+__all__ = ["Script", "ScriptInfo", "Preset", "DomainWords", "ScriptField", "SCRIPTS", "register", "unregister", "generation",
            "get_script", "scripts_in", "script_share", "detect_script", "Repaired", "Segmenter"]

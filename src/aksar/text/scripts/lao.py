@@ -32,8 +32,11 @@ _RUN_RE = re.compile(f"[{_MARKS}]{{2,}}")
 _DOUBLE_MARK_RE = re.compile(f"([{_MARKS}])\\1+")
 
 
+_VOWEL_SET = frozenset(regex.findall(f"[{_LV}]", "".join(map(chr, range(0x0E80, 0x0F00)))))
+
+
 def _rank(ch: str) -> int:
-    return 0 if ch == "\u0ebc" else 1 if ch in _LV else 2 if ch in LAO_TONES else 3
+    return 0 if ch == "\u0ebc" else 1 if ch in _VOWEL_SET else 2 if ch in LAO_TONES else 3
 
 
 def lao_rules(text: str) -> str:
