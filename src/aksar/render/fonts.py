@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from aksar.core.errors import AksarError
-from aksar.text.scripts import SCRIPTS, ScriptField
+from aksar.text.scripts import SCRIPTS, ScriptField, get_script
 
 log = logging.getLogger(__name__)
 
@@ -215,15 +215,14 @@ def coverage(font: FontInfo, chars: Iterable[str | int]) -> tuple[list[str], lis
 
 @lru_cache(maxsize=None)
 def script_letters(script: str) -> tuple[str, ...]:
-    """The letters and marks (Unicode categories L*, M*) of a script's ranges."""
-    from aksar.text.scripts import get_script
-
+    """The letters and marks (Unicode categories L*, M*) of a script's ranges, less its
+    ``optional_letters`` (recent additions that sound fonts may lack)."""
     info = get_script(script)
     out = []
     for rng in info.ranges:
         lo, hi = rng
         for cp in range(int(lo), int(hi) + 1):
-            if unicodedata.category(chr(cp))[0] in "LM":
+            if unicodedata.category(chr(cp))[0] in "LM" and chr(cp) not in info.optional_letters:
                 out.append(chr(cp))
     return tuple(out)
 

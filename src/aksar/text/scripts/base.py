@@ -78,6 +78,7 @@ class Script:
     words: DomainWords | None = None
     preset: Preset | None = None
     # -- fonts and rendering ----------------------------------------------------------------------
+    optional_letters: str = ""              # letters a font of the script need not cover (recent additions)
     reference_fonts: tuple[str, ...] = ()   # trusted fonts, first installed wins (probe, gate)
     probe_line: str = ""                    # a real line rich in shaping (default: sample)
     joining_marks: frozenset[str] = frozenset()  # marks a sound font merges into another glyph

@@ -93,9 +93,14 @@ LAO = register(Script(
         date=("ວັນທີ", "ເດືອນ", "ປີ"), time="ເວລາ", phone="ໂທ", price="ລາຄາ",
         currency=("ກີບ", "₭", "$", "USD"), percent="ເປີເຊັນ", number="ເລກທີ",
         section=("ມາດຕາ", "ໝວດ", "ພາກ", "ຂໍ້"), phone_code="+856"),
+    # the Pali letters of Unicode 12 (and the Pali VIRAMA): Noto Sans/Serif Lao have none of them
+    optional_letters="\u0e86\u0e89\u0e8c\u0e8e\u0e8f\u0e90\u0e91\u0e92\u0e93\u0e98\u0ea0\u0ea8\u0ea9\u0eac\u0eba",
     reference_fonts=("Noto Sans Lao", "Noto Serif Lao", "Noto Sans Lao UI"),
     probe_line="ສາທາລະນະລັດ ປະຊາທິປະໄຕ ປະຊາຊົນລາວ ນ້ຳ ເກົ້າ ຫຼວງ",
     heldout_families=("Noto Serif Lao",),
+    # faces whose tone marks HarfBuzz draws on top of the above vowels (no mark-to-mark stacking): DejaVu
+    # Sans, Noto Looped Lao (and its UI build)
+    excluded_fonts=("DejaVu Sans", "Noto Looped Lao", "Noto Looped Lao UI"),
     font_packages="fonts-noto-core",
     x_height_char="ອ",                     # O
     eval_x_height_char="ນ",                # NO
