@@ -3,13 +3,17 @@
 - normalize (Unicode Technical Note #11 storage order; text typed in visual order is put back):
   a vowel sign E (U+1031) that follows nothing able to carry it (typed before its consonant, as it is
   drawn) is moved after that consonant and its medials; medials in the order YA, RA, WA, HA
-  (U+103B-U+103E); vowels and signs in the order E, upper vowels, lower vowels, AA, ANUSVARA, DOT
-  BELOW, ASAT, VISARGA; a mark typed twice in a row is kept once. NFC composes U+1025 U+102E to U+1026
+  (U+103B-U+103E); vowels and signs in the order E, upper vowels I/II, lower vowels, AA, AI and
+  ANUSVARA, DOT BELOW, ASAT, VISARGA (HarfBuzz's order: AI is drawn above but shaped after the lower
+  vowels); a mark typed twice in a row is kept once. NFC composes U+1025 U+102E to U+1026
   and orders DOT BELOW before ASAT.
 - clusters: a base (consonant, independent vowel, digit used as a letter) with its stacked consonants
   (VIRAMA + consonant), medials, vowels and signs; kinzi (NGA ASAT VIRAMA) joins the next consonant.
-- repair: HarfBuzz's syllable order: base, stacks, one medial of each kind, one vowel of each position,
-  then ANUSVARA, DOT BELOW, ASAT, VISARGA.
+- repair: HarfBuzz's syllable grammar (a strict subset of it): base, stacks, one medial of each kind,
+  one vowel of each position, then ANUSVARA, DOT BELOW, VISARGA; ASAT only right after the base (a
+  final consonant), after medial YA, WA or HA, after AA or after DOT BELOW (HarfBuzz draws a dotted circle for ASAT after an
+  upper or lower vowel). Burmese only: marks of the extension letters (Shan, Mon,
+  Karen, ...) are dropped from predictions.
 
 Zawgyi (the legacy font encoding that reuses Myanmar code points) is out of scope: such text is not
 converted (a Zawgyi line normalizes to mostly invalid clusters; convert it first, e.g. with
@@ -18,6 +22,7 @@ myanmar-tools' detector and a converter). No built-in corpus: build one from a t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,8 +37,12 @@ _MD = "0-9\u1040-\u1049\u25cc"                 # placeholders: digits and the do
 _MED = "\u103b-\u103e"                         # medials YA RA WA HA
 _VOW = "\u102b-\u1032\u1036-\u1038\u103a"      # vowels and signs (VIRAMA U+1039 apart)
 _KINZI = "\u1004\u103a\u1039"
-_RANKS = {"\u1031": 1, "\u102d": 2, "\u102e": 2, "\u1032": 2, "\u102f": 3, "\u1030": 3, "\u102b": 4,
-          "\u102c": 4, "\u1036": 5, "\u1037": 6, "\u103a": 7, "\u1038": 8}
+# Marks of the extension letters (Shan, Mon, Karen, ...: U+1056-U+109D, Extended-A/B): the repair knows
+# Burmese syllables only, so it drops these from predictions.
+_XM = "".join(re.escape(chr(c)) for c in (*range(0x1050, 0x10A0), *range(0xA9E0, 0xAA00), *range(0xAA60, 0xAA80))
+              if unicodedata.category(chr(c))[0] == "M")
+_RANKS = {"\u1031": 1, "\u102d": 2, "\u102e": 2, "\u102f": 3, "\u1030": 3, "\u102b": 4, "\u102c": 4,
+          "\u1032": 5, "\u1036": 5, "\u1037": 6, "\u103a": 7, "\u1038": 8}
 
 _E_RE = re.compile(f"(?<![{_MB}{_MED}\u1040-\u1049])\u1031((?:{_KINZI})?[{_C}\u103f](?:\u1039[{_C}])*[{_MED}]*)")
 _MEDIAL_RUN = re.compile(f"[{_MED}]{{2,}}")
@@ -52,10 +61,11 @@ def myanmar_rules(text: str) -> str:
 
 # -- orthography repair ------------------------------------------------------------------------------
 MYANMAR_SYLLABLE = regex.compile(
-    f"(?:{_KINZI}[{_C}]|[{_MB}{_MD}])(?:\u1039[{_C}])*\u103b?\u103c?\u103d?\u103e?"
-    "\u1031?[\u102d\u102e\u1032]?[\u102f\u1030]?[\u102b\u102c]?\u1036?\u1037?\u103a?\u1038?")
-_SPAN = regex.compile(f"(?P<c>(?:{_KINZI})?[{_MB}{_MD}](?:\u1039[{_C}]?|[{_MED}{_VOW}])*)|(?:\u1039|[{_MED}{_VOW}])+")
-_TEXT_OK = regex.compile(f"(?:{MYANMAR_SYLLABLE.pattern}(?![{_MED}{_VOW}\u1039])|[^{_MED}{_VOW}\u1039])*")
+    f"(?:{_KINZI}[{_C}]|[{_MB}{_MD}])(?:\u1039[{_C}])*\u103a?\u103b?\u103a?\u103c?(?:(?:\u103d\u103e?|\u103e)\u103a?)?"
+    "\u1031?[\u102d\u102e]?[\u102f\u1030]?(?:[\u102b\u102c]\u103a?)?\u1032?\u1036?(?:\u1037\u103a?)?\u1038?")
+_M = f"{_MED}{_VOW}{_XM}\u1033-\u1035"          # every mark but VIRAMA
+_SPAN = regex.compile(f"(?P<c>(?:{_KINZI})?[{_MB}{_MD}](?:\u1039[{_C}]?|[{_M}])*)|(?:\u1039|[{_M}])+")
+_TEXT_OK = regex.compile(f"(?:{MYANMAR_SYLLABLE.pattern}(?![{_M}\u1039])|[^{_M}\u1039])*")
 _UNIT = regex.compile(f"\u1039[{_C}]?|.", regex.S)
 
 
