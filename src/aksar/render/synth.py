@@ -131,9 +131,9 @@ class Synthesizer:
                                    cfg.excluded_names(self.script))
             if not fonts:
                 where = ", ".join(cfg.font_dirs) or "the system font folders"
+                packages = get_script(self.script).font_packages or "a font package of the script"
                 raise AksarError(f"no {self.script} fonts found in {where} "
-                                 f"(install e.g. fonts-khmeros / fonts-thai-tlwg / fonts-noto-core, "
-                                 f"or set font_dirs / fonts)")
+                                 f"(install e.g. {packages}, or set font_dirs / fonts)")
             return fonts
         letters = script_letters(self.script)
         fonts: list[FontInfo] = []

@@ -86,7 +86,7 @@ class Script:
     heldout_families: tuple[str, ...] = ()  # never trained on; held-out evaluation fonts
     excluded_fonts: tuple[str, ...] = ()    # left out of discovery by default (ornamental, handwriting)
     special_purpose_families: tuple[str, ...] = ()  # neither training nor evaluation
-    font_packages: str = ""                 # Debian packages of the held-out fonts
+    font_packages: str = ""                 # Debian packages of its fonts (training and held-out)
     x_height_char: str = "x"                # base letter whose ink height is the x-height (synth)
     eval_x_height_char: str = ""            # the same for evaluation sets (default: x_height_char)
 

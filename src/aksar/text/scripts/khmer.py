@@ -275,7 +275,7 @@ KHMER = register(Script(
     # dictionary/dotted/spacing variants
     special_purpose_families=("Khmer Busra diagnostic", "Khmer Busra dict", "Khmer Busra dot",
                               "Khmer Busra xspace", "Khmer Busra high", "Khmer Busra MOE", "Khmer Busra Bunong"),
-    font_packages="fonts-sil-mondulkiri fonts-sil-mondulkiri-extra",
+    font_packages="fonts-khmeros fonts-noto-core fonts-sil-mondulkiri fonts-sil-mondulkiri-extra",
     x_height_char="\u1793",                # NO
     eval_x_height_char="ក",                # KA
 ))

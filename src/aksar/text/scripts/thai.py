@@ -128,7 +128,7 @@ THAI = register(Script(
     probe_line="ภาษาไทยเป็นภาษาราชการ ปู่ฟ้าที่น้ำ",
     heldout_families=("Arundina Sans", "Arundina Serif", "Arundina Sans Mono", "Noto Serif Thai"),
     excluded_fonts=("Purisa",),            # handwriting
-    font_packages="fonts-arundina fonts-noto-extra",
+    font_packages="fonts-thai-tlwg fonts-noto-core fonts-arundina fonts-noto-extra",
     x_height_char="\u0e2d",                # O ANG
     eval_x_height_char="น",                # NO NU
 ))
