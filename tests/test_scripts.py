@@ -155,3 +155,21 @@ def test_script_is_frozen_picklable_data():
     assert replace(lao, sample="ລາວ").sample == "ລາວ" and lao.sample != "ລາວ"
     with pytest.raises(Exception):
         lao.sample = "x"  # type: ignore[misc]
+
+
+def test_generic_code_names_no_script():
+    """Script knowledge lives in aksar/text/scripts/: the modules that ask the registry hold no script
+    name as a string, except the two defaults (``CorpusConfig.script``, ``EvalsetConfig.script``)."""
+    import ast
+
+    src = Path(__file__).resolve().parents[1] / "src" / "aksar"
+    generic = [*(p for p in (src / "text").glob("*.py")),
+               *(src / "render" / n for n in ("fonts.py", "font_probe.py", "shaping.py", "synth.py")),
+               *(src / "data" / n for n in ("evalset.py", "evalset_sources.py", "evalset_render.py")),
+               src / "infer" / "evaluate.py", src / "infer" / "report.py", src / "infer" / "recognizer.py"]
+    found = []
+    for path in generic:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in SCRIPTS:
+                found.append((str(path.relative_to(src)), node.value, node.lineno))
+    assert sorted(f[:2] for f in found) == [("data/evalset.py", "khmer"), ("text/corpus.py", "khmer")], found
