@@ -12,6 +12,7 @@ from aksar.core.errors import AksarError
 from aksar.render import AugmentConfig, LineRenderer, RenderConfig, SynthConfig, Synthesizer
 from aksar.render.degrade import DegradeConfig, Degrader, Plan
 from aksar.render.fonts import HELDOUT_FAMILIES, SPECIAL_PURPOSE_FAMILIES, resolve_font, style_class
+from aksar.text.scripts import SCRIPTS
 
 TEXT = "ព្រះរាជាណាចក្រកម្ពុជា ជាតិ សាសនា"
 FONTS = ["Khmer OS", "Noto Sans Khmer"]
@@ -131,11 +132,15 @@ def test_style_weights_respected_over_many_draws():
     assert max(fams.values()) / n - 1 / len(families) < 0.035
 
 
-def test_heldout_and_special_families_never_drawn():
-    for script in ("khmer", "thai"):
-        synth = Synthesizer(script, SynthConfig(exclude_heldout=True))
-        used = {f.family for f in synth.fonts}
-        assert used and not used & set(HELDOUT_FAMILIES[script]) and not used & set(SPECIAL_PURPOSE_FAMILIES)
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_heldout_and_special_families_never_drawn(script):
+    synth = Synthesizer(script, SynthConfig(exclude_heldout=True))
+    used = {f.family for f in synth.fonts}
+    assert used and not used & set(HELDOUT_FAMILIES[script]) and not used & set(SPECIAL_PURPOSE_FAMILIES)
+    assert used != {f.family for f in Synthesizer(script, SynthConfig()).fonts}  # something was held out
+
+
+def test_default_and_explicit_family_exclusions():
     default = {f.family for f in Synthesizer("khmer", SynthConfig()).fonts}
     assert "Khmer Busra" in default and "Khmer Busra diagnostic" not in default
     fams = {f.family for f in Synthesizer("thai", SynthConfig(exclude_families=["Loma"])).fonts}

@@ -12,6 +12,7 @@ from fontTools.ttLib.tables.DefaultTable import DefaultTable
 
 from aksar.core.errors import AksarError
 from aksar.render.font_probe import probe_font
+from aksar.text.scripts import SCRIPTS
 from aksar.render.fonts import font_info, resolve_font, scan_fonts
 from aksar.render.shaping import ShapingGate
 from aksar.render.synth import SynthConfig, Synthesizer
@@ -96,10 +97,13 @@ def test_probe_refuses_damaged_font(kind, damaged_fonts):
     assert reason is not None and EXPECTED[kind] in reason, reason
 
 
-def test_probe_passes_installed_fonts():
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_probe_passes_installed_fonts(script):
     from aksar.render.fonts import discover_fonts
 
-    bad = [(f.name, probe_font(f, s)) for s in ("khmer", "thai") for f in discover_fonts(s, exclude=())]
+    fonts = discover_fonts(script, exclude=())
+    assert fonts, f"no installed {script} font"
+    bad = [(f.name, probe_font(f, script)) for f in fonts]
     assert [b for b in bad if b[1]] == []
 
 

@@ -13,7 +13,8 @@ from aksar.text.corpus import (
     SPLITS, CorpusConfig, build_corpus, corpus_hash, corpus_script, read_split, split_of,
 )
 from aksar.text.normalize import normalize
-from aksar.text.presets import _orchid_lines, preset_lines
+from aksar.text.presets import preset_lines
+from aksar.text.scripts.thai import read_orchid
 from aksar.text.safe_pickle import load_str_list
 from aksar.text.scripts import script_share
 
@@ -151,7 +152,7 @@ def test_orchid_format(tmp_path):
         "%TTitle: การประชุม\n#P1\n#1\nการประชุมทางวิชาการ ครั้งที่ 1//\nการ/FIXN\n<space>/PUNC\n//\n"
         "#2\nประเทศไทยได้มีการปรับเปลี่ยน \\\\\nจากประเทศเกษตรกรรม//\nจาก/RPRE\n//\n"
     ).getvalue(), encoding="utf-8")
-    got = [(n, t) for _, n, t in _orchid_lines(f)]
+    got = [(n, t) for _, n, t in read_orchid(f)]
     assert got == [(4, "การประชุมทางวิชาการ ครั้งที่ 1"), (9, "ประเทศไทยได้มีการปรับเปลี่ยน "),
                    (10, "จากประเทศเกษตรกรรม")]
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from aksar.core.errors import AksarError
+from aksar.text.presets import PRESETS
+from aksar.text.scripts import SCRIPTS
 from aksar.train.config import TrainConfig, config_from_dict, load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -44,17 +46,23 @@ def test_bad_config_names_the_key(data, overrides, key):
 def test_presets_load(path):
     cfg = load_config(path)
     assert cfg.run.output_dir == f"runs/{path.stem}"
-    assert cfg.data.preset in ("khmer", "thai") and path.stem.startswith(cfg.data.preset)
+    script = cfg.data.preset or cfg.data.corpus.script  # scripts without a built-in corpus name theirs
+    assert script in SCRIPTS and path.stem.startswith(script)
+    if cfg.data.preset:
+        assert cfg.data.preset in PRESETS and PRESETS[cfg.data.preset].script == script
     if "_dev" in path.stem:
         assert cfg.data.val_samples <= 500 and cfg.run.val_every_steps <= 200
 
 
 def test_preset_matrix_complete():
     names = {p.stem for p in CONFIGS}
-    for lang in ("khmer", "thai"):
+    assert {"khmer", "thai"} <= set(PRESETS)
+    for lang in PRESETS:  # scripts with a built-in corpus: the full matrix
         for kind in ("ctc", "seq2seq"):
             for level in ("dev", "main", "prod"):
                 assert f"{lang}_{kind}_{level}" in names
+    for lang in SCRIPTS:  # every script: at least a dev CTC config
+        assert f"{lang}_ctc_dev" in names
     assert load_config(CONFIGS[0].parent / "thai_char_dev.yaml").data.max_text_length == 1
 
 

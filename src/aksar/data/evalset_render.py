@@ -21,10 +21,13 @@ import numpy as np
 from aksar.core.errors import AksarError
 from aksar.render.fonts import FontInfo
 from aksar.render.renderer import LineRenderer, RenderConfig
+from aksar.text.scripts import get_script
 
 TEXT2IMAGE = "text2image"
-# A base letter of each script: its ink height is the font's x-height.
-X_HEIGHT_CHARS = {"khmer": "ក", "thai": "น"}
+def x_height_char(script: str) -> str:
+    """A base letter of ``script`` whose ink height is the font's x-height (``Script.eval_x_height_char``)."""
+    info = get_script(script)
+    return info.eval_x_height_char or info.x_height_char
 
 
 def text2image_path() -> str:
@@ -242,7 +245,7 @@ LOWRES_OVERSAMPLE = 4  # render this many times larger, then area-average down, 
 
 def x_height(renderer: LineRenderer, font: FontInfo, size: int, script: str) -> float:
     """Ink height in pixels of the script's base letter at font ``size``."""
-    mask, _ = renderer.ink(X_HEIGHT_CHARS[script], font, size)
+    mask, _ = renderer.ink(x_height_char(script), font, size)
     rows = np.flatnonzero(mask.max(axis=1) > 127) if mask.size else np.empty(0)
     return float(rows[-1] - rows[0] + 1) if rows.size else 0.0
 
@@ -255,7 +258,7 @@ def render_lowres(text: str, font: FontInfo, target_x_height: float, script: str
     probe = LineRenderer(RenderConfig(font_size=100), script)
     ratio = x_height(probe, font, 100, script) / 100
     if ratio <= 0:
-        raise AksarError(f"{font.name}: no ink for {X_HEIGHT_CHARS[script]!r}, cannot measure its x-height")
+        raise AksarError(f"{font.name}: no ink for {x_height_char(script)!r}, cannot measure its x-height")
     guess = max(6, round(target_x_height / ratio))
     # the size (near the guess) whose measured x-height is closest to the target
     size, measured = min(((s, x_height(probe, font, s * k, script) / k) for s in (guess - 1, guess, guess + 1)),
@@ -268,4 +271,4 @@ def render_lowres(text: str, font: FontInfo, target_x_height: float, script: str
 
 
 __all__ = ["Text2Image", "PageSpec", "PageLine", "render_page", "read_boxes", "split_lines",
-           "text2image_path", "scan_degrade", "render_lowres", "x_height", "X_HEIGHT_CHARS"]
+           "text2image_path", "scan_degrade", "render_lowres", "x_height", "x_height_char"]

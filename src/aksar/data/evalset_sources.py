@@ -14,13 +14,13 @@ from aksar.core.io import sha256_file
 from aksar.core.rng import rng_for
 from aksar.render.fonts import HELDOUT_FAMILIES, SPECIAL_PURPOSE_FAMILIES, FontInfo, discover_fonts
 from aksar.text.normalize import normalize
-from aksar.text.scripts import get_script, script_share
+from aksar.text.scripts import ScriptField, get_script, script_share
 
-# The held-out families (never used in training, only in the held-out evaluation sets) and the
-# special-purpose SIL builds (neither training nor evaluation) are defined once, in aksar.render.fonts.
+# The held-out families (never used in training, only in the held-out evaluation sets), the
+# special-purpose builds (neither training nor evaluation) and the Debian packages of the held-out fonts
+# are each script's (``aksar.text.scripts``); ``EXCLUDED_FAMILIES``: {script: the special-purpose builds}.
 EXCLUDED_FAMILIES: dict[str, tuple[str, ...]] = {script: SPECIAL_PURPOSE_FAMILIES for script in HELDOUT_FAMILIES}
-FONT_PACKAGES = {"khmer": "fonts-sil-mondulkiri fonts-sil-mondulkiri-extra",
-                 "thai": "fonts-arundina fonts-noto-extra"}
+FONT_PACKAGES: ScriptField = ScriptField("font_packages")
 
 
 def _family_of(name: str, families: tuple[str, ...]) -> str | None:
@@ -45,7 +45,7 @@ def split_fonts(script: str) -> tuple[list[FontInfo], list[FontInfo]]:
     missing = sorted(set(heldout_fams) - {f.family for f in heldout})
     if missing:
         raise AksarError(f"held-out font families not installed: {', '.join(missing)} "
-                         f"(apt-get install {FONT_PACKAGES.get(script, '')})")
+                         f"(apt-get install {get_script(script).font_packages})")
     if not training:
         raise AksarError(f"no training fonts of {script} installed (see `aksar fonts --script {script}`)")
     return training, heldout

@@ -23,6 +23,7 @@ from aksar.infer.config import EvalConfig
 from aksar.text import metrics as M
 from aksar.text.graphemes import clusters
 from aksar.text.normalize import fold_visual, normalize
+from aksar.text.scripts import SCRIPTS
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +48,14 @@ class LineResult:
 # -- word segmentation -----------------------------------------------------------------------------
 
 def word_segmenter(script: str | None) -> tuple[str, Callable[[str], list[str]]] | None:
-    """``(name, tokenize)`` of an installed word segmenter for ``script``, or None.
-
-    Thai: ``thai-segmenter`` (a dependency of aksar); Khmer: ``khmer-nltk`` if installed.
-    """
-    def _words(fn: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
-        return lambda text: [w for w in fn(text) if w.strip()]
-
-    if script == "thai":
-        try:
-            from thai_segmenter import tokenize
-        except ImportError:
-            return None
-        return "thai-segmenter", _words(tokenize)
-    if script == "khmer":
-        try:
-            from khmernltk import word_tokenize  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-        return "khmer-nltk", _words(word_tokenize)
-    return None
+    """``(name, tokenize)`` of an installed word segmenter for ``script`` (its ``Script.segmenter``:
+    Thai ``thai-segmenter``, a dependency of aksar; Khmer ``khmer-nltk`` if installed), or None."""
+    info = SCRIPTS.get(script or "")
+    found = info.segmenter() if info is not None and info.segmenter is not None else None
+    if found is None:
+        return None
+    name, fn = found
+    return name, lambda text: [w for w in fn(text) if w.strip()]
 
 
 # -- metrics and analysis --------------------------------------------------------------------------

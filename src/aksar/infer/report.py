@@ -19,6 +19,7 @@ from aksar.core.io import atomic_write_json, atomic_write_text
 from aksar.infer.evaluate import LineResult, char_label
 from aksar.text.graphemes import clusters
 from aksar.text.metrics import edit_ops
+from aksar.text.scripts import SCRIPTS
 
 METRIC_LABELS = [
     ("cer", "CER (character error rate)", False),
@@ -30,16 +31,18 @@ METRIC_LABELS = [
     ("norm_edit_distance", "Normalized edit distance (PaddleOCR)", True),
 ]
 
+# The text font stack: the first two trusted fonts of every registered script.
+_FONTS = ",".join(dict.fromkeys(f"'{f}'" for s in SCRIPTS.values() for f in s.reference_fonts[:2]))
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:middle}
 th{background:#f2f2f2} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.txt{font-size:1.35em;font-family:'Noto Sans Khmer','Khmer OS','Noto Sans Thai',sans-serif}
+.txt{font-size:1.35em;font-family:%s,sans-serif}
 .del{background:#f8b4b4} .ins{background:#b4e6b4} .sub{background:#ffe08a}
 img.line{max-height:48px;image-rendering:auto;border:1px solid #ddd}
 .small{color:#666;font-size:.85em}
-"""
+""" % _FONTS
 
 
 def write_json(report: dict[str, Any], path: str | Path) -> None:
@@ -159,7 +162,8 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
     """The readable report: self-contained HTML (images as base64 PNG)."""
     esc = html.escape
     model, ds = report["model"], report["dataset"]
-    lang = {"khmer": "km", "thai": "th"}.get(model.get("script") or "", "")
+    info = SCRIPTS.get(model.get("script") or "")
+    lang = info.language if info is not None else ""
     parts = [f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>aksar eval: '
              f'{esc(Path(model["path"]).name)} on {esc(ds["path"])}</title><style>{CSS}</style></head><body>',
              f"<h1>aksar eval</h1><p>Model <b>{esc(model['path'])}</b> ({esc(model['backend'])}, "

@@ -7,10 +7,10 @@ still map every character. ``probe_font(font, script)`` returns None for a sound
 - layout: the script's probe line, laid out with Pillow RAQM, must produce ink with a sane bounding box
   (height and width in proportion to the font size and the number of clusters);
 - shaping: the probe line shaped with HarfBuzz must merge the script's joining marks where the trusted
-  reference font merges them (Khmer COENG: a working font turns COENG + consonant into a subscript glyph;
-  a font whose GSUB is missing or damaged draws a stray COENG sign and a full-size consonant). Optional
-  substitutions (consonant + AA ligatures, Thai positional mark variants) differ between good fonts and
-  are not compared; Thai needs no such merge (HarfBuzz itself decomposes SARA AM).
+  reference font merges them (Khmer COENG, Myanmar VIRAMA: a working font turns it + consonant into a
+  subscript glyph; a font whose GSUB is missing or damaged draws a stray sign and a full-size
+  consonant). Optional substitutions (consonant + AA ligatures, Thai positional mark variants) differ
+  between good fonts and are not compared; scripts without joining marks skip this step.
 
 Results are cached per (file, size, mtime, face, script).
 """
@@ -23,29 +23,24 @@ from functools import lru_cache
 
 from aksar.core.errors import AksarError
 from aksar.render.fonts import FontInfo, _load_face, font_cmap, resolve_font, script_letters
+from aksar.text.scripts import ScriptField, get_script
 
 log = logging.getLogger(__name__)
 
-# A real line per script, rich in what shaping must get right (subscripts, pre-base vowels, stacked marks).
-PROBE_LINES: dict[str, str] = {
-    "khmer": "ព្រះរាជាណាចក្រកម្ពុជា ស្រីខ្មែរ",
-    "thai": "ภาษาไทยเป็นภาษาราชการ ปู่ฟ้าที่น้ำ",
-}
-# Trusted fonts whose shaping of the probe line is the reference, first installed one wins.
-REFERENCE_FONTS: dict[str, tuple[str, ...]] = {
-    "khmer": ("Noto Sans Khmer", "Khmer OS", "Noto Serif Khmer"),
-    "thai": ("Noto Sans Thai", "Loma", "Garuda", "Noto Serif Thai"),
-}
-# Marks a font must merge into a neighbouring glyph (never drawn with their own glyph in running text).
-JOINING_MARKS: dict[str, frozenset[str]] = {"khmer": frozenset("\u17d2")}
+# Per script (``aksar.text.scripts``): a real line rich in what shaping must get right (``probe_line``:
+# subscripts, pre-base vowels, stacked marks); trusted fonts whose shaping of it is the reference, the
+# first installed one wins (``reference_fonts``); marks a font must merge into a neighbouring glyph, never
+# drawn with their own glyph in running text (``joining_marks``: Khmer COENG, Myanmar VIRAMA).
+PROBE_LINES: ScriptField = ScriptField("probe_line")
+REFERENCE_FONTS: ScriptField = ScriptField("reference_fonts")
+JOINING_MARKS: ScriptField = ScriptField("joining_marks")
 PROBE_SIZE = 32  # px; small keeps the probe fast
 
 
 def probe_line(script: str) -> str:
-    """The probe text of ``script`` (its ``ScriptInfo.sample`` for scripts without a dedicated line)."""
-    from aksar.text.scripts import get_script
-
-    return PROBE_LINES.get(script) or get_script(script).sample
+    """The probe text of ``script`` (its ``sample`` for scripts without a dedicated line)."""
+    info = get_script(script)
+    return info.probe_line or info.sample
 
 
 def _shape(font: FontInfo, text: str, script: str) -> list[tuple[int, int]]:
@@ -60,7 +55,7 @@ def absorbed_marks(font: FontInfo, text: str, script: str) -> set[int]:
     import uharfbuzz as hb
 
     hb_font = hb.Font(_load_face(font.path, font.index)[0])
-    marks = JOINING_MARKS.get(script, frozenset())
+    marks = get_script(script).joining_marks
     glyphs = _shape(font, text, script)
     starts = sorted({c for _, c in glyphs})
     out: set[int] = set()
@@ -113,7 +108,7 @@ def _layout_problem(font: FontInfo, text: str, script: str) -> str | None:
 def reference_font(script: str) -> FontInfo | None:
     """The first installed trusted font of ``script`` that passes its own outline and layout checks."""
     text = probe_line(script)
-    for name in REFERENCE_FONTS.get(script, ()):
+    for name in get_script(script).reference_fonts:
         try:
             font = resolve_font(name)
         except AksarError:
@@ -121,7 +116,7 @@ def reference_font(script: str) -> FontInfo | None:
         if not _empty_outlines(font, script) and _layout_problem(font, text, script) is None:
             return font
     log.warning("no trusted %s reference font installed (%s): fonts are probed without the shaping "
-                "comparison", script, ", ".join(REFERENCE_FONTS.get(script, ())) or "none known")
+                "comparison", script, ", ".join(get_script(script).reference_fonts) or "none known")
     return None
 
 

@@ -17,39 +17,27 @@ from pathlib import Path
 from typing import Iterable
 
 from aksar.core.errors import AksarError
+from aksar.text.scripts import SCRIPTS, ScriptField, get_script
 
 log = logging.getLogger(__name__)
 
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 
 # Faces left out of discovery by default, matched case-insensitively against the font name ("Family
-# Style"), the family (all its styles) or the file name. aksar targets printed text; these faces draw
-# letters far from print: ornamental (Khmer OS Metal Chrieng; Khmer OS Muol Pali, whose Pali-style
-# letterforms differ from the Muol headings) or handwriting (Khmer OS Fasthand, Khmer OS Freehand, Purisa).
-# Khmer OS Muol / Muol Light stay in: they are the standard heading faces of Cambodian official print.
-# Add fonts back with `exclude_fonts: []` or list them explicitly in `fonts:`. See docs/render.md.
-DEFAULT_EXCLUDE: tuple[str, ...] = (
-    "Khmer OS Metal Chrieng",
-    "Khmer OS Muol Pali",
-    "Khmer OS Fasthand",
-    "Khmer OS Freehand",
-    "Purisa",
-)
+# Style"), the family (all its styles) or the file name: each script's ``excluded_fonts`` (faces that
+# draw letters far from print: ornamental or handwriting) and ``special_purpose_families`` (e.g. SIL
+# diagnostic builds). Add fonts back with `exclude_fonts: []` or list them in `fonts:`. See docs/render.md.
+# Held-out font families (``Script.heldout_families``) are never used for training
+# (``SynthConfig.exclude_heldout``) and are read by the evaluation-set builder for unseen-font evaluation.
+HELDOUT_FAMILIES: ScriptField = ScriptField("heldout_families")
 
-# Held-out font families: never used for training (``SynthConfig.exclude_heldout``), read by the
-# evaluation-set builder for unseen-font evaluation. The one place these lists live.
-HELDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
-    "khmer": ("Khmer Mondulkiri", "Khmer Busra"),
-    "thai": ("Arundina Sans", "Arundina Serif", "Arundina Sans Mono", "Noto Serif Thai"),
-}
 
-# Special-purpose SIL builds (fonts-sil-mondulkiri-extra): diagnostic faces draw hidden characters, the
-# others are dictionary/dotted/spacing variants. Excluded from training and evaluation alike.
-SPECIAL_PURPOSE_FAMILIES: tuple[str, ...] = (
-    "Khmer Busra diagnostic", "Khmer Busra dict", "Khmer Busra dot", "Khmer Busra xspace",
-    "Khmer Busra high", "Khmer Busra MOE", "Khmer Busra Bunong",
-)
-DEFAULT_EXCLUDE = DEFAULT_EXCLUDE + SPECIAL_PURPOSE_FAMILIES
+def _all_scripts(attr: str) -> tuple[str, ...]:
+    return tuple(name for s in SCRIPTS.values() for name in getattr(s, attr))
+
+
+SPECIAL_PURPOSE_FAMILIES: tuple[str, ...] = _all_scripts("special_purpose_families")
+DEFAULT_EXCLUDE: tuple[str, ...] = _all_scripts("excluded_fonts") + SPECIAL_PURPOSE_FAMILIES
 
 STYLE_CLASSES = ("regular", "bold", "italic")
 
@@ -227,15 +215,14 @@ def coverage(font: FontInfo, chars: Iterable[str | int]) -> tuple[list[str], lis
 
 @lru_cache(maxsize=None)
 def script_letters(script: str) -> tuple[str, ...]:
-    """The letters and marks (Unicode categories L*, M*) of a script's ranges."""
-    from aksar.text.scripts import get_script
-
+    """The letters and marks (Unicode categories L*, M*) of a script's ranges, less its
+    ``optional_letters`` (recent additions that sound fonts may lack)."""
     info = get_script(script)
     out = []
     for rng in info.ranges:
         lo, hi = rng
         for cp in range(int(lo), int(hi) + 1):
-            if unicodedata.category(chr(cp))[0] in "LM":
+            if unicodedata.category(chr(cp))[0] in "LM" and chr(cp) not in info.optional_letters:
                 out.append(chr(cp))
     return tuple(out)
 

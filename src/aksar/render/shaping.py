@@ -17,6 +17,7 @@ from collections import OrderedDict
 import regex
 
 from aksar.render.fonts import FontInfo, discover_fonts, font_cmap, _load_face
+from aksar.text.scripts import ScriptField, get_script
 
 DOTTED_CIRCLE = 0x25CC
 
@@ -31,9 +32,10 @@ def _is_default_ignorable(ch: str) -> bool:
 
 # A combining mark preceded by nothing that can carry it (start of text, space, punctuation); format
 # characters (ZWJ, ZWNJ) between a base and its mark are left to the shaper.
-# A cluster HarfBuzz must mark with a dotted circle (a dependent vowel on a dependent vowel). Fonts whose own
-# GSUB hides that circle are gated through the reference font instead. Thai: HarfBuzz inserts none.
-BROKEN_PROBE: dict[str, str] = {"khmer": "\u1780\u17b6\u17b6"}
+# A cluster HarfBuzz must mark with a dotted circle (``Script.broken_probe``, e.g. a Khmer dependent vowel on
+# a dependent vowel). Fonts whose own GSUB hides that circle are gated through the reference font instead.
+# Thai and Lao have none: HarfBuzz's Thai/Lao shaper inserts no dotted circle.
+BROKEN_PROBE: ScriptField = ScriptField("broken_probe")
 
 _ORPHAN_MARK = regex.compile(r"(?<![\p{L}\p{N}\p{M}\p{Cf}\u25CC])\p{M}")
 
@@ -75,7 +77,6 @@ class ShapingGate:
                 self._props = (None, None)
             else:
                 import uharfbuzz as hb
-                from aksar.text.scripts import get_script
 
                 info = get_script(self.script)
                 buf = hb.Buffer()
@@ -100,8 +101,8 @@ class ShapingGate:
 
     def _reveals_broken(self, hb_font, dotted: int) -> bool:
         """Whether shaping a known-broken cluster of the script shows a dotted circle in this font."""
-        probe = BROKEN_PROBE.get(self.script or "")
-        return probe is None or any(gid == dotted for gid, _ in self._shape(hb_font, probe))
+        probe = get_script(self.script).broken_probe if self.script else ""
+        return not probe or any(gid == dotted for gid, _ in self._shape(hb_font, probe))
 
     def shape(self, text: str, font: FontInfo) -> list[tuple[int, int]]:
         """(glyph id, cluster) pairs of ``text`` shaped in ``font``."""

@@ -24,6 +24,7 @@ from aksar.render.fonts import (DEFAULT_EXCLUDE, HELDOUT_FAMILIES, STYLE_CLASSES
                                 resolve_font, script_letters, style_class)
 from aksar.render.renderer import LineRenderer, RenderConfig
 from aksar.render.shaping import ShapingGate
+from aksar.text.scripts import get_script
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,6 @@ class Sample:
 
 
 # A letter without ascender or descender: its ink height at 100 px gives the font's x-height ratio.
-X_HEIGHT_REFERENCE = {"khmer": "\u1793", "thai": "\u0e2d"}  # NO, O ANG
 
 
 def resize_to_height(img: np.ndarray, height: int) -> np.ndarray:
@@ -131,9 +131,9 @@ class Synthesizer:
                                    cfg.excluded_names(self.script))
             if not fonts:
                 where = ", ".join(cfg.font_dirs) or "the system font folders"
+                packages = get_script(self.script).font_packages or "a font package of the script"
                 raise AksarError(f"no {self.script} fonts found in {where} "
-                                 f"(install e.g. fonts-khmeros / fonts-thai-tlwg / fonts-noto-core, "
-                                 f"or set font_dirs / fonts)")
+                                 f"(install e.g. {packages}, or set font_dirs / fonts)")
             return fonts
         letters = script_letters(self.script)
         fonts: list[FontInfo] = []
@@ -207,7 +207,7 @@ class Synthesizer:
         """The font's x-height as a share of its pixel size (ink height of a reference letter)."""
         ratio = self._x_ratio.get(font)
         if ratio is None:
-            ref = X_HEIGHT_REFERENCE.get(self.script, "x")
+            ref = get_script(self.script).x_height_char
             try:
                 mask, _ = self._renderer.ink(ref, font, 100)
                 ratio = float(np.count_nonzero(mask.max(axis=1) >= 128)) / 100 if mask.size else 0.0

@@ -23,43 +23,10 @@ import numpy as np
 from aksar.core.errors import AksarError
 from aksar.text.graphemes import clusters
 from aksar.text.normalize import normalize
-from aksar.text.scripts import get_script
+from aksar.text.scripts import SCRIPTS, get_script
 
 KINDS = ("corpus", "random_clusters", "numbers", "mixed", "shuffled")
 
-
-def _chars(lo: int, hi: int, skip: str = "") -> list[str]:
-    return [chr(c) for c in range(lo, hi + 1) if chr(c) not in skip]
-
-
-# Cluster grammars: (bases, subscripts, vowels, signs, probabilities)
-_KHMER = {
-    "consonants": _chars(0x1780, 0x17A2),
-    "independent": _chars(0x17A5, 0x17B3, skip="\u17a8"),     # QUK deprecated
-    "subscript": _chars(0x1780, 0x17A2, skip="\u17a1\u17a2"),   # LA, QA: no subscript form in most fonts
-    "vowels": _chars(0x17B6, 0x17C5),
-    "signs": ["\u17c6", "\u17c7", "\u17cb"],                     # NIKAHIT, REAHMUK, BANTOC
-    "shifters": ["\u17c9", "\u17ca"],
-}
-_THAI = {
-    "consonants": _chars(0x0E01, 0x0E2E),
-    "leading": ["\u0e40", "\u0e41", "\u0e42", "\u0e43", "\u0e44"],
-    "above_below": ["\u0e34", "\u0e35", "\u0e36", "\u0e37", "\u0e38", "\u0e39", "\u0e31"],
-    "tones": ["\u0e48", "\u0e49", "\u0e4a", "\u0e4b"],
-    "following": ["\u0e32", "\u0e30", "\u0e33"],
-}
-
-_WORDS = {
-    "khmer": {"months": "មករា កុម្ភៈ មីនា មេសា ឧសភា មិថុនា កក្កដា សីហា កញ្ញា តុលា វិច្ឆិកា ធ្នូ".split(),
-              "date": ["ថ្ងៃទី", "ខែ", "ឆ្នាំ"], "time": "ម៉ោង", "phone": "ទូរស័ព្ទ", "price": "តម្លៃ",
-              "currency": ["៛", "រៀល", "ដុល្លារ", "$", "USD"], "percent": "ភាគរយ", "number": "លេខ",
-              "section": ["មាត្រា", "ជំពូក", "ផ្នែក", "ចំណុច"]},
-    "thai": {"months": ("มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน กรกฎาคม สิงหาคม กันยายน ตุลาคม "
-                        "พฤศจิกายน ธันวาคม").split(),
-             "date": ["วันที่", "", "พ.ศ."], "time": "เวลา", "phone": "โทร", "price": "ราคา",
-             "currency": ["บาท", "฿", "$", "USD"], "percent": "ร้อยละ", "number": "เลขที่",
-             "section": ["มาตรา", "หมวด", "ส่วน", "ข้อ"]},
-}
 
 _LATIN_TOKENS = ("ID No. PDF USB Wi-Fi GPS COVID-19 ISO 9001 HTTP Email: Tel: Fax: Ref. Art. Sec. Vol. pp. "
                  "etc. e.g. CPU RAM GB MB API SMS ATM VAT Ltd. Co. Inc. ASEAN UNDP WHO km kg cm mm Annex A B C "
@@ -84,10 +51,11 @@ class DomainText:
 
     def __init__(self, script: str, lines: Sequence[str], allowed: Iterable[str] | None = None,
                  max_length: int | None = None) -> None:
-        if script not in ("khmer", "thai"):
-            raise AksarError(f"text domains: no cluster grammar for script {script!r} (khmer, thai)")
-        self.script = script
         self.info = get_script(script)
+        if self.info.random_cluster is None or self.info.words is None:
+            known = sorted(n for n, s in SCRIPTS.items() if s.random_cluster and s.words)
+            raise AksarError(f"text domains: no cluster grammar for script {script!r} ({', '.join(known)})")
+        self.script = script
         self.lines = list(lines)
         self.max_length = max_length
         self.allowed = set(allowed) if allowed is not None else None
@@ -165,67 +133,43 @@ class DomainText:
         return text
 
     def _cluster(self, rng: np.random.Generator) -> str:
-        if self.script == "khmer":
-            g = _KHMER
-            u = rng.random(5)
-            if u[0] < 0.1:
-                return self._pick(rng, g["independent"])
-            out = self._pick(rng, g["consonants"])
-            if u[1] < 0.3:
-                out += "\u17d2" + self._pick(rng, g["subscript"])
-                if u[2] < 0.1:
-                    out += "\u17d2\u179a"  # COENG RO, last of the subscripts
-            if u[3] < 0.65:
-                out += self._pick(rng, g["vowels"])
-            if u[4] < 0.12:
-                out += self._pick(rng, g["signs"])
-            return out if self.ok(out) else ""
-        g = _THAI
-        u = rng.random(5)
-        lead = self._pick(rng, g["leading"]) if u[0] < 0.25 else ""
-        out = lead + self._pick(rng, g["consonants"])
-        if not lead and u[1] < 0.35:
-            out += self._pick(rng, g["above_below"])
-        if u[2] < 0.3:
-            out += self._pick(rng, g["tones"])
-        if u[3] < 0.2 and not out[-1] in g["above_below"]:
-            out += self._pick(rng, g["following"])
+        out = self.info.random_cluster(self._pick, rng)
         return out if self.ok(out) else ""
 
     def _random_clusters(self, rng: np.random.Generator) -> str:
         return "".join(self._cluster(rng) for _ in range(int(rng.integers(1, 6))))
 
     def _number(self, rng: np.random.Generator) -> str:
-        w = _WORDS[self.script]
+        w = self.info.words
         native = bool(rng.random() < 0.5)
         kind = int(rng.integers(7))
         d = lambda s: self._digits(rng, s, native)  # noqa: E731
         if kind == 0:
             day, month, year = int(rng.integers(1, 29)), int(rng.integers(1, 13)), int(rng.integers(1950, 2040))
-            if self.script == "thai" and rng.random() < 0.5:
-                year += 543
+            if w.era_offset and rng.random() < 0.5:
+                year += w.era_offset
             if rng.random() < 0.5:
                 return d(f"{day:02d}/{month:02d}/{year}")
-            return f"{w['date'][0]}{d(str(day))} {w['date'][1]}{w['months'][month - 1]} {w['date'][2]}{d(str(year))}"
+            return f"{w.date[0]}{d(str(day))} {w.date[1]}{w.months[month - 1]} {w.date[2]}{d(str(year))}"
         if kind == 1:
             value = int(rng.integers(1, 10 ** int(rng.integers(2, 8))))
             amount = f"{value:,}" + (f".{int(rng.integers(100)):02d}" if rng.random() < 0.4 else "")
-            cur = self._pick(rng, w["currency"])
-            return f"{w['price']} {d(amount)} {cur}".strip()
+            cur = self._pick(rng, w.currency)
+            return f"{w.price} {d(amount)} {cur}".strip()
         if kind == 2:
-            code = "+855" if self.script == "khmer" else "+66"
+            code = w.phone_code
             if rng.random() < 0.5:
                 num = f"0{int(rng.integers(10, 99))} {int(rng.integers(100, 999))} {int(rng.integers(1000, 9999))}"
             else:
                 num = f"{code} {int(rng.integers(10, 99))}-{int(rng.integers(100, 999))}-{int(rng.integers(100, 999))}"
-            return f"{w['phone']} {d(num)}"
+            return f"{w.phone} {d(num)}"
         if kind == 3:
             pct = f"{rng.uniform(0, 100):.{int(rng.integers(0, 3))}f}"
-            return d(pct) + ("%" if rng.random() < 0.7 and self.ok("%") else f" {w['percent']}")
+            return d(pct) + ("%" if rng.random() < 0.7 and self.ok("%") else f" {w.percent}")
         if kind == 4:
-            return f"{w['time']} {d(f'{int(rng.integers(0, 24))}:{int(rng.integers(0, 60)):02d}')}"
+            return f"{w.time} {d(f'{int(rng.integers(0, 24))}:{int(rng.integers(0, 60)):02d}')}"
         if kind == 5:
-            return f"{w['number']} {d(f'{int(rng.integers(1, 9999))}/{int(rng.integers(1990, 2040))}')}"
+            return f"{w.number} {d(f'{int(rng.integers(1, 9999))}/{int(rng.integers(1990, 2040))}')}"
         return d(str(int(rng.integers(0, 10 ** int(rng.integers(1, 7))))))
 
     def _numbers(self, rng: np.random.Generator) -> str:
@@ -235,9 +179,9 @@ class DomainText:
     def _mixed(self, rng: np.random.Generator) -> str:
         u = rng.random()
         if u < 0.15:  # a section number
-            w = _WORDS[self.script]
+            w = self.info.words
             nums = ".".join(str(int(rng.integers(1, 30))) for _ in range(int(rng.integers(1, 4))))
-            sec = self._pick(rng, w["section"]) + " " if rng.random() < 0.5 else ""
+            sec = self._pick(rng, w.section) + " " if rng.random() < 0.5 else ""
             return sec + self._digits(rng, nums, bool(rng.random() < 0.4)) + self._pick(rng, [".", ":", ")"])
         if u < 0.45:
             token = self._pick(rng, _LATIN_TOKENS)

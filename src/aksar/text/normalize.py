@@ -3,33 +3,34 @@
 ``normalize`` (used on every corpus line, label and prediction):
 
 1. Invisible characters are removed (``INVISIBLE_CHARS``: zero width space, BOM, soft hyphen, bidi and
-   other format controls, C0/C1 controls other than whitespace, the invisible Khmer inherent vowels
-   U+17B4/U+17B5). ZWJ is always removed; ZWNJ is kept only between a Khmer register shifter
-   (U+17C9/U+17CA) and a following vowel or sign, the one place where it changes the rendering.
-2. Deprecated Khmer characters are replaced by their recommended spellings (U+17A3 -> U+17A2,
-   U+17A4 -> U+17A2 U+17B6, U+17D8 -> U+17D4 U+179B U+17D4).
+   other format controls, C0/C1 controls other than whitespace, and each script's ``invisible``
+   characters). ZWJ is always removed; ZWNJ is kept only where a script's ``zwnj_context`` says it
+   changes the rendering (Khmer: between a register shifter and a following vowel or sign).
+2. Deprecated characters are replaced by their recommended spellings (each script's ``deprecated``).
 3. NFC.
 4. Whitespace runs (any Unicode space, tab, newline, NBSP) become one space; ends are stripped.
-5. Khmer: the marks after a base are put in canonical order (see ``khmer.py``).
-6. Thai: SARA AM is the precomposed U+0E33; U+0E4D [tone] U+0E32 -> [tone] U+0E33; a
-   non-spacing mark typed twice in a row is kept once.
+5. The ``normalize`` rules of every registered script whose characters the text holds, in registration
+   order (Khmer mark order, Thai and Lao SARA AM, Myanmar storage order: see each script's module).
 
 ``fold_visual`` is separate and NOT part of ``normalize``: it maps encodings that are different text
-but look the same in most fonts (``FOLD_TABLE``) to one form, for lenient metrics only.
+but look the same in most fonts (``FOLD_TABLE``: the generic entries and each script's ``folds``) to
+one form, for lenient metrics only.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
-from aksar.text.khmer import KHMER_CHAR_RE, khmer_canonical_order
-from aksar.text.scripts import get_script
+from aksar.text.scripts.base import SCRIPTS, generation, get_script
 
 ZWNJ = "\u200c"
 ZWJ = "\u200d"
 
-# Characters no image can show. Removed everywhere.
-INVISIBLE_CHARS: frozenset[str] = frozenset(
+# Characters no image can show, whatever the script. Removed everywhere.
+GENERIC_INVISIBLE: frozenset[str] = frozenset(
     "\u00ad"                      # SOFT HYPHEN
     "\u034f"                      # COMBINING GRAPHEME JOINER
     "\u061c"                      # ARABIC LETTER MARK
@@ -41,38 +42,53 @@ INVISIBLE_CHARS: frozenset[str] = frozenset(
     "\u2066\u2067\u2068\u2069"    # bidi isolates
     "\u206a\u206b\u206c\u206d\u206e\u206f"  # deprecated format characters
     "\ufeff"                      # ZERO WIDTH NO-BREAK SPACE / BOM
-    "\u17b4\u17b5"                # KHMER VOWEL INHERENT AQ / AA (invisible, discouraged)
 ) | frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if not chr(c).isspace())
 
-# Deprecated Khmer characters -> recommended sequences (The Unicode Standard, Khmer chapter).
-KHMER_DEPRECATED: dict[str, str] = {
-    "\u17a3": "\u17a2",               # KHMER INDEPENDENT VOWEL QAQ -> QA
-    "\u17a4": "\u17a2\u17b6",         # KHMER INDEPENDENT VOWEL QAA -> QA + AA
-    "\u17d8": "\u17d4\u179b\u17d4",   # KHMER SIGN BEYYAL -> KHAN LO KHAN
-}
-
-_TRANSLATE = {ord(c): None for c in INVISIBLE_CHARS} | {ord(k): v for k, v in KHMER_DEPRECATED.items()}
-_DEPRECATED_OR_INVISIBLE_RE = re.compile(
-    "[" + "".join(sorted(re.escape(c) for c in INVISIBLE_CHARS | set(KHMER_DEPRECATED))) + "]"
-)
-
-# ZWJ anywhere, ZWNJ unless between a Khmer shifter and a following Khmer vowel/sign.
-_JOINER_RE = re.compile(
-    "\u200d|(?<![\u17c9\u17ca])\u200c|\u200c(?![\u17b6-\u17d1\u17d3\u17dd])"
+GENERIC_FOLDS: tuple[tuple[str, str, str], ...] = (
+    ("\u2010", "-", "HYPHEN and HYPHEN-MINUS are the same glyph"),
+    ("\u2011", "-", "NON-BREAKING HYPHEN and HYPHEN-MINUS are the same glyph"),
+    ("\u2026", "...", "HORIZONTAL ELLIPSIS and three FULL STOPs look the same"),
 )
 _SPACE_RE = re.compile(r"\s+")
 
-THAI_TONES = "\u0e48\u0e49\u0e4a\u0e4b"
-_THAI_CHAR_RE = re.compile("[\u0e00-\u0e7f]")
-_THAI_AM_RE = re.compile(f"\u0e4d([{THAI_TONES}]?)\u0e32")
-# Thai non-spacing marks (above/below vowels, tone marks, other signs) typed twice in a row.
-_THAI_DOUBLE_MARK_RE = re.compile("([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1+")
+
+@dataclass(frozen=True)
+class _Tables:
+    """What normalize and fold_visual need, built from the registered scripts."""
+
+    invisible: frozenset[str]
+    translate: dict[int, str | None]
+    deprecated_or_invisible: re.Pattern
+    joiner: re.Pattern
+    fold_table: tuple[tuple[str, str, str], ...]
+    fold_map: dict[str, str]
+    fold_re: re.Pattern
+    rules: tuple[tuple[Callable[[str], object], Callable[[str], str]], ...]  # (has the script's chars, rules)
 
 
-def _thai_rules(text: str) -> str:
-    if "\u0e4d" in text:
-        text = _THAI_AM_RE.sub("\\1\u0e33", text)
-    return _THAI_DOUBLE_MARK_RE.sub("\\1", text)
+@lru_cache(maxsize=4)
+def _tables(_generation: int) -> _Tables:
+    scripts = list(SCRIPTS.values())
+    invisible = GENERIC_INVISIBLE | frozenset("".join(s.invisible for s in scripts))
+    deprecated = {k: v for s in scripts for k, v in s.deprecated.items()}
+    keep = "".join(f"(?!(?<=[{b}])\u200c(?=[{a}]))" for s in scripts if s.zwnj_context for b, a in [s.zwnj_context])
+    folds = tuple(f for s in scripts for f in s.folds) + GENERIC_FOLDS
+    fold_map = {src: dst for src, dst, _ in folds}
+    return _Tables(
+        invisible=invisible,
+        translate={ord(c): None for c in invisible} | {ord(k): v for k, v in deprecated.items()},
+        deprecated_or_invisible=re.compile(
+            "[" + "".join(sorted(re.escape(c) for c in invisible | set(deprecated))) + "]"),
+        joiner=re.compile(f"\u200d|{keep}\u200c"),
+        fold_table=folds, fold_map=fold_map,
+        fold_re=re.compile("|".join(re.escape(s) for s in sorted(fold_map, key=len, reverse=True))),
+        rules=tuple((s.char_re.search, s.normalize) for s in scripts if s.normalize is not None),
+    )
+
+
+def invisible_chars() -> frozenset[str]:
+    """The characters ``normalize`` removes (generic ones and every registered script's)."""
+    return _tables(generation()).invisible
 
 
 def normalize(text: str, script: str | None = None) -> str:
@@ -83,32 +99,18 @@ def normalize(text: str, script: str | None = None) -> str:
     """
     if script is not None:
         get_script(script)
-    if _DEPRECATED_OR_INVISIBLE_RE.search(text):
-        text = text.translate(_TRANSLATE)
+    t = _tables(generation())
+    if t.deprecated_or_invisible.search(text):
+        text = text.translate(t.translate)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     if ZWNJ in text or ZWJ in text:
-        text = _JOINER_RE.sub("", text)
+        text = t.joiner.sub("", text)
     text = _SPACE_RE.sub(" ", text).strip()
-    if KHMER_CHAR_RE.search(text):
-        text = khmer_canonical_order(text)
-    if _THAI_CHAR_RE.search(text):
-        text = _thai_rules(text)
+    for has_chars, rules in t.rules:
+        if has_chars(text):
+            text = rules(text)
     return text
-
-
-# Look-alike encodings: (encoded as, folded to, why). Applied by fold_visual, longest match first.
-FOLD_TABLE: tuple[tuple[str, str, str], ...] = (
-    ("\u17d2\u178a", "\u17d2\u178f",
-     "KHMER COENG DA and COENG TA: the subscript forms of DA and TA are one glyph in most fonts"),
-    ("\u0e40\u0e40", "\u0e41",
-     "two THAI SARA E look the same as one THAI SARA AE"),
-    ("\u2010", "-", "HYPHEN and HYPHEN-MINUS are the same glyph"),
-    ("\u2011", "-", "NON-BREAKING HYPHEN and HYPHEN-MINUS are the same glyph"),
-    ("\u2026", "...", "HORIZONTAL ELLIPSIS and three FULL STOPs look the same"),
-)
-_FOLD_MAP = {src: dst for src, dst, _ in FOLD_TABLE}
-_FOLD_RE = re.compile("|".join(re.escape(s) for s in sorted(_FOLD_MAP, key=len, reverse=True)))
 
 
 def fold_visual(text: str, script: str | None = None) -> str:
@@ -117,7 +119,16 @@ def fold_visual(text: str, script: str | None = None) -> str:
     For lenient metrics only: folded text is not a valid training label.
     """
     text = normalize(text, script)
-    return _FOLD_RE.sub(lambda m: _FOLD_MAP[m.group(0)], text)
+    t = _tables(generation())
+    return t.fold_re.sub(lambda m: t.fold_map[m.group(0)], text)
 
 
-__all__ = ["normalize", "fold_visual", "INVISIBLE_CHARS", "KHMER_DEPRECATED", "FOLD_TABLE"]
+def __getattr__(name: str):
+    """``INVISIBLE_CHARS`` and ``FOLD_TABLE``, from the scripts registered when they are read."""
+    if name == "INVISIBLE_CHARS":
+        return invisible_chars()
+    if name == "FOLD_TABLE":
+        return _tables(generation()).fold_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__all__ = ["normalize", "fold_visual", "invisible_chars", "INVISIBLE_CHARS", "GENERIC_INVISIBLE", "FOLD_TABLE"]

