@@ -76,7 +76,7 @@ class ModelConfig:
 class DataConfig:
     """Training data (on the fly from a corpus, or a dataset on disk) and the fixed validation set."""
 
-    preset: str | None = None  # khmer | thai: build the corpus from the built-in text if missing
+    preset: str | None = None  # a built-in corpus (aksar.text.presets.PRESETS) to build data.corpus_dir from if missing
     corpus_dir: str = "data/processed"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)  # used when the corpus is built
     charset: str | None = None  # charset file; default corpus_dir/charset.txt

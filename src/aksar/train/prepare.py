@@ -62,8 +62,10 @@ def prepare_data(cfg: TrainConfig) -> list[str]:
     corpus = Path(d.corpus_dir)
     if not (corpus / "train.txt").is_file():
         if not d.preset:
+            from aksar.text.presets import PRESETS
+
             raise AksarError(f"data.corpus_dir: {corpus / 'train.txt'} not found; build a corpus with "
-                             f"`aksar corpus build`, or set data.preset (khmer or thai) to build it here")
+                             f"`aksar corpus build`, or set data.preset ({', '.join(sorted(PRESETS))}) to build it here")
         from aksar.text.corpus import build_corpus
 
         char_mode = d.max_text_length == 1
