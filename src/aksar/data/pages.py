@@ -224,9 +224,9 @@ def generate_pages(cfg: PagesConfig) -> dict:
     unknown = [s for s in cfg.splits if s not in SPLITS]
     if unknown:
         raise AksarError(f"splits: unknown split(s) {', '.join(unknown)} (known: {', '.join(SPLITS)})")
-    missing = [s for s in cfg.splits if s not in cfg.pages]
+    missing = [s for s in cfg.splits if not isinstance(cfg.pages.get(s), int) or cfg.pages[s] < 0]
     if missing:
-        raise AksarError(f"pages: no page count for split(s) {', '.join(missing)}")
+        raise AksarError(f"pages: expected a page count >= 0 for split(s) {', '.join(missing)}, got {cfg.pages}")
     corpus_dir, out = Path(cfg.corpus_dir), Path(cfg.output_dir)
     script = corpus_script(corpus_dir)
     workers = resolve_workers(cfg.workers)

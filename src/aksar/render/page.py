@@ -8,6 +8,7 @@ geometric degradation (``page_degrade``). Rules and table grids are ink without 
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -62,6 +63,10 @@ class Page:
     skipped: Counter = field(default_factory=Counter)  # lines not drawn, per reason
 
 
+_BREAKS = re.compile("( +|\u200b+)")  # split keeping the separators
+_BLANK = " \u200b"
+
+
 def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
@@ -110,38 +115,42 @@ class PageRenderer:
         return float(self.synth.renderer.image_font(font, px).getlength(text, language=self.synth.renderer.language))
 
     def _wrap(self, text: str, font: FontInfo, px: int, width: float, first: float = 0.0) -> list[str]:
-        """Greedy wrap at spaces (``first``: extra indent of the first line); words too long for a line are
-        broken between grapheme clusters."""
+        """Greedy wrap at spaces and zero-width spaces (Khmer's word breaks; dropped at a break),
+        ``first``: extra indent of the first line. A word longer than a whole line (Thai and Khmer write
+        runs without breaks) continues the current line, broken between grapheme clusters."""
         from aksar.text.graphemes import clusters
 
         lines: list[str] = []
         cur = ""
-        for word in (w for w in text.split(" ") if w):
+        parts = _BREAKS.split(text)
+        for sep, word in zip([""] + parts[1::2], parts[::2]):
+            if not word:
+                continue
             avail = width - (first if not lines else 0.0)
-            cand = f"{cur} {word}" if cur else word
+            cand = f"{cur}{sep}{word}" if cur else word
             if self._length(cand, font, px) <= avail:
                 cur = cand
                 continue
-            if cur:
-                lines.append(cur)
-                cur = ""
             if self._length(word, font, px) <= width:
+                if cur:
+                    lines.append(cur)
                 cur = word
                 continue
+            cur = f"{cur}{sep}" if cur else ""
             for cl in clusters(word):
-                if cur and self._length(cur + cl, font, px) > width:
-                    lines.append(cur)
+                if cur.strip(_BLANK) and self._length(cur + cl, font, px) > width - (first if not lines else 0.0):
+                    lines.append(cur.strip(_BLANK))
                     cur = ""
                 cur += cl
-        if cur:
-            lines.append(cur)
+        if cur.strip(_BLANK):
+            lines.append(cur.strip(_BLANK))
         return lines
 
     # -- drawing ---------------------------------------------------------------------------------
     def _line(self, st: _State, text: str, font: FontInfo, px: int, x0: float, x1: float, y: float,
               align: str, kind: str, block: int) -> bool:
         """Draw ``text`` in the box x0..x1 with its ascent line at ``y``; False (counted) if not drawn."""
-        text = text.strip()
+        text = text.strip(_BLANK)
         if not text:
             return False
         reason = self.synth.gate.check(text, font)
@@ -237,13 +246,12 @@ class PageRenderer:
         font = self._font(items[0][0], rng, style.kind == "heading", st)
         if font is None:
             return y
-        start = y
         max_lines = 2 if style.kind in ("heading", "caption") else 10**6
         for text, first, cont in items:
             wrapped = self._wrap(text, font, px, x1 - x0 - cont, first - cont)[:max_lines]
             for k, line in enumerate(wrapped):
                 if y + pitch > bottom:
-                    return y if y > start else start
+                    return y
                 indent = first if k == 0 else cont
                 last = k == len(wrapped) - 1
                 align = "left" if style.align == "justify" and last else style.align
@@ -304,9 +312,11 @@ class PageRenderer:
         h, w = cov.shape
         cfg = self.cfg
         paper, ink, amp = uniform(rng, cfg.paper), uniform(rng, cfg.ink), uniform(rng, cfg.paper_texture)
-        grid = rng.standard_normal((max(2, h // 64), max(2, w // 64)), dtype=np.float32)
-        bg = paper + amp * cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(bg + (ink - bg) * cov, 0, 255).astype(np.uint8)
+        grid = rng.standard_normal((max(2, h // 64), max(2, w // 64)), dtype=np.float32) * amp + (paper - ink)
+        out = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)   # paper - ink
+        out *= 1 - cov                                                    # ink + (paper - ink) * (1 - cov)
+        out += ink
+        return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
     def render(self, texts: Sequence[str], rng: np.random.Generator) -> Page:
         """One page from ``texts`` (drawn at random), decided only by ``rng``'s state."""
