@@ -87,6 +87,24 @@ def test_degraded_polygons_follow_the_ink(khmer_corpus_dir):
     assert ink.sum() > 500 and (ink & ~inside).sum() <= 0.002 * ink.sum()
 
 
+def test_every_degradation_runs(khmer_corpus_dir):
+    from aksar.render.page_degrade import PageDegradeConfig
+
+    texts = read_split(khmer_corpus_dir, "train")[:100]
+    cfg = tiny_page_config("khmer")
+    probs = {k: 1.0 for k in ("bleed_p", "light_p", "rotate_p", "skew_p", "perspective_p", "blur_p", "lowres_p",
+                              "noise_p", "speckle_p", "binarize_p", "jpeg_p")}
+    cfg.degrade = PageDegradeConfig(clean_p=0.0, lowres_dpi=(80, 90), **probs)
+    page = PageRenderer("khmer", cfg).render(texts, rng_for(4, "all"))
+    assert [r["op"] for r in page.record] == ["bleed_through", "illumination", "homography", "blur", "lowres",
+                                              "noise", "speckle", "binarize", "jpeg"]
+    img = page.image
+    assert img.dtype == np.uint8 and img.ndim == 2 and 80 <= page.dpi <= 90
+    h, w = img.shape
+    pts = np.concatenate([np.asarray(ln.polygon) for ln in page.lines])
+    assert len(page.lines) > 5 and pts.min() >= 0 and (pts.max(axis=0) <= [w, h]).all()
+
+
 def _files(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and ".journal" not in p.parts
@@ -122,6 +140,9 @@ def test_page_set_layout_and_determinism(khmer_pages, khmer_corpus_dir, tmp_path
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(AksarError, match="not empty"):
         generate_pages(tiny_pages_config(khmer_corpus_dir, foreign))
+    # overwrite deletes only the files page generation writes
+    generate_pages(tiny_pages_config(khmer_corpus_dir, foreign, splits=["val"], pages={"val": 1}, overwrite=True))
+    assert (foreign / "notes.txt").read_text() == "mine" and (foreign / "val" / "images" / "val_000000.png").is_file()
 
 
 _SUBPROCESS = """

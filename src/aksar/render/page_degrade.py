@@ -116,12 +116,14 @@ def warp(img: np.ndarray, polys: list[Polygon], m: np.ndarray) -> tuple[np.ndarr
 
 
 def bleed_through(img: np.ndarray, back: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Faint mirrored ink of the other side (``back``: ink coverage 0..1 of another page, any size)."""
+    """Faint mirrored ink of the other side: ``back`` (ink coverage 0..1, any size; ``render.page`` passes
+    the page's own, which the shift turns into other text) mirrored, shifted, blurred."""
     import cv2
 
     h, w = img.shape
     ink = cv2.resize(np.ascontiguousarray(back[:, ::-1], np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    ink = np.roll(ink, int(rng.integers(-h // 20, h // 20 + 1)), axis=0)
+    # shifted by up to a third of the page: other lines than this side's, as another page's would be
+    ink = np.roll(ink, (int(rng.integers(-h // 3, h // 3 + 1)), int(rng.integers(-w // 3, w // 3 + 1))), axis=(0, 1))
     ink = cv2.GaussianBlur(ink, (0, 0), max(0.8, 0.002 * w))
     out = img.astype(np.float32) * (1 - strength * ink)
     return np.clip(out, 0, 255).astype(np.uint8)
