@@ -179,3 +179,21 @@ def test_resume_after_sigkill_gives_the_same_bytes(khmer_pages, khmer_corpus_dir
     assert train["rendered"] + train["already_done"] == 16
     want = {k: v for k, v in _files(khmer_pages).items() if k.startswith("train/")}
     assert _files(out) == want
+
+
+def test_pages_command_writes_the_same_pages_as_the_api(khmer_pages, khmer_corpus_dir, tmp_path, run_cli):
+    """`aksar pages --config` with the fixture's settings: the val split is byte-identical to the API's."""
+    from aksar.core.config import dump_yaml
+
+    out = tmp_path / "cli"
+    cfg = tiny_pages_config(khmer_corpus_dir, out, splits=["val"], pages={"val": 2})
+    (tmp_path / "pages.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+    proc = run_cli(["pages", "--config", tmp_path / "pages.yaml", "-o", "contact_pages=3", "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["splits"]["val"]["complete"] and result["rendered"] == 2
+    for name in ("val_000000.png", "val_000001.png"):
+        assert (out / "val" / "images" / name).read_bytes() == (khmer_pages / "val" / "images" / name).read_bytes()
+    assert (out / "val" / "det_labels.txt").read_bytes() == (khmer_pages / "val" / "det_labels.txt").read_bytes()
+    bad = run_cli(["pages", "--config", tmp_path / "pages.yaml", "-o", "page.layout.colums=2"])
+    assert bad.returncode == 2 and "colums" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

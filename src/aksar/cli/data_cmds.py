@@ -1,4 +1,4 @@
-"""CLI: ``aksar generate``, ``aksar valset``, ``aksar dataset stats|to-lmdb`` (thin wrappers)."""
+"""CLI: ``aksar generate``, ``aksar pages``, ``aksar valset``, ``aksar dataset stats|to-lmdb`` (thin wrappers)."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +46,14 @@ GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free 
     "overwrite": "start again: delete the files generate wrote in --output-dir (only those), also when the "
                  "folder holds other files or output made with other settings",
 }
+PAGES_HELP = {  # PagesConfig (aksar.data.pages)
+    "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,page,det_labels.txt} go",
+    "splits": "corpus splits to render", "workers": WORKERS_HELP, "seed": "random seed",
+    "pages": "pages per split (e.g. -o pages.train=500)",
+    "shard": "render only indices with index % N == i (split one job over machines)",
+    "overwrite": "start again: delete the files pages wrote in --output-dir (only those)",
+    "contact_pages": "pages drawn with their line polygons on each split's contact_sheet.png",
+}
 VALSET_HELP = {  # ValsetConfig (aksar.data.valset)
     "corpus_dir": "built corpus", "output_dir": "the validation set folder", "num_samples": "images",
     "random_seed": "seed of texts and fonts", "augment": "augment the images",
@@ -56,6 +64,7 @@ VALSET_HELP = {  # ValsetConfig (aksar.data.valset)
 
 def register(sub: argparse._SubParsersAction) -> None:
     from aksar.data.generate import SPLITS, GenerateConfig
+    from aksar.data.pages import PagesConfig
     from aksar.data.valset import ValsetConfig
 
     p = sub.add_parser("generate", help="pre-generate synthetic line images (resumable, shardable)",
@@ -67,6 +76,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stats", action="store_true", help="only print statistics of what exists in --output-dir")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("pages", help="synthetic pages with exact line polygons (text-line detection data)",
+                       description="Render pages (columns, headings, lists, tables; scan and photo "
+                                   "degradation) from corpus splits, with each line's ink polygon, text and "
+                                   "reading order as PaddleOCR detection labels and PAGE-XML. Deterministic, "
+                                   "resumable and shardable like generate.")
+    add_config(p, PagesConfig, helps=PAGES_HELP, choices={"splits": SPLITS}, metavars={"shard": "i/N"},
+               formats=("text", "json"))
+    p.add_argument("--font", action="append", default=None, metavar="NAME_OR_PATH",
+                   help="use this font (repeatable; default: every installed font of the script)")
+    p.set_defaults(func=cmd_pages)
 
     p = sub.add_parser("valset", help="build (or check) the fixed validation set",
                        description="Render a fixed, byte-reproducible validation set from the val split "
@@ -113,6 +133,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
                  else f"incomplete, {info['missing']} missing (other shards)")
         lines.append(f"  {split}: {state}; rendered {info['rendered']}, already done {info['already_done']}, "
                      f"unrenderable {info['skipped_unrenderable']}, broken files removed {info['removed_broken']}")
+    _print(result, args.format, "\n".join(lines))
+    return 0
+
+
+def cmd_pages(args: argparse.Namespace) -> int:
+    from aksar.data.pages import generate_pages
+
+    cfg = resolve(args)
+    if args.font:
+        cfg.page.synth.fonts = list(args.font)
+    result = generate_pages(cfg)
+    lines = [f"pages into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} pages, "
+             f"{result['lines']} lines in {result['elapsed_s']} s ({result['pages_per_s']} pages/s)"]
+    for split, info in result["splits"].items():
+        state = (f"complete, {info['pages']} pages, {info['lines']} lines" if info["complete"]
+                 else f"incomplete, {info['missing']} missing (other shards)")
+        skipped = sum((info.get("skipped_lines") or {}).values())
+        lines.append(f"  {split}: {state}; rendered {info['rendered']}, already done {info['already_done']}, "
+                     f"lines skipped {skipped}, broken files removed {info['removed_broken']}")
     _print(result, args.format, "\n".join(lines))
     return 0
 
