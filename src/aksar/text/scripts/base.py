@@ -193,5 +193,29 @@ def detect_script(text: str) -> str | None:
     return best if best_share >= 0.5 else None
 
 
-__all__ = ["Script", "ScriptInfo", "Preset", "DomainWords", "ScriptField", "SCRIPTS", "register", "unregister", "generation",
+@dataclass(frozen=True)
+class LeadingVowelSyllables:
+    """``random_cluster`` of Thai-like scripts: a leading vowel or an above/below vowel, a consonant, a
+    tone mark, a following vowel (each drawn with a fixed probability)."""
+
+    consonants: tuple[str, ...]
+    leading: tuple[str, ...]
+    above_below: tuple[str, ...]
+    tones: tuple[str, ...]
+    following: tuple[str, ...]
+
+    def __call__(self, pick: Callable[[Any, Sequence[str]], str], rng: Any) -> str:
+        u = rng.random(5)
+        lead = pick(rng, list(self.leading)) if u[0] < 0.25 else ""
+        out = lead + pick(rng, list(self.consonants))
+        if not lead and u[1] < 0.35:
+            out += pick(rng, list(self.above_below))
+        if u[2] < 0.3:
+            out += pick(rng, list(self.tones))
+        if u[3] < 0.2 and out[-1] not in self.above_below:
+            out += pick(rng, list(self.following))
+        return out
+
+
+__all__ = ["LeadingVowelSyllables", "Script", "ScriptInfo", "Preset", "DomainWords", "ScriptField", "SCRIPTS", "register", "unregister", "generation",
            "get_script", "scripts_in", "script_share", "detect_script", "Repaired", "Segmenter"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import regex
 
-from aksar.text.scripts.base import DomainWords, Repaired, Script, register
+from aksar.text.scripts.base import LeadingVowelSyllables, DomainWords, Repaired, Script, register
 from aksar.text.scripts.repair import char_units, grammar_repair
 
 _LB = "\u0e81-\u0eae\u0edc-\u0edf"             # consonants (HO NO, HO MO, KHMU GO, KHMU NYO)
@@ -57,24 +57,12 @@ def repair_lao(text: str, confidences: Sequence[float]) -> Repaired:
     return grammar_repair(text, confidences, _LAO_TEXT_OK, _LAO_SPAN, LAO_SYLLABLE, char_units, _rank)
 
 
-_CONSONANTS = [c for c in "ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮໜໝ"]
-_LEADING = ["\u0ec0", "\u0ec1", "\u0ec2", "\u0ec3", "\u0ec4"]
-_ABOVE_BELOW = ["\u0eb4", "\u0eb5", "\u0eb6", "\u0eb7", "\u0eb8", "\u0eb9", "\u0eb1", "\u0ebb"]
-_FOLLOWING = ["\u0eb2", "\u0eb0", "\u0eb3"]
-
-
-def lao_random_cluster(pick: Callable[[Any, Sequence[str]], str], rng: Any) -> str:
-    """One syllable: a leading vowel or an above/below vowel, a tone mark, a following vowel."""
-    u = rng.random(5)
-    lead = pick(rng, _LEADING) if u[0] < 0.25 else ""
-    out = lead + pick(rng, _CONSONANTS)
-    if not lead and u[1] < 0.35:
-        out += pick(rng, _ABOVE_BELOW)
-    if u[2] < 0.3:
-        out += pick(rng, list(LAO_TONES))
-    if u[3] < 0.2 and not out[-1] in _ABOVE_BELOW:
-        out += pick(rng, _FOLLOWING)
-    return out
+lao_random_cluster = LeadingVowelSyllables(
+    consonants=tuple("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮໜໝ"),
+    leading=("\u0ec0", "\u0ec1", "\u0ec2", "\u0ec3", "\u0ec4"),
+    above_below=("\u0eb4", "\u0eb5", "\u0eb6", "\u0eb7", "\u0eb8", "\u0eb9", "\u0eb1", "\u0ebb"),
+    tones=tuple(LAO_TONES),
+    following=("\u0eb2", "\u0eb0", "\u0eb3"))
 
 
 LAO = register(Script(

