@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aksar.data.generate import png_complete
+from aksar.data.journal import png_complete
 from aksar.data.readers import decode_image, open_dataset
 from aksar.text.corpus import read_split
 

@@ -15,7 +15,7 @@ import pytest
 
 from fixtures.pages import tiny_page_config, tiny_pages_config
 from aksar.core.rng import rng_for
-from aksar.data.generate import png_complete
+from aksar.data.journal import png_complete
 from aksar.data.pages import generate_pages
 from aksar.render.page import PageRenderer
 from aksar.text.corpus import read_split

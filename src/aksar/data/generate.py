@@ -30,26 +30,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from aksar.core.outputs import claim_output_dir, read_marker, remove_own_files
+from aksar.data.journal import SPLITS, SplitJob, check_splits, parse_shard, run_id, stem
 from aksar.data.render_pool import RenderPool, default_synth, progress, resolve_workers, synth_fonts
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 KIND = "aksar-generated-dataset"  # recorded in generation_metadata.json: marks generate's own output
 META_NAME = "generation_metadata.json"
+FILES = (("images", ".png"), ("labels", ".txt"))  # what index i writes
 
 
 @dataclass
@@ -69,106 +67,6 @@ class GenerateConfig:
 
 
 # ---------------------------------------------------------------- generate
-
-def parse_shard(shard: str | None) -> tuple[int, int]:
-    """``"i/N"`` -> (i, N); None -> (0, 1)."""
-    if shard is None or shard == "":
-        return 0, 1
-    try:
-        i, n = (int(x) for x in shard.split("/"))
-    except ValueError:
-        raise AksarError(f"--shard {shard!r}: expected i/N, e.g. 0/4") from None
-    if n < 1 or not 0 <= i < n:
-        raise AksarError(f"--shard {shard!r}: need 0 <= i < N")
-    return i, n
-
-
-def stem(split: str, index: int) -> str:
-    return f"{split}_{index:06d}"
-
-
-def png_complete(path: Path) -> bool:
-    """True if ``path`` is a PNG whose last chunk (IEND) is present (i.e. not truncated)."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(8) != b"\x89PNG\r\n\x1a\n":
-                return False
-            f.seek(-12, os.SEEK_END)
-            return f.read(12) == PNG_END
-    except OSError:
-        return False
-
-
-def read_journals(split_dir: Path) -> dict[int, dict]:
-    """Latest journal record per index (torn last lines from a kill are ignored)."""
-    records: dict[int, dict] = {}
-    jdir = split_dir / ".journal"
-    if not jdir.is_dir():
-        return records
-    for path in sorted(jdir.glob("*.jsonl")):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    continue  # torn write
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict) and isinstance(rec.get("index"), int):
-                    records[rec["index"]] = rec
-    return records
-
-
-def _clean_temp_files(folder: Path, split: str, indices: set[int]) -> int:
-    """Remove temp files (``.NAME.XXXX.tmp`` from atomic writes) left by killed runs for ``indices``."""
-    n = 0
-    if folder.is_dir():
-        prefix = f".{split}_"
-        for p in folder.iterdir():
-            name = p.name
-            if name.startswith(prefix) and name.endswith(".tmp"):
-                digits = name[len(prefix):].split(".", 1)[0]
-                if digits.isdigit() and int(digits) in indices:
-                    p.unlink(missing_ok=True)
-                    n += 1
-    return n
-
-
-def scan_split(split_dir: Path, split: str, indices: Iterable[int], repair: bool = True,
-               files: tuple[tuple[str, str], ...] = (("images", ".png"), ("labels", ".txt")),
-               ) -> tuple[set[int], dict[int, dict], int]:
-    """(indices done, journal records, broken files removed) for ``indices`` of a split.
-
-    ``files``: the (folder, suffix) of each file an index writes (``pages`` writes images and PAGE-XML).
-    An index is done when it has all of them (PNGs complete) and a journal line, or a journal line saying
-    it was skipped and none of them. With ``repair`` the files of unfinished indices (orphans, truncated
-    PNGs, temp files) are deleted; without it (checking other shards' progress) nothing is touched.
-    """
-    indices = set(indices)
-    folders = [split_dir / folder for folder, _ in files]
-    removed = sum(_clean_temp_files(f, split, indices) for f in folders) if repair else 0
-    journal = read_journals(split_dir)
-    present = [{p.name for p in os.scandir(f)} if f.is_dir() else set() for f in folders]
-    done: set[int] = set()
-    for i in sorted(indices):
-        s = stem(split, i)
-        rec = journal.get(i)
-        names = [f"{s}{suffix}" for _, suffix in files]
-        have = [name in names_present for name, names_present in zip(names, present)]
-        if rec is not None and rec.get("skipped") and not any(have):
-            done.add(i)
-            continue
-        if (all(have) and rec is not None and not rec.get("skipped")
-                and all(png_complete(f / n) for f, n in zip(folders, names) if n.endswith(".png"))):
-            done.add(i)
-            continue
-        if repair:
-            for name, folder, there in zip(names, folders, have):
-                if there:
-                    (folder / name).unlink(missing_ok=True)
-                    removed += 1
-    return done, journal, removed
-
 
 def own_file(rel: str) -> bool:
     """True for a path (relative to the output folder) that ``aksar generate`` writes."""
@@ -263,9 +161,7 @@ def generate(cfg: GenerateConfig) -> dict:
     from aksar.text.corpus import corpus_hash, corpus_script, read_split
 
     shard_i, shard_n = parse_shard(cfg.shard)
-    unknown = [s for s in cfg.splits if s not in SPLITS]
-    if unknown:
-        raise AksarError(f"--splits: unknown split(s) {', '.join(unknown)} (known: {', '.join(SPLITS)})")
+    check_splits(cfg.splits, "--splits")
     corpus_dir, out = Path(cfg.corpus_dir), Path(cfg.output_dir)
     script = corpus_script(corpus_dir)
     workers = resolve_workers(cfg.workers)
@@ -275,7 +171,7 @@ def generate(cfg: GenerateConfig) -> dict:
     recorded = _prepare_output(out, cfg, settings)
     out.mkdir(parents=True, exist_ok=True)
     _write_generation_metadata(out, cfg, settings, recorded)  # the marker and settings, before any image
-    run_id = f"shard{shard_i}of{shard_n}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    run = run_id(shard_i, shard_n)
     totals: dict[str, Any] = {"splits": {}, "rendered": 0, "skipped_unrenderable": 0, "already_done": 0,
                               "removed_broken": 0}
     t0 = time.perf_counter()
@@ -283,38 +179,29 @@ def generate(cfg: GenerateConfig) -> dict:
         for split in cfg.splits:
             lines = read_split(corpus_dir, split)
             n = len(lines) if cfg.max_lines is None else min(len(lines), cfg.max_lines)
-            split_dir = out / split
-            (split_dir / "images").mkdir(parents=True, exist_ok=True)
-            (split_dir / "labels").mkdir(parents=True, exist_ok=True)
-            (split_dir / ".journal").mkdir(exist_ok=True)
-            mine = range(shard_i, n, shard_n)
-            done, _, removed = scan_split(split_dir, split, mine)
-            todo = [(i, lines[i]) for i in mine if i not in done]
+            job = SplitJob(out / split, split, n, (shard_i, shard_n), FILES, run)
+            split_dir, done, removed = job.split_dir, job.done, job.removed
+            todo = [(i, lines[i]) for i in job.todo]
             augment = cfg.augment and split == "train"
             policy = "random" if split == "train" else "hash"
             rendered = skipped = 0
             log.info("%s: %d samples for this shard, %d already done, %d to render (%d broken files removed)",
-                     split, len(mine), len(done), len(todo), removed)
+                     split, len(job.mine), len(done), len(todo), removed)
             if todo:
-                jpath = split_dir / ".journal" / f"{run_id}.jsonl"
-                with open(jpath, "a", encoding="utf-8") as journal_file, progress(len(todo), split) as bar:
+                with job.journal() as record, progress(len(todo), split) as bar:
                     for index, result in pool.render(("generate", split), cfg.seed, policy, augment, todo):
                         if result is None:
-                            journal_file.write(json.dumps({"index": index, "skipped": "unrenderable",
-                                                           "text": lines[index]}, ensure_ascii=False) + "\n")
-                            journal_file.flush()
+                            record({"index": index, "skipped": "unrenderable", "text": lines[index]})
                             skipped += 1
                         else:
                             png, meta = result
                             s = stem(split, index)
                             atomic_write_bytes(split_dir / "images" / f"{s}.png", png)
-                            journal_file.write(json.dumps({"index": index, **meta}, ensure_ascii=False) + "\n")
-                            journal_file.flush()
+                            record({"index": index, **meta})
                             atomic_write_text(split_dir / "labels" / f"{s}.txt", meta["text"] + "\n")
                             rendered += 1
                         bar.update(1)
-            all_done, journal, _ = scan_split(split_dir, split, range(n), repair=False) if shard_n > 1 else (
-                done | {i for i, _ in todo}, read_journals(split_dir), 0)
+            all_done, journal = job.finish()
             info: dict[str, Any] = {"lines": n, "rendered": rendered, "skipped_unrenderable": skipped,
                                     "already_done": len(done), "removed_broken": removed,
                                     "augment": augment, "font_policy": policy}
@@ -367,5 +254,4 @@ def _write_generation_metadata(out: Path, cfg: GenerateConfig, settings: dict, s
     atomic_write_json(out / META_NAME, meta)
 
 
-__all__ = ["GenerateConfig", "generate", "generation_settings", "settings_differences", "own_file", "parse_shard", "png_complete",
-           "scan_split", "read_journals"]
+__all__ = ["GenerateConfig", "generate", "generation_settings", "settings_differences", "own_file", "SPLITS"]

@@ -12,7 +12,7 @@ Layout (``output_dir``, default ``data/pages``)::
 
 Page ``i`` of a split is ``PageRenderer.render(corpus split lines, rng_for(seed, "pages", split, i))``: the
 same bytes on any rerun, with any number of workers or shards. Resume and ownership work as in
-``aksar generate`` (``data.generate``'s journal scan): PNG (atomic) -> PAGE-XML (atomic) -> journal line;
+``aksar generate`` (``data.journal.SplitJob``): PNG (atomic) -> PAGE-XML (atomic) -> journal line;
 an index counts as done when all three exist. The split files are written by whichever shard finishes last.
 """
 from __future__ import annotations
@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
-import os
 import re
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +32,8 @@ from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from aksar.core.outputs import claim_output_dir, read_marker, remove_own_files
 from aksar.core.rng import rng_for
-from aksar.data.generate import SPLITS, parse_shard, read_journals, scan_split, settings_differences, stem
+from aksar.data.generate import settings_differences
+from aksar.data.journal import SPLITS, SplitJob, check_splits, parse_shard, run_id, stem
 from aksar.data.render_pool import encode_png, jsonable, progress, resolve_workers
 from aksar.render.page import PageConfig
 
@@ -221,9 +220,7 @@ def generate_pages(cfg: PagesConfig) -> dict:
     from aksar.text.corpus import corpus_hash, corpus_script
 
     shard_i, shard_n = parse_shard(cfg.shard)
-    unknown = [s for s in cfg.splits if s not in SPLITS]
-    if unknown:
-        raise AksarError(f"splits: unknown split(s) {', '.join(unknown)} (known: {', '.join(SPLITS)})")
+    check_splits(cfg.splits)
     missing = [s for s in cfg.splits if not isinstance(cfg.pages.get(s), int) or cfg.pages[s] < 0]
     if missing:
         raise AksarError(f"pages: expected a page count >= 0 for split(s) {', '.join(missing)}, got {cfg.pages}")
@@ -235,34 +232,27 @@ def generate_pages(cfg: PagesConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     splits_meta = dict((read_marker(out, META_NAME) or {}).get("splits") or {})
     _write_meta(out, cfg, settings, splits_meta)  # the marker and settings, before any page
-    run_id = f"shard{shard_i}of{shard_n}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    run = run_id(shard_i, shard_n)
     totals: dict[str, Any] = {"splits": {}, "rendered": 0, "lines": 0, "already_done": 0, "removed_broken": 0}
     t0 = time.perf_counter()
     for split in cfg.splits:
         n = int(cfg.pages[split])
-        split_dir = out / split
-        for folder, _ in FILES:
-            (split_dir / folder).mkdir(parents=True, exist_ok=True)
-        (split_dir / ".journal").mkdir(exist_ok=True)
-        mine = range(shard_i, n, shard_n)
-        done, _, removed = scan_split(split_dir, split, mine, files=FILES)
-        todo = [i for i in mine if i not in done]
+        job = SplitJob(out / split, split, n, (shard_i, shard_n), FILES, run)
+        split_dir, done, removed = job.split_dir, job.done, job.removed
         log.info("%s: %d pages for this shard, %d already done, %d to render (%d broken files removed)",
-                 split, len(mine), len(done), len(todo), removed)
+                 split, len(job.mine), len(done), len(job.todo), removed)
         rendered = lines = 0
-        if todo:
-            with open(split_dir / ".journal" / f"{run_id}.jsonl", "a", encoding="utf-8") as journal_file, \
-                    progress(len(todo), split) as bar:
-                for index, png, xml, rec in _results(script, cfg, workers, split, todo):
+        if job.todo:
+            with job.journal() as record, progress(len(job.todo), split) as bar:
+                for index, png, xml, rec in _results(script, cfg, workers, split, job.todo):
                     name = stem(split, index)
                     atomic_write_bytes(split_dir / "images" / f"{name}.png", png)
                     atomic_write_text(split_dir / "page" / f"{name}.xml", xml)
-                    journal_file.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    journal_file.flush()
+                    record(rec)
                     rendered += 1
                     lines += len(rec["lines"])
                     bar.update(1)
-        all_done, journal, _ = scan_split(split_dir, split, range(n), repair=False, files=FILES)
+        all_done, journal = job.finish()
         info: dict[str, Any] = {"pages": n, "rendered": rendered, "lines_rendered": lines,
                                 "already_done": len(done), "removed_broken": removed}
         if len(all_done) == n:
