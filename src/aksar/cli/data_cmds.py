@@ -116,6 +116,17 @@ def _print(obj: dict, fmt: str, text: str) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2) if fmt == "json" else text)
 
 
+def _job_summary(head: str, result: dict, complete: Any, skipped: Any) -> list[str]:
+    """Console lines of a resumable job (generate, pages): the totals, then one line per split."""
+    lines = [head]
+    for split, info in result["splits"].items():
+        state = (f"complete, {complete(info)}" if info["complete"]
+                 else f"incomplete, {info['missing']} missing (other shards)")
+        lines.append(f"  {split}: {state}; rendered {info['rendered']}, already done {info['already_done']}, "
+                     f"{skipped(info)}, broken files removed {info['removed_broken']}")
+    return lines
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from aksar.data.generate import generate
     from aksar.data.stats import dataset_stats, format_stats
@@ -126,13 +137,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         _print(stats, args.format, format_stats(stats))
         return 0
     result = generate(cfg)
-    lines = [f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
-             f"in {result['elapsed_s']} s ({result['images_per_s']} images/s)"]
-    for split, info in result["splits"].items():
-        state = (f"complete, {info['total_samples']} pairs" if info["complete"]
-                 else f"incomplete, {info['missing']} missing (other shards)")
-        lines.append(f"  {split}: {state}; rendered {info['rendered']}, already done {info['already_done']}, "
-                     f"unrenderable {info['skipped_unrenderable']}, broken files removed {info['removed_broken']}")
+    head = (f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
+            f"in {result['elapsed_s']} s ({result['images_per_s']} images/s)")
+    lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs",
+                         lambda i: f"unrenderable {i['skipped_unrenderable']}")
     _print(result, args.format, "\n".join(lines))
     return 0
 
@@ -144,14 +152,10 @@ def cmd_pages(args: argparse.Namespace) -> int:
     if args.font:
         cfg.page.synth.fonts = list(args.font)
     result = generate_pages(cfg)
-    lines = [f"pages into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} pages, "
-             f"{result['lines']} lines in {result['elapsed_s']} s ({result['pages_per_s']} pages/s)"]
-    for split, info in result["splits"].items():
-        state = (f"complete, {info['pages']} pages, {info['lines']} lines" if info["complete"]
-                 else f"incomplete, {info['missing']} missing (other shards)")
-        skipped = sum((info.get("skipped_lines") or {}).values())
-        lines.append(f"  {split}: {state}; rendered {info['rendered']}, already done {info['already_done']}, "
-                     f"lines skipped {skipped}, broken files removed {info['removed_broken']}")
+    head = (f"pages into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} pages, "
+            f"{result['lines']} lines in {result['elapsed_s']} s ({result['pages_per_s']} pages/s)")
+    lines = _job_summary(head, result, lambda i: f"{i['pages']} pages, {i['lines']} lines",
+                         lambda i: f"lines skipped {sum((i.get('skipped_lines') or {}).values())}")
     _print(result, args.format, "\n".join(lines))
     return 0
 
