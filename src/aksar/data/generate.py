@@ -135,34 +135,36 @@ def _clean_temp_files(folder: Path, split: str, indices: set[int]) -> int:
 
 
 def scan_split(split_dir: Path, split: str, indices: Iterable[int], repair: bool = True,
+               files: tuple[tuple[str, str], ...] = (("images", ".png"), ("labels", ".txt")),
                ) -> tuple[set[int], dict[int, dict], int]:
     """(indices done, journal records, broken files removed) for ``indices`` of a split.
 
-    With ``repair`` the files of unfinished indices (orphan image or label, truncated PNG, temp files)
-    are deleted; without it (checking other shards' progress) nothing is touched.
+    ``files``: the (folder, suffix) of each file an index writes (``pages`` writes images and PAGE-XML).
+    An index is done when it has all of them (PNGs complete) and a journal line, or a journal line saying
+    it was skipped and none of them. With ``repair`` the files of unfinished indices (orphans, truncated
+    PNGs, temp files) are deleted; without it (checking other shards' progress) nothing is touched.
     """
     indices = set(indices)
-    images, labels = split_dir / "images", split_dir / "labels"
-    removed = (_clean_temp_files(images, split, indices) + _clean_temp_files(labels, split, indices)
-               if repair else 0)
+    folders = [split_dir / folder for folder, _ in files]
+    removed = sum(_clean_temp_files(f, split, indices) for f in folders) if repair else 0
     journal = read_journals(split_dir)
-    have_img = {p.name for p in os.scandir(images)} if images.is_dir() else set()
-    have_lbl = {p.name for p in os.scandir(labels)} if labels.is_dir() else set()
+    present = [{p.name for p in os.scandir(f)} if f.is_dir() else set() for f in folders]
     done: set[int] = set()
     for i in sorted(indices):
         s = stem(split, i)
         rec = journal.get(i)
-        img_name, lbl_name = f"{s}.png", f"{s}.txt"
-        if rec is not None and rec.get("skipped") and img_name not in have_img and lbl_name not in have_lbl:
+        names = [f"{s}{suffix}" for _, suffix in files]
+        have = [name in names_present for name, names_present in zip(names, present)]
+        if rec is not None and rec.get("skipped") and not any(have):
             done.add(i)
             continue
-        if (img_name in have_img and lbl_name in have_lbl and rec is not None and not rec.get("skipped")
-                and png_complete(images / img_name)):
+        if (all(have) and rec is not None and not rec.get("skipped")
+                and all(png_complete(f / n) for f, n in zip(folders, names) if n.endswith(".png"))):
             done.add(i)
             continue
         if repair:
-            for name, folder, present in ((img_name, images, have_img), (lbl_name, labels, have_lbl)):
-                if name in present:
+            for name, folder, there in zip(names, folders, have):
+                if there:
                     (folder / name).unlink(missing_ok=True)
                     removed += 1
     return done, journal, removed

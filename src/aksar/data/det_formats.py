@@ -1,0 +1,227 @@
+"""Text-line detection data: readers (and writers) of PaddleOCR detection lists, PAGE-XML and ICDAR files.
+
+Every reader yields ``DetSample(image, regions)``, a region being ``DetRegion(polygon, text, ignore)``
+with ``polygon`` a float Nx2 array of (x, y) image pixels and ``ignore`` true for don't-care regions
+(``###``; PaddleOCR also ``*``). A bad line raises AksarError naming ``file:line``; with an ``errors``
+list the message is appended there instead and the line (or file) is skipped.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from aksar.core.errors import AksarError
+from aksar.core.io import atomic_write_text
+
+IGNORE_TEXTS = ("###", "*")
+PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+# PAGE-XML's Created/LastChange are required; a fixed value keeps written files byte-identical per seed.
+PAGE_TIMESTAMP = "2000-01-01T00:00:00"
+PAGE_REGION_TYPES = {"paragraph": "paragraph", "heading": "heading", "caption": "caption",
+                     "page_number": "page-number", "list": "paragraph", "mixed": "paragraph", "table": "other"}
+
+
+@dataclass
+class DetRegion:
+    polygon: np.ndarray          # float64 Nx2 (x, y)
+    text: str = ""
+    ignore: bool = False
+
+
+@dataclass
+class DetSample:
+    image: str                   # path of the image (as resolved by the reader)
+    regions: list[DetRegion] = field(default_factory=list)
+
+
+def _polygon(values: Iterable, where: str) -> np.ndarray:
+    try:
+        pts = np.asarray([[float(x), float(y)] for x, y in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AksarError(f"{where}: points must be [x, y] number pairs") from None
+    if len(pts) < 3 or not np.isfinite(pts).all():
+        raise AksarError(f"{where}: a polygon needs at least 3 finite points, got {len(pts)}")
+    return pts
+
+
+def _fail(msg: str, errors: list[str] | None) -> None:
+    if errors is None:
+        raise AksarError(msg)
+    errors.append(msg)
+
+
+# ------------------------------------------------------------------ PaddleOCR detection lists
+
+def read_paddle_det(path: str | Path, root: str | Path | None = None,
+                    errors: list[str] | None = None) -> list[DetSample]:
+    """``IMAGE<TAB>[{"transcription": ..., "points": [[x, y], ...]}, ...]`` per line; images resolved
+    against ``root`` (default: the list's folder)."""
+    path = Path(path)
+    base = Path(root) if root is not None else path.parent
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AksarError(f"{path}: cannot read detection list ({exc})") from None
+    samples = []
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{no}"
+        try:
+            name, _, data = line.partition("\t")
+            if not data:
+                raise AksarError(f"{where}: expected IMAGE<TAB>JSON list")
+            try:
+                items = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise AksarError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(items, list):
+                raise AksarError(f"{where}: expected a JSON list of regions")
+            regions = []
+            for item in items:
+                if not isinstance(item, dict) or "points" not in item:
+                    raise AksarError(f"{where}: each region needs 'points' (and 'transcription')")
+                t = str(item.get("transcription", ""))
+                regions.append(DetRegion(_polygon(item["points"], where), t, t in IGNORE_TEXTS))
+            samples.append(DetSample(str(base / name), regions))
+        except AksarError as exc:
+            _fail(str(exc), errors)
+    return samples
+
+
+def paddle_det_line(image: str, regions: Iterable[DetRegion]) -> str:
+    """One line of a PaddleOCR detection list (no newline)."""
+    items = [{"transcription": "###" if r.ignore else r.text, "points": _json_points(r.polygon)} for r in regions]
+    return f"{image}\t{json.dumps(items, ensure_ascii=False)}"
+
+
+def _json_points(poly) -> list[list[float]]:
+    return [[int(v) if float(v).is_integer() else round(float(v), 1) for v in pt] for pt in np.asarray(poly)]
+
+
+def write_paddle_det(path: str | Path, samples: Iterable[DetSample]) -> None:
+    atomic_write_text(path, "".join(paddle_det_line(s.image, s.regions) + "\n" for s in samples))
+
+
+# ------------------------------------------------------------------ ICDAR 2015 style
+
+_NUM = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
+
+
+def read_icdar(gt_path: str | Path, image: str | Path = "", errors: list[str] | None = None) -> DetSample:
+    """``x1,y1,x2,y2,x3,y3,x4,y4,text`` per line (UTF-8 with or without BOM; text may hold commas;
+    ``###`` = don't care)."""
+    gt_path = Path(gt_path)
+    try:
+        text = gt_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AksarError(f"{gt_path}: cannot read ICDAR ground truth ({exc})") from None
+    sample = DetSample(str(image))
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        if len(parts) < 8 or not all(_NUM.match(p) for p in parts[:8]):
+            _fail(f"{gt_path}:{no}: expected x1,y1,...,x4,y4[,text]", errors)
+            continue
+        xy = [float(p) for p in parts[:8]]
+        t = ",".join(parts[8:]).strip()
+        sample.regions.append(DetRegion(np.asarray(xy, np.float64).reshape(4, 2), t, t == "###"))
+    return sample
+
+
+def read_icdar_dir(gt_dir: str | Path, image_dir: str | Path, errors: list[str] | None = None) -> list[DetSample]:
+    """Every ``gt_NAME.txt`` of ``gt_dir`` with its image ``NAME.{jpg,png,...}`` from ``image_dir``."""
+    out = []
+    for gt in sorted(Path(gt_dir).glob("*.txt")):
+        name = gt.stem[3:] if gt.stem.startswith("gt_") else gt.stem
+        images = sorted(p for p in Path(image_dir).glob(f"{name}.*") if p.suffix.lower() in
+                        (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"))
+        if not images:
+            _fail(f"{gt}: no image {name}.* in {image_dir}", errors)
+            continue
+        out.append(read_icdar(gt, images[0], errors))
+    return out
+
+
+# ------------------------------------------------------------------ PAGE-XML
+
+def _coords(el: ET.Element, ns: str, where: str) -> np.ndarray:
+    coords = el.find(f"{ns}Coords")
+    if coords is None:
+        raise AksarError(f"{where}: {el.get('id', '?')} has no Coords")
+    if coords.get("points"):
+        try:
+            pairs = [p.split(",") for p in coords.get("points", "").split()]
+        except ValueError:
+            pairs = []
+        return _polygon(pairs, f"{where}: Coords of {el.get('id', '?')}")
+    return _polygon([(p.get("x"), p.get("y")) for p in coords.findall(f"{ns}Point")],
+                    f"{where}: Coords of {el.get('id', '?')}")  # PAGE 2009/2010: Point children
+
+
+def read_page_xml(path: str | Path, errors: list[str] | None = None) -> DetSample:
+    """The text lines of a PAGE-XML file (any schema version), in document order; the image path is
+    ``Page/@imageFilename`` resolved against the file's folder."""
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise AksarError(f"{path}: not readable PAGE-XML ({exc})") from None
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    page = root.find(f"{ns}Page")
+    if root.tag != f"{ns}PcGts" or page is None:
+        raise AksarError(f"{path}: not PAGE-XML (expected PcGts/Page, got {root.tag})")
+    sample = DetSample(str(path.parent / page.get("imageFilename", "")))
+    for line in page.iter(f"{ns}TextLine"):
+        try:
+            poly = _coords(line, ns, str(path))
+        except AksarError as exc:
+            _fail(str(exc), errors)
+            continue
+        uni = line.find(f"{ns}TextEquiv/{ns}Unicode")
+        text = uni.text or "" if uni is not None else ""
+        sample.regions.append(DetRegion(poly, text, text in IGNORE_TEXTS))
+    return sample
+
+
+def _points_attr(poly) -> str:
+    return " ".join(f"{max(0, int(round(x)))},{max(0, int(round(y)))}" for x, y in np.asarray(poly, float))
+
+
+def page_xml(image: str, width: int, height: int, regions: list[tuple[str, list, list[tuple[str, list]]]],
+             creator: str = "aksar") -> str:
+    """PAGE-XML 2019 of a page: ``regions`` = [(kind, polygon, [(text, polygon), ...]), ...] in reading
+    order (a ReadingOrder over the regions; lines in order inside each region)."""
+    ET.register_namespace("", PAGE_NS)
+    q = lambda tag: f"{{{PAGE_NS}}}{tag}"  # noqa: E731
+    root = ET.Element(q("PcGts"))
+    meta = ET.SubElement(root, q("Metadata"))
+    ET.SubElement(meta, q("Creator")).text = creator
+    ET.SubElement(meta, q("Created")).text = PAGE_TIMESTAMP
+    ET.SubElement(meta, q("LastChange")).text = PAGE_TIMESTAMP
+    page = ET.SubElement(root, q("Page"), imageFilename=image, imageWidth=str(width), imageHeight=str(height))
+    order = ET.SubElement(ET.SubElement(page, q("ReadingOrder")), q("OrderedGroup"), id="ro")
+    for r in range(len(regions)):
+        ET.SubElement(order, q("RegionRefIndexed"), index=str(r), regionRef=f"r{r}")
+    for r, (kind, poly, lines) in enumerate(regions):
+        reg = ET.SubElement(page, q("TextRegion"), id=f"r{r}", type=PAGE_REGION_TYPES.get(kind, "other"),
+                            custom=f"structure {{type:{kind};}}")
+        ET.SubElement(reg, q("Coords"), points=_points_attr(poly))
+        for k, (text, lpoly) in enumerate(lines):
+            tl = ET.SubElement(reg, q("TextLine"), id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
+            ET.SubElement(tl, q("Coords"), points=_points_attr(lpoly))
+            ET.SubElement(ET.SubElement(tl, q("TextEquiv")), q("Unicode")).text = text
+        ET.SubElement(ET.SubElement(reg, q("TextEquiv")), q("Unicode")).text = "\n".join(t for t, _ in lines)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+__all__ = ["DetRegion", "DetSample", "read_paddle_det", "write_paddle_det", "paddle_det_line", "read_icdar",
+           "read_icdar_dir", "read_page_xml", "page_xml", "IGNORE_TEXTS", "PAGE_NS"]
