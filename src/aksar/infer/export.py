@@ -10,6 +10,8 @@ by one) go through the PyTorch model and the exported file. The exported outputs
 ``atol`` (default 1e-4, absolute, on probabilities) of PyTorch's and the decoded texts (PyTorch:
 ``model.forward`` + ``model.decode``; ONNX: numpy decoding) must be identical. Any mismatch raises
 AksarError and no file is written at ``out``.
+
+A detection checkpoint goes to :func:`aksar.infer.det_export.export_detector` (``images -> prob``).
 """
 from __future__ import annotations
 
@@ -135,17 +137,35 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
 def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, atol: float = DEFAULT_ATOL,
                 opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
-    from aksar.models.weights import load_for_inference, resolve_checkpoint_path
+    from aksar.models.weights import (is_detection_checkpoint, load_checkpoint, load_for_inference,
+                                      resolve_checkpoint_path)
 
     src = resolve_checkpoint_path(checkpoint)
+    if is_detection_checkpoint(load_checkpoint(src)):
+        from aksar.infer.det_export import export_detector
+
+        return export_detector(src, out, check=check, atol=atol, opset=opset)
     loaded = load_for_inference(src, "cpu")
-    source = {"file": src.name, "sha256": sha256_file(src), "step": loaded.info.get("step"),
-              "epoch": loaded.info.get("epoch")}
+    source = checkpoint_source(src, loaded.info)
     summary = export_model(loaded.model, out, list(loaded.charset.tokens), loaded.script, loaded.preprocess,
                            model_name=str(loaded.info.get("model_name") or ""),
                            model_kwargs=loaded.info.get("model_kwargs") or {}, source=source, check=check,
                            atol=atol, opset=opset, where=str(src))
     return {**summary, "checkpoint": str(src)}
+
+
+def checkpoint_source(src: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """What ``aksar.source`` records: the checkpoint file, its sha256, step and epoch."""
+    return {"file": src.name, "sha256": sha256_file(src), "step": info.get("step"), "epoch": info.get("epoch")}
+
+
+def write_metadata(proto, meta: dict[str, str]) -> bytes:
+    """The ONNX model ``proto`` with ``metadata_props`` = ``meta``, serialized."""
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    return proto.SerializeToString()
 
 
 def export_model(model, out: str | Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
@@ -193,11 +213,7 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
     }
 
     def _with_meta(extra: dict[str, str]) -> bytes:
-        del proto.metadata_props[:]
-        for k, v in {**meta, **extra}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = k, v
-        return proto.SerializeToString()
+        return write_metadata(proto, {**meta, **extra})
 
     parity: dict[str, Any] = {"checked": False}
     if check:
@@ -216,4 +232,5 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
     return summary
 
 
-__all__ = ["export_onnx", "export_model", "check_parity", "parity_images", "DEFAULT_ATOL", "DEFAULT_OPSET"]
+__all__ = ["export_onnx", "export_model", "write_metadata", "checkpoint_source", "check_parity", "parity_images",
+           "DEFAULT_ATOL", "DEFAULT_OPSET"]
