@@ -9,7 +9,6 @@ written at ``out``. ``aksar export`` sends detection checkpoints here (:func:`ak
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -24,7 +23,7 @@ from aksar.core.io import atomic_write_bytes
 from aksar.core.rng import rng_for
 from aksar.infer import onnx_model as om
 from aksar.infer.detector import META_LIMIT_SIDE, META_POSTPROCESS, META_STRIDE, META_TASK
-from aksar.infer.export import DEFAULT_ATOL, DEFAULT_OPSET, checkpoint_source, write_metadata
+from aksar.infer.export import DEFAULT_ATOL, DEFAULT_OPSET, checked_bytes, checkpoint_source, onnx_proto
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +76,13 @@ def export_detector_model(model, out: str | Path, model_name: str = "", model_kw
                           source: dict[str, Any] | None = None, check: bool = True, atol: float = DEFAULT_ATOL,
                           opset: int = DEFAULT_OPSET, det_limit_side: int = 960, where: str = "model") -> dict[str, Any]:
     """Export a detection model object to ``out`` with metadata and the parity check (mode restored)."""
-    import onnx
-
     t0 = time.perf_counter()
     model_name = model_name or model.name
     out = Path(out)
     was_training = model.training
     model.eval()
     try:
-        buf = io.BytesIO()
-        try:
-            outputs = model.to_onnx(buf, opset=opset)
-        except Exception as exc:
-            raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
-        proto = onnx.load_from_string(buf.getvalue())
+        proto, outputs = onnx_proto(model, opset, model_name, where)
         meta = {
             META_TASK: "detection",
             om.META_KIND: model.kind,
@@ -103,15 +95,7 @@ def export_detector_model(model, out: str | Path, model_name: str = "", model_kw
             META_POSTPROCESS: json.dumps(model.postprocess.settings()),
             META_LIMIT_SIDE: str(int(det_limit_side)),
         }
-        parity: dict[str, Any] = {"checked": False}
-        if check:
-            tmp = out.with_name(f".{out.name}.parity.onnx")
-            try:
-                atomic_write_bytes(tmp, write_metadata(proto, meta))
-                parity = {"checked": True, **check_detector_parity(model, tmp, atol)}
-            finally:
-                tmp.unlink(missing_ok=True)
-        data = write_metadata(proto, {**meta, om.META_PARITY: json.dumps(parity)})
+        data, parity = checked_bytes(proto, meta, out, check, lambda tmp: check_detector_parity(model, tmp, atol))
     finally:
         model.train(was_training)
     atomic_write_bytes(out, data)

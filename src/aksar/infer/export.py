@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -168,6 +168,33 @@ def write_metadata(proto, meta: dict[str, str]) -> bytes:
     return proto.SerializeToString()
 
 
+def onnx_proto(model, opset: int, model_name: str, where: str) -> tuple[Any, list[str]]:
+    """``model.to_onnx`` in memory: the ONNX proto and its output names (AksarError naming ``where``)."""
+    import onnx
+
+    buf = io.BytesIO()
+    try:
+        outputs = model.to_onnx(buf, opset=opset)
+    except Exception as exc:
+        raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
+    return onnx.load_from_string(buf.getvalue()), outputs
+
+
+def checked_bytes(proto, meta: dict[str, str], out: Path, check: bool,
+                  parity_of: Callable[[Path], dict[str, Any]]) -> tuple[bytes, dict[str, Any]]:
+    """The file to write at ``out`` and the parity result: ``parity_of(tmp)`` runs on the graph with ``meta``
+    written next to ``out`` (removed after), and the result goes into ``aksar.parity``."""
+    parity: dict[str, Any] = {"checked": False}
+    if check:
+        tmp = out.with_name(f".{out.name}.parity.onnx")
+        try:
+            atomic_write_bytes(tmp, write_metadata(proto, meta))
+            parity = {"checked": True, **parity_of(tmp)}
+        finally:
+            tmp.unlink(missing_ok=True)
+    return write_metadata(proto, {**meta, om.META_PARITY: json.dumps(parity)}), parity
+
+
 def export_model(model, out: str | Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
                  model_name: str = "", model_kwargs: dict[str, Any] | None = None,
                  source: dict[str, Any] | None = None, check: bool = True, atol: float = DEFAULT_ATOL,
@@ -184,18 +211,11 @@ def export_model(model, out: str | Path, charset: list[str], script: str | None,
 
 def _export(model, out, charset, script, preprocess, model_name, model_kwargs, source, check, atol, opset,
             where) -> dict[str, Any]:
-    import onnx
-
     t0 = time.perf_counter()
     kind = model.output_decoder.kind  # AksarError for a kind without a decoder
     model_name = model_name or model.name
     out = Path(out)
-    buf = io.BytesIO()
-    try:
-        outputs = model.to_onnx(buf, opset=opset)
-    except Exception as exc:
-        raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
-    proto = onnx.load_from_string(buf.getvalue())
+    proto, outputs = onnx_proto(model, opset, model_name, where)
     meta = {
         om.META_CHARSET: json.dumps(charset, ensure_ascii=False),
         om.META_SCRIPT: script or "",
@@ -211,19 +231,8 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
         om.META_PAD_MARGIN: str(int(model.pad_margin)),
         om.META_NUM_CLASSES: str(int(model.num_classes)),
     }
-
-    def _with_meta(extra: dict[str, str]) -> bytes:
-        return write_metadata(proto, {**meta, **extra})
-
-    parity: dict[str, Any] = {"checked": False}
-    if check:
-        tmp = out.with_name(f".{out.name}.parity.onnx")
-        try:
-            atomic_write_bytes(tmp, _with_meta({}))
-            parity = {"checked": True, **check_parity(model, tmp, charset, script, preprocess, atol)}
-        finally:
-            tmp.unlink(missing_ok=True)
-    data = _with_meta({om.META_PARITY: json.dumps(parity)})
+    data, parity = checked_bytes(proto, meta, out, check,
+                                 lambda tmp: check_parity(model, tmp, charset, script, preprocess, atol))
     atomic_write_bytes(out, data)
     summary = {"out": str(out), "bytes": len(data), "kind": kind, "model_name": model_name,
                "charset_size": len(charset), "script": script, "opset": opset, "parity": parity,
@@ -232,5 +241,5 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
     return summary
 
 
-__all__ = ["export_onnx", "export_model", "write_metadata", "checkpoint_source", "check_parity", "parity_images",
+__all__ = ["export_onnx", "export_model", "write_metadata", "checkpoint_source", "onnx_proto", "checked_bytes", "check_parity", "parity_images",
            "DEFAULT_ATOL", "DEFAULT_OPSET"]
