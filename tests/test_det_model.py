@@ -214,13 +214,17 @@ def test_checkpoint_loads_and_exports_as_a_detector(trained, tmp_path):
     image, _, model, _ = trained
     ckpt = tmp_path / "det.pt"
     save_checkpoint(ckpt, {"model_name": model.name, "model_kwargs": model.config(),
-                           "model_state": model.state_dict(), "det_postprocess": {"box_thresh": 0.5}})
+                           "model_state": model.state_dict(), "det_postprocess": {"box_thresh": 0.5},
+                           "det_limit_side": 640})
     loaded = load_detector(ckpt)
     assert loaded.model.postprocess.box_thresh == 0.5 and not loaded.model.training
+    assert Detector(ckpt).det_limit_side == 640 and loaded.info["det_limit_side"] == 640
     with pytest.raises(AksarError, match="det.pt: holds a 'db_tiny' detection model, not a recognizer"):
         load_for_inference(ckpt)
     summary = export_onnx(ckpt, tmp_path / "det.onnx", check=False)  # parity: the test above
     assert summary["task"] == "detection" and summary["checkpoint"] == str(ckpt)
     from_ckpt = Detector(ckpt).detect_page(image)
-    from_onnx = Detector(tmp_path / "det.onnx").detect_page(image)
+    onnx = Detector(tmp_path / "det.onnx")
+    assert onnx.det_limit_side == 640 and onnx.postprocess.box_thresh == 0.5
+    from_onnx = onnx.detect_page(image)
     assert from_ckpt and [d.score for d in from_onnx] == pytest.approx([d.score for d in from_ckpt], abs=1e-4)

@@ -116,7 +116,7 @@ def export_detector(checkpoint: str | Path, out: str | Path, check: bool = True,
     summary = export_detector_model(loaded.model, out, model_name=str(loaded.info.get("model_name") or ""),
                                     model_kwargs=loaded.info.get("model_kwargs") or {},
                                     source=checkpoint_source(src, loaded.info), check=check, atol=atol, opset=opset,
-                                    where=str(src))
+                                    det_limit_side=int(loaded.info.get("det_limit_side") or 960), where=str(src))
     return {**summary, "checkpoint": str(src)}
 
 

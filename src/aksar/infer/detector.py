@@ -64,7 +64,8 @@ def _page(image: ImageLike, where: str) -> np.ndarray:
 
 class Detector:
     """Text lines on pages (see the module doc). ``path_or_model``: an ``.onnx`` export, a checkpoint
-    (file or run directory), or a detection model object; post-processing settings (``thresh``,
+    (file or run directory), or a detection model object; ``det_limit_side`` defaults to the one the
+    export or checkpoint records, else 960; post-processing settings (``thresh``,
     ``box_thresh``, ``unclip_ratio``, ``max_candidates``, ``min_size``) override the model's."""
 
     def __init__(self, path_or_model: Any, det_limit_side: int | None = None, threads: int | None = None,
@@ -87,7 +88,8 @@ class Detector:
             if isinstance(path_or_model, (str, os.PathLike)):
                 from aksar.models.weights import load_detector
 
-                path_or_model = load_detector(path_or_model, device).model
+                loaded = load_detector(path_or_model, device)
+                path_or_model, limit = loaded.model, int(loaded.info.get("det_limit_side") or limit)
             if not hasattr(path_or_model, "postprocess") or getattr(path_or_model, "task", "") != "detection":
                 raise AksarError(f"Detector: {type(path_or_model).__name__} is not a detection model")
             self.model = path_or_model

@@ -276,7 +276,8 @@ def is_detection_checkpoint(ckpt: dict[str, Any]) -> bool:
 
 def load_detector(path: str | Path, device: str | torch.device = "cpu") -> LoadedDetector:
     """A detection model (eval mode, on ``device``) from a checkpoint; its ``postprocess`` settings from
-    the checkpoint's ``det_postprocess`` dict when it has one. AksarError for a recognizer's checkpoint."""
+    the checkpoint's ``det_postprocess`` dict and ``info["det_limit_side"]`` from its ``det_limit_side``
+    when it has them. AksarError for a recognizer's checkpoint."""
     dev = device if isinstance(device, torch.device) else resolve_device(device, key="device")
     ckpt = load_checkpoint(path)
     p = resolve_checkpoint_path(path)
@@ -291,7 +292,9 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
             model.postprocess = DBPostProcess(**post)
         except TypeError as exc:
             raise AksarError(f"{p}: bad det_postprocess settings ({exc})") from None
-    return LoadedDetector(model=model, info=_info(ckpt, p))
+    info = _info(ckpt, p)
+    info["det_limit_side"] = ckpt.get("det_limit_side")  # the page size it was validated at, when saved
+    return LoadedDetector(model=model, info=info)
 
 
 __all__ = [
