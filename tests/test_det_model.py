@@ -2,6 +2,9 @@
 post-processing on hand-made maps, ONNX export parity, the Detector's ONNX and PyTorch paths, checkpoints."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -223,6 +226,10 @@ def test_checkpoint_loads_and_exports_as_a_detector(trained, tmp_path):
         load_for_inference(ckpt)
     summary = export_onnx(ckpt, tmp_path / "det.onnx", check=False)  # parity: the test above
     assert summary["task"] == "detection" and summary["checkpoint"] == str(ckpt)
+    run = subprocess.run([sys.executable, "-m", "aksar", "export", str(ckpt), "--out", str(tmp_path / "cli.onnx")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "db db_tiny, detection" in run.stdout and "parity: 5 pages" in run.stdout
     from_ckpt = Detector(ckpt).detect_page(image)
     onnx = Detector(tmp_path / "det.onnx")
     assert onnx.det_limit_side == 640 and onnx.postprocess.box_thresh == 0.5
