@@ -100,11 +100,13 @@ def cmd_export(args: argparse.Namespace) -> int:
                           atol=DEFAULT_ATOL if cfg.atol is None else cfg.atol,
                           opset=DEFAULT_OPSET if cfg.opset is None else cfg.opset)
     par = summary["parity"]
+    what = f"{summary['charset_size']} tokens" if "charset_size" in summary else summary.get("task", "")
     print(f"wrote {summary['out']} ({summary['bytes'] / 1e6:.1f} MB, {summary['kind']} {summary['model_name']}, "
-          f"{summary['charset_size']} tokens, opset {summary['opset']})")
+          f"{what}, opset {summary['opset']})")
     if par.get("checked"):
-        print(f"parity: {par['lines']} lines ({'rendered' if par['rendered'] else 'synthetic'}), identical texts, "
-              f"max |diff| {par['max_abs_diff']:.2e} <= atol {par['atol']:.0e}")
+        seen = f"{par['pages']} pages" if "pages" in par else \
+            f"{par['lines']} lines ({'rendered' if par['rendered'] else 'synthetic'}), identical texts"
+        print(f"parity: {seen}, max |diff| {par['max_abs_diff']:.2e} <= atol {par['atol']:.0e}")
     else:
         print("parity: not checked (--no-check)")
     return 0
