@@ -1,4 +1,4 @@
-"""aksar.models: recognizer architectures, registry, losses and decoding.
+"""aksar.models: recognizer and detector architectures, registry, losses and decoding.
 
 Imports are lazy so that ``aksar.models.decoding`` and ``aksar.models.decoders`` (numpy only) can be
 used without torch.
@@ -10,9 +10,10 @@ from typing import Any
 
 _EXPORTS = {
     "build_model": "registry", "list_models": "registry", "register_model": "registry",
-    "model_specs": "registry", "MODELS": "registry",
+    "model_specs": "registry", "model_task": "registry", "MODELS": "registry",
     "OCRModel": "base", "build_loss": "losses", "get_decoder": "decoders", "Decoder": "decoders",
     "CTCModel": "crnn", "CharModel": "crnn", "Seq2SeqModel": "seq2seq",
+    "DBNet": "det_db", "DBPostProcess": "det_postprocess", "Detection": "det_postprocess",
 }
 
 __all__ = sorted(_EXPORTS)
