@@ -20,12 +20,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from aksar.core.config import from_dict, to_dict
+from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.train.tasks import Task, register_task
-from aksar.train.tasks.detection_data import (TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
+from aksar.train.tasks.detection_data import (STRIDE, TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
                                               draw_polygons, generation_target, limit_resize, load_page,
-                                              read_det_dataset)
+                                              parse_options, read_det_dataset)
 
 log = logging.getLogger("aksar.train")
 
@@ -40,12 +40,11 @@ class DetectionTask(Task):
 
     def __init__(self, cfg, env, device) -> None:
         super().__init__(cfg, env, device)
-        self.opts: DetectionOptions = from_dict(DetectionOptions, cfg.task.options, prefix="task.options")
+        self.opts: DetectionOptions = parse_options(cfg.task.options)
         for key in ("train", "val"):
             if not getattr(self.opts, key):
                 raise AksarError(f"task.options.{key}: the detection task needs a {key} dataset (a det_labels.txt, "
                                  "a folder of PAGE-XML or ICDAR files, or a folder to generate pages into)")
-        self.counters = {"ignored_lines": 0}
 
     # ---- data and model ----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -104,12 +103,13 @@ class DetectionTask(Task):
             self.val_pages = pages[:o.val_max_pages] if o.val_max_pages else pages
 
     def build_model(self) -> torch.nn.Module:
-        from aksar.models.registry import build_model
+        from aksar.models.registry import build_model, list_models, model_task
 
         cfg = self.cfg
+        if model_task(cfg.model.name) != "detection":
+            raise AksarError(f"model.name: {cfg.model.name!r} is not a detection model; choose one of "
+                             f"{', '.join(list_models('detection'))}")
         model = build_model(cfg.model.name, **dict(cfg.model.kwargs))
-        if getattr(model, "task", "detection") != "detection":
-            raise AksarError(f"model.name: {cfg.model.name!r} is not a detection model (task: detection)")
         if cfg.model.init_from and not self.resuming:
             from aksar.models.weights import load_checkpoint
 
@@ -187,19 +187,16 @@ class DetectionTask(Task):
     # ---- checkpoints -----------------------------------------------------------------------------------
     def checkpoint_meta(self, model: torch.nn.Module) -> dict[str, Any]:
         o = self.opts
-        post = {k: getattr(model.postprocess, k) for k in ("thresh", "box_thresh", "unclip_ratio", "max_candidates",
-                                                            "min_size") if hasattr(model.postprocess, k)}
-        return {"model_name": self.cfg.model.name, "model_kwargs": model.config(), "task_kind": "detection",
-                "preprocess": {"limit_side": o.limit_side, "stride": 32, "grayscale": True, "range": [0, 1]},
-                "postprocess": post, "options": to_dict(o)}
+        return {"model_name": self.cfg.model.name, "model_kwargs": model.config(),
+                "preprocess": {"limit_side": o.limit_side, "stride": STRIDE, "grayscale": True, "range": [0, 1]},
+                "postprocess": model.postprocess.settings(), "options": to_dict(o)}
 
     def check_resume(self, ck: dict[str, Any]) -> None:
         if ck.get("model_name") != self.cfg.model.name:
             raise AksarError(f"--resume: checkpoint holds a {ck.get('model_name')!r} model, config says "
                              f"{self.cfg.model.name!r}")
-        mine = {k: v for k, v in self.cfg.model.kwargs.items()}
         theirs = ck.get("model_kwargs") or {}
-        differ = sorted(k for k, v in mine.items() if k in theirs and to_dict(theirs[k]) != to_dict(v))
+        differ = sorted(k for k, v in self.cfg.model.kwargs.items() if k in theirs and theirs[k] != v)
         if differ:
             raise AksarError(f"--resume: model.kwargs {', '.join(differ)} differ from the checkpoint's; "
                              "fine-tune with model.init_from instead")

@@ -76,6 +76,20 @@ class DetectionOptions:
                 raise AksarError(f"{key}.{name}: must be >= 1, got {getattr(self, name)}")
 
 
+def parse_options(options: dict[str, Any]) -> DetectionOptions:
+    """``task.options`` -> :class:`DetectionOptions`; an unknown or bad key is an AksarError naming it."""
+    from aksar.core.config import from_dict
+
+    options = dict(options or {})
+    generate = options.pop("generate", None)
+    opts = from_dict(DetectionOptions, options, prefix="task.options")
+    if generate is not None:
+        if not isinstance(generate, dict):
+            raise AksarError(f"task.options.generate: expected a mapping, got {generate!r}")
+        opts.generate = from_dict(PageGenOptions, generate, prefix="task.options.generate")
+    return opts
+
+
 # ---------------------------------------------------------------- datasets on disk
 
 def read_det_dataset(spec: str, images: str | None = None, key: str = "task.options.train",
@@ -285,5 +299,5 @@ def draw_polygons(image: np.ndarray, gts: Sequence[np.ndarray], preds: Sequence[
     return rgb
 
 
-__all__ = ["DetectionOptions", "PageGenOptions", "DetTrainSet", "read_det_dataset", "generation_target",
+__all__ = ["DetectionOptions", "PageGenOptions", "parse_options", "DetTrainSet", "read_det_dataset", "generation_target",
            "load_page", "limit_resize", "collate_crops", "draw_polygons", "photometric", "TARGET_KEYS"]
