@@ -10,6 +10,8 @@ by one) go through the PyTorch model and the exported file. The exported outputs
 ``atol`` (default 1e-4, absolute, on probabilities) of PyTorch's and the decoded texts (PyTorch:
 ``model.forward`` + ``model.decode``; ONNX: numpy decoding) must be identical. Any mismatch raises
 AksarError and no file is written at ``out``.
+
+A detection checkpoint goes to :func:`aksar.infer.det_export.export_detector` (``images -> prob``).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -135,17 +137,62 @@ def check_parity(model, onnx_path: Path, charset: list[str], script: str | None,
 def export_onnx(checkpoint: str | Path, out: str | Path, check: bool = True, atol: float = DEFAULT_ATOL,
                 opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (ONNX); returns a summary (parity result, sizes, metadata)."""
-    from aksar.models.weights import load_for_inference, resolve_checkpoint_path
+    from aksar.models.weights import (is_detection_checkpoint, load_checkpoint, load_for_inference,
+                                      resolve_checkpoint_path)
 
     src = resolve_checkpoint_path(checkpoint)
+    if is_detection_checkpoint(load_checkpoint(src)):
+        from aksar.infer.det_export import export_detector
+
+        return export_detector(src, out, check=check, atol=atol, opset=opset)
     loaded = load_for_inference(src, "cpu")
-    source = {"file": src.name, "sha256": sha256_file(src), "step": loaded.info.get("step"),
-              "epoch": loaded.info.get("epoch")}
+    source = checkpoint_source(src, loaded.info)
     summary = export_model(loaded.model, out, list(loaded.charset.tokens), loaded.script, loaded.preprocess,
                            model_name=str(loaded.info.get("model_name") or ""),
                            model_kwargs=loaded.info.get("model_kwargs") or {}, source=source, check=check,
                            atol=atol, opset=opset, where=str(src))
     return {**summary, "checkpoint": str(src)}
+
+
+def checkpoint_source(src: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """What ``aksar.source`` records: the checkpoint file, its sha256, step and epoch."""
+    return {"file": src.name, "sha256": sha256_file(src), "step": info.get("step"), "epoch": info.get("epoch")}
+
+
+def write_metadata(proto, meta: dict[str, str]) -> bytes:
+    """The ONNX model ``proto`` with ``metadata_props`` = ``meta``, serialized."""
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    return proto.SerializeToString()
+
+
+def onnx_proto(model, opset: int, model_name: str, where: str) -> tuple[Any, list[str]]:
+    """``model.to_onnx`` in memory: the ONNX proto and its output names (AksarError naming ``where``)."""
+    import onnx
+
+    buf = io.BytesIO()
+    try:
+        outputs = model.to_onnx(buf, opset=opset)
+    except Exception as exc:
+        raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
+    return onnx.load_from_string(buf.getvalue()), outputs
+
+
+def checked_bytes(proto, meta: dict[str, str], out: Path, check: bool,
+                  parity_of: Callable[[Path], dict[str, Any]]) -> tuple[bytes, dict[str, Any]]:
+    """The file to write at ``out`` and the parity result: ``parity_of(tmp)`` runs on the graph with ``meta``
+    written next to ``out`` (removed after), and the result goes into ``aksar.parity``."""
+    parity: dict[str, Any] = {"checked": False}
+    if check:
+        tmp = out.with_name(f".{out.name}.parity.onnx")
+        try:
+            atomic_write_bytes(tmp, write_metadata(proto, meta))
+            parity = {"checked": True, **parity_of(tmp)}
+        finally:
+            tmp.unlink(missing_ok=True)
+    return write_metadata(proto, {**meta, om.META_PARITY: json.dumps(parity)}), parity
 
 
 def export_model(model, out: str | Path, charset: list[str], script: str | None, preprocess: PreprocessConfig,
@@ -164,18 +211,11 @@ def export_model(model, out: str | Path, charset: list[str], script: str | None,
 
 def _export(model, out, charset, script, preprocess, model_name, model_kwargs, source, check, atol, opset,
             where) -> dict[str, Any]:
-    import onnx
-
     t0 = time.perf_counter()
     kind = model.output_decoder.kind  # AksarError for a kind without a decoder
     model_name = model_name or model.name
     out = Path(out)
-    buf = io.BytesIO()
-    try:
-        outputs = model.to_onnx(buf, opset=opset)
-    except Exception as exc:
-        raise AksarError(f"{where}: ONNX export of {model_name} failed: {exc}") from None
-    proto = onnx.load_from_string(buf.getvalue())
+    proto, outputs = onnx_proto(model, opset, model_name, where)
     meta = {
         om.META_CHARSET: json.dumps(charset, ensure_ascii=False),
         om.META_SCRIPT: script or "",
@@ -191,23 +231,8 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
         om.META_PAD_MARGIN: str(int(model.pad_margin)),
         om.META_NUM_CLASSES: str(int(model.num_classes)),
     }
-
-    def _with_meta(extra: dict[str, str]) -> bytes:
-        del proto.metadata_props[:]
-        for k, v in {**meta, **extra}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = k, v
-        return proto.SerializeToString()
-
-    parity: dict[str, Any] = {"checked": False}
-    if check:
-        tmp = out.with_name(f".{out.name}.parity.onnx")
-        try:
-            atomic_write_bytes(tmp, _with_meta({}))
-            parity = {"checked": True, **check_parity(model, tmp, charset, script, preprocess, atol)}
-        finally:
-            tmp.unlink(missing_ok=True)
-    data = _with_meta({om.META_PARITY: json.dumps(parity)})
+    data, parity = checked_bytes(proto, meta, out, check,
+                                 lambda tmp: check_parity(model, tmp, charset, script, preprocess, atol))
     atomic_write_bytes(out, data)
     summary = {"out": str(out), "bytes": len(data), "kind": kind, "model_name": model_name,
                "charset_size": len(charset), "script": script, "opset": opset, "parity": parity,
@@ -216,4 +241,5 @@ def _export(model, out, charset, script, preprocess, model_name, model_kwargs, s
     return summary
 
 
-__all__ = ["export_onnx", "export_model", "check_parity", "parity_images", "DEFAULT_ATOL", "DEFAULT_OPSET"]
+__all__ = ["export_onnx", "export_model", "write_metadata", "checkpoint_source", "onnx_proto", "checked_bytes", "check_parity", "parity_images",
+           "DEFAULT_ATOL", "DEFAULT_OPSET"]

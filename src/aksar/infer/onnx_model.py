@@ -132,25 +132,30 @@ def check_classes(session: Any, info: ModelInfo, meta: dict[str, str], path: Pat
                          f"({where}; a {info.kind} model needs {want}): the metadata belongs to another model")
 
 
+def open_session(path: Path, threads: int | None = None) -> tuple[Any, dict[str, str]]:
+    """An onnxruntime CPU session for ``path`` and its ``metadata_props`` (AksarError naming the file)."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise AksarError(f"model file not found: {path}")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for invalid files
+        raise AksarError(f"{path}: not a valid ONNX model ({str(exc).strip().splitlines()[0]})") from None
+    return session, dict(session.get_modelmeta().custom_metadata_map)
+
+
 class OnnxModel:
     """An exported model run by onnxruntime (CPU); ``run(batch, widths)`` -> decoded ids and confidences."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path)
-        if not self.path.is_file():
-            raise AksarError(f"model file not found: {self.path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for invalid files
-            raise AksarError(f"{self.path}: not a valid ONNX model ({str(exc).strip().splitlines()[0]})") from None
-        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.session, meta = open_session(self.path, threads)
         self.info = info_from_metadata(meta, self.path)
         check_classes(self.session, self.info, meta, self.path)
         self.metadata = meta
@@ -178,5 +183,5 @@ __all__ = [
     "ModelInfo", "OnnxModel", "decode_outputs", "info_from_metadata", "INPUT_NAME", "WIDTHS_NAME",
     "META_CHARSET", "META_SCRIPT", "META_PREPROCESS", "META_NORMALIZATION", "META_KIND", "META_NAME",
     "META_KWARGS", "META_VERSION", "META_WIDTH_STRIDE", "META_OUTPUTS", "META_SOURCE", "META_PARITY",
-    "META_PAD_MARGIN", "META_NUM_CLASSES", "check_classes",
+    "META_PAD_MARGIN", "META_NUM_CLASSES", "check_classes", "open_session",
 ]

@@ -4,7 +4,7 @@
 probability); in training (or with ``targets``) also ``thresh`` (threshold map) and ``binary``
 (``sigmoid(k (P - T))``, the approximate binarization, k = 50). With ``targets`` (dict of float
 ``[B, H, W]``: ``shrink_map``, ``shrink_mask``, ``thresh_map``, ``thresh_mask``, as
-:func:`aksar.data.det_targets.make_targets` makes them, stacked) it adds ``loss`` =
+:func:`aksar.data.det_targets.make_targets` makes them, stacked: :func:`stack_targets`) it adds ``loss`` =
 ``loss_prob + 10 * loss_thresh + loss_binary`` (BCE with 3:1 hard-negative mining under the shrink
 mask, L1 under the threshold mask, Dice), always computed in float32 (AMP-safe: the BCE takes the
 logits). H and W must be multiples of ``stride`` (32). ``model.postprocess`` turns ``prob`` into
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import IO, Any, ClassVar, Mapping
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +25,9 @@ from aksar.core.errors import AksarError
 from aksar.models.backbones import InvertedResidual, _conv_bn, _make_divisible
 from aksar.models.det_postprocess import DBPostProcess
 from aksar.models.registry import register_model
+
+if TYPE_CHECKING:
+    from aksar.data.det_targets import DetTargets
 
 # MobileNetV3-large with 2D strides (kernel, expand, out, SE, act, stride); the last block of each
 # stride level gives the feature maps at 1/4, 1/8, 1/16 and 1/32 (the stem has stride 2).
@@ -206,6 +210,13 @@ class _Export(nn.Module):
         return self.model.export_forward(images)
 
 
+def stack_targets(targets: Sequence[DetTargets], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """A batch of :func:`aksar.data.det_targets.make_targets` results -> the dict ``model(images, targets)``
+    takes (float32 ``[B, H, W]`` each)."""
+    return {key: torch.from_numpy(np.stack([getattr(t, _ALIASES.get(key, key)) for t in targets]))
+            .to(device, torch.float32) for key in TARGET_KEYS}
+
+
 def _targets(targets: Mapping[str, torch.Tensor], like: torch.Tensor) -> dict[str, torch.Tensor]:
     """The four target maps as float32 ``[B, H, W]`` on ``like``'s device, checked against its size."""
     out = {}
@@ -251,4 +262,4 @@ def dice_loss(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, eps: flo
     return 1 - 2 * inter / union
 
 
-__all__ = ["DBNet", "DetBackbone", "DBFPN", "DBHead", "balanced_bce", "masked_l1", "dice_loss", "TARGET_KEYS"]
+__all__ = ["DBNet", "stack_targets", "DetBackbone", "DBFPN", "DBHead", "balanced_bce", "masked_l1", "dice_loss", "TARGET_KEYS"]

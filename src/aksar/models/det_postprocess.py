@@ -7,7 +7,7 @@ the score is the mean probability inside the contour, dropped under ``box_thresh
 grown back by the Vatti offset ``D = A * unclip_ratio / L`` (:func:`aksar.data.det_targets.unclip`,
 the inverse of the training shrink), its minimum-area rectangle taken again (dropped under
 ``min_size + 2``), scaled from the map to the original image and clipped to it. Detections come in
-reading order: top to bottom (by the top edge), then left to right.
+reading order (:func:`reading_order`): top to bottom, left to right within a row.
 """
 from __future__ import annotations
 
@@ -89,8 +89,29 @@ class DBPostProcess:
             box[:, 0] = np.clip(box[:, 0], 0, ow)
             box[:, 1] = np.clip(box[:, 1], 0, oh)
             found.append(Detection(box.astype(np.float32), float(score)))
-        found.sort(key=lambda d: (round(float(d.polygon[:, 1].min()), 3), round(float(d.polygon[:, 0].min()), 3)))
-        return found
+        return reading_order(found)
+
+
+def reading_order(dets: list[Detection]) -> list[Detection]:
+    """Top to bottom by the top edge, then left to right among boxes of one row (tops closer than half
+    the lower box's height, PaddleOCR's ``sorted_boxes`` with a relative tolerance)."""
+    def top(d: Detection) -> float:
+        return float(d.polygon[:, 1].min())
+
+    def left(d: Detection) -> float:
+        return float(d.polygon[:, 0].min())
+
+    def height(d: Detection) -> float:
+        return float(np.ptp(d.polygon[:, 1]))
+
+    out = sorted(dets, key=lambda d: (top(d), left(d)))
+    for i in range(1, len(out)):
+        j = i
+        while j > 0 and abs(top(out[j]) - top(out[j - 1])) < 0.5 * min(height(out[j]), height(out[j - 1])) \
+                and left(out[j]) < left(out[j - 1]):
+            out[j - 1], out[j] = out[j], out[j - 1]
+            j -= 1
+    return out
 
 
 def mini_box(points: np.ndarray) -> tuple[np.ndarray, float]:
@@ -117,4 +138,4 @@ def contour_score(prob: np.ndarray, contour: np.ndarray) -> float:
     return float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
 
 
-__all__ = ["DBPostProcess", "Detection", "mini_box", "contour_score"]
+__all__ = ["DBPostProcess", "Detection", "mini_box", "contour_score", "reading_order"]

@@ -175,9 +175,13 @@ class LoadedModel:
 
 
 def build_model_from_checkpoint(ckpt: dict[str, Any]) -> torch.nn.Module:
-    from aksar.models import build_model
+    """The architecture a checkpoint describes (a recognizer sized by its charset; a detector needs none)."""
+    from aksar.models.registry import RECOGNITION, build_model, model_task
 
-    return build_model(ckpt["model_name"], len(ckpt["charset"]), **dict(ckpt.get("model_kwargs") or {}))
+    kwargs = dict(ckpt.get("model_kwargs") or {})
+    if model_task(ckpt["model_name"]) != RECOGNITION:
+        return build_model(ckpt["model_name"], **kwargs)
+    return build_model(ckpt["model_name"], len(ckpt["charset"]), **kwargs)
 
 
 def check_weights(model: torch.nn.Module, state: Any, path: Path | str, num_tokens: int) -> None:
@@ -195,12 +199,14 @@ def check_weights(model: torch.nn.Module, state: Any, path: Path | str, num_toke
         parts = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + \
                 ([f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"] if extra else [])
         raise AksarError(f"{path}: model_name/model_kwargs do not match the weights ({'; '.join(parts)})")
-    special = int(model.num_classes) - num_tokens
+    num_classes = getattr(model, "num_classes", None)  # None: a detector (no class layer)
+    special = int(num_classes or 0) - num_tokens
     for key, want in own.items():
         got = state[key]
         if got.shape == want.shape:
             continue
-        class_dims = [d for d in range(want.dim()) if got.dim() == want.dim() and want.shape[d] == model.num_classes
+        class_dims = [d for d in range(want.dim()) if num_classes and got.dim() == want.dim()
+                      and want.shape[d] == num_classes
                       and all(got.shape[e] == want.shape[e] for e in range(want.dim()) if e != d)]
         if class_dims:
             trained = got.shape[class_dims[0]] - special
@@ -208,6 +214,26 @@ def check_weights(model: torch.nn.Module, state: Any, path: Path | str, num_toke
                              f"{trained} ({key} has {got.shape[class_dims[0]]} classes)")
         raise AksarError(f"{path}: model_kwargs do not match the weights ({key} is {tuple(got.shape)} in the "
                          f"weights, {tuple(want.shape)} for these settings)")
+
+
+def _restore(ckpt: dict[str, Any], p: Path, dev: torch.device, num_tokens: int) -> torch.nn.Module:
+    """The checkpoint's model with its weights checked and loaded, in eval mode on ``dev``."""
+    try:
+        model = build_model_from_checkpoint(ckpt)
+    except (TypeError, ValueError) as exc:
+        raise AksarError(f"{p}: model_kwargs cannot build {ckpt.get('model_name')!r} ({exc})") from None
+    except AksarError as exc:
+        raise AksarError(f"{p}: {exc}") from None
+    check_weights(model, ckpt["model_state"], p, num_tokens)
+    model.load_state_dict(ckpt["model_state"])
+    return model.to(dev).eval()
+
+
+def _info(ckpt: dict[str, Any], p: Path) -> dict[str, Any]:
+    info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "epoch", "step", "metrics", "format_version")}
+    info["path"] = str(p)
+    info["config"] = ckpt.get("config")
+    return info
 
 
 def load_for_inference(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -220,27 +246,56 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu") -> 
     ckpt = load_checkpoint(path)
     p = resolve_checkpoint_path(path)
     charset = ckpt.get("charset")
+    if charset is None and is_detection_checkpoint(ckpt):
+        raise AksarError(f"{p}: holds a {ckpt['model_name']!r} detection model, not a recognizer "
+                         "(use aksar.infer.detector.Detector)")
     if not isinstance(charset, (list, tuple)) or not all(isinstance(t, str) for t in charset):
         raise AksarError(f"{p}: checkpoint charset is not a list of tokens")
-    try:
-        model = build_model_from_checkpoint(ckpt)
-    except (TypeError, ValueError) as exc:
-        raise AksarError(f"{p}: model_kwargs cannot build {ckpt.get('model_name')!r} ({exc})") from None
-    except AksarError as exc:
-        raise AksarError(f"{p}: {exc}") from None
-    check_weights(model, ckpt["model_state"], p, len(charset))
-    model.load_state_dict(ckpt["model_state"])
-    model.to(dev).eval()
-    info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "epoch", "step", "metrics", "format_version")}
-    info["path"] = str(resolve_checkpoint_path(path))
-    info["config"] = ckpt.get("config")
+    model = _restore(ckpt, p, dev, len(charset))
+    info = _info(ckpt, p)
     return LoadedModel(model=model, charset=Charset(list(ckpt["charset"])), script=ckpt.get("script"),
                        preprocess=from_dict(PreprocessConfig, ckpt.get("preprocess") or {}, prefix="preprocess"),
                        info=info)
 
 
+# ---- detection -----------------------------------------------------------------------------------------
+
+@dataclass
+class LoadedDetector:
+    model: torch.nn.Module
+    info: dict[str, Any]
+
+
+def is_detection_checkpoint(ckpt: dict[str, Any]) -> bool:
+    """Whether a loaded checkpoint holds a registered detection model."""
+    from aksar.models.registry import RECOGNITION, model_specs
+
+    spec = model_specs(None).get(str(ckpt.get("model_name")))
+    return spec is not None and spec.task != RECOGNITION
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu") -> LoadedDetector:
+    """A detection model (eval mode, on ``device``) from a checkpoint; its ``postprocess`` settings from
+    the checkpoint's ``det_postprocess`` dict when it has one. AksarError for a recognizer's checkpoint."""
+    dev = device if isinstance(device, torch.device) else resolve_device(device, key="device")
+    ckpt = load_checkpoint(path)
+    p = resolve_checkpoint_path(path)
+    if not is_detection_checkpoint(ckpt) and ckpt.get("charset") is not None:
+        raise AksarError(f"{p}: holds a {ckpt['model_name']!r} recognizer, not a detection model")
+    model = _restore(ckpt, p, dev, 0)
+    post = ckpt.get("det_postprocess")
+    if isinstance(post, dict) and post:
+        from aksar.models.det_postprocess import DBPostProcess
+
+        try:
+            model.postprocess = DBPostProcess(**post)
+        except TypeError as exc:
+            raise AksarError(f"{p}: bad det_postprocess settings ({exc})") from None
+    return LoadedDetector(model=model, info=_info(ckpt, p))
+
+
 __all__ = [
     "FORMAT_VERSION", "save_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "resolve_device",
     "remap_state_dict", "init_from_checkpoint", "LoadedModel", "load_for_inference", "build_model_from_checkpoint",
-    "check_weights",
+    "check_weights", "LoadedDetector", "load_detector", "is_detection_checkpoint",
 ]
