@@ -97,12 +97,21 @@ def test_tiny_detector_beats_chance(trained):
     assert np.mean([r["loss"] for r in train_losses[-3:]]) < 0.8 * np.mean([r["loss"] for r in train_losses[:2]])
     # the best checkpoint follows hmean (higher is better) and holds what rebuilds the model
     ck = torch.load(result.run_dir / "checkpoints" / "best.pt", weights_only=True)
-    assert ck["task"] == "detection" and ck["model_name"] == "db_tiny" and ck["preprocess"]["limit_side"] == 576
+    assert ck["task"] == "detection" and ck["model_name"] == "db_tiny" and ck["det_limit_side"] == 576
     assert ck["metrics"]["hmean"] == max(v["hmean"] for v in vals) == result.best
     model = build_model(ck["model_name"], **ck["model_kwargs"])
     model.load_state_dict(ck["model_state"])
     again = evaluate_detector(model, pages, opts, torch.device("cpu"), nullcontext)
     assert again["hmean"] == ck["metrics"]["hmean"]
+    # one pre- and post-processing: the inference Detector finds the same lines on the same pages
+    from aksar.data.det_metrics import detection_metrics
+    from aksar.infer.detector import Detector
+
+    detector = Detector(result.run_dir / "checkpoints" / "best.pt", det_limit_side=ck["det_limit_side"])
+    found = [[d.polygon for d in detector.detect_page(p.image)] for p in pages]
+    inferred = detection_metrics([[r.polygon for r in p.regions] for p in pages], found,
+                                 [[r.ignore for r in p.regions] for p in pages])
+    assert inferred["hmean"] == pytest.approx(ck["metrics"]["hmean"], abs=1e-9)
     # TensorBoard: validation pages with polygons drawn, training crops with their shrink maps
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

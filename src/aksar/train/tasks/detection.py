@@ -23,7 +23,7 @@ import torch
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.train.tasks import Task, register_task
-from aksar.train.tasks.detection_data import (STRIDE, TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
+from aksar.train.tasks.detection_data import (TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
                                               draw_polygons, generation_target, limit_resize, load_page,
                                               parse_options, read_det_dataset)
 
@@ -187,9 +187,10 @@ class DetectionTask(Task):
     # ---- checkpoints -----------------------------------------------------------------------------------
     def checkpoint_meta(self, model: torch.nn.Module) -> dict[str, Any]:
         o = self.opts
+        # det_postprocess: read by models.weights.load_detector; det_limit_side: the validation resize
         return {"model_name": self.cfg.model.name, "model_kwargs": model.config(),
-                "preprocess": {"limit_side": o.limit_side, "stride": STRIDE, "grayscale": True, "range": [0, 1]},
-                "postprocess": model.postprocess.settings(), "options": to_dict(o)}
+                "det_postprocess": model.postprocess.settings(), "det_limit_side": o.limit_side,
+                "det_options": to_dict(o)}
 
     def check_resume(self, ck: dict[str, Any]) -> None:
         if ck.get("model_name") != self.cfg.model.name:
