@@ -197,3 +197,27 @@ def test_missing_dataset_and_wrong_model_are_refused(trained, tmp_path):
     cfg["model"] = {"name": "ctc_small"}
     with pytest.raises(AksarError, match=r"model\.name: 'ctc_small' is not a detection model.*db_tiny"):
         train(config_from_dict(cfg))
+
+
+def test_datasets_are_read_in_every_format(trained, tmp_path):
+    """The generated pages as a PaddleOCR list, its folder, the PAGE-XML folder and ICDAR files: the same lines."""
+    from aksar.train.tasks.detection_data import read_det_dataset
+
+    split = trained["root"] / "data" / "pages" / "train"
+    paddle = read_det_dataset(str(split / "det_labels.txt"))
+    assert len(paddle) == 6 and sum(len(s.regions) for s in paddle) > 50
+    for other in (read_det_dataset(str(split)), read_det_dataset(str(split / "page"))):
+        assert [Path(s.image).resolve() for s in other] == [Path(s.image).resolve() for s in paddle]
+        for a, b in zip(paddle, other):
+            assert len(a.regions) == len(b.regions)
+            for ra, rb in zip(a.regions, b.regions):
+                assert np.abs(ra.polygon - rb.polygon).max() <= 0.5 and ra.text == rb.text
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    for s in paddle[:2]:
+        rows = [",".join(str(int(round(v))) for v in r.polygon.reshape(-1)) + f",{r.text}" for r in s.regions]
+        (gt / f"gt_{Path(s.image).stem}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    icdar = read_det_dataset(str(gt), images=str(split / "images"), key="task.options.val")
+    assert [len(s.regions) for s in icdar] == [len(s.regions) for s in paddle[:2]]
+    with pytest.raises(AksarError, match=r"task\.options\.val: .* holds no det_labels\.txt"):
+        read_det_dataset(str(tmp_path), key="task.options.val")

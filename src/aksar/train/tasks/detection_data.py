@@ -98,6 +98,7 @@ def read_det_dataset(spec: str, images: str | None = None, key: str = "task.opti
     from aksar.data.det_formats import read_icdar_dir, read_page_xml, read_paddle_det
 
     path = Path(spec)
+    root = path.parent if path.is_file() else path  # where the images must lie (data.allow_outside_root)
     if not path.exists():
         raise AksarError(f"{key}: {path} not found (set task.options.generate to make synthetic pages there)")
     if path.is_file():
@@ -107,16 +108,17 @@ def read_det_dataset(spec: str, images: str | None = None, key: str = "task.opti
     elif images or sorted(path.glob("gt_*.txt")):
         samples = read_icdar_dir(path, images or path)
     else:
-        xmls = sorted(path.glob("*.xml")) or sorted(path.glob("page/*.xml"))
+        xmls = sorted(path.glob("*.xml"))
+        root = path.parent if xmls else path  # PAGE-XML folders name their images as ../images/NAME
+        xmls = xmls or sorted(path.glob("page/*.xml"))
         if not xmls:
             raise AksarError(f"{key}: {path} holds no det_labels.txt, PAGE-XML files or ICDAR gt_*.txt files")
         samples = [read_page_xml(p) for p in xmls]
     if not samples:
         raise AksarError(f"{key}: {path} lists no pages")
-    if not allow_outside_root:
-        root = (path.parent if path.is_file() else path).resolve()
+    if not allow_outside_root and not images:
         for s in samples:
-            if not Path(s.image).resolve().is_relative_to(root) and not (images and Path(images).exists()):
+            if not Path(s.image).resolve().is_relative_to(root.resolve()):
                 raise AksarError(f"{key}: {path} names an image outside its folder ({s.image}); set "
                                  "data.allow_outside_root: true to allow it")
     return samples
