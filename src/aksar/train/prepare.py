@@ -6,6 +6,7 @@
 - no validation set in ``data.val_dir``: build the fixed validation set (``aksar.data.valset.build_valset``)
   with ``data.val_samples`` images.
 
+``prepare_corpus`` (the first step alone) serves tasks without a line validation set (detection).
 Every action is logged; nothing is rebuilt when it exists.
 """
 from __future__ import annotations
