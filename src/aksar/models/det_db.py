@@ -40,6 +40,7 @@ _MBV3_DET = [
 ]
 TARGET_KEYS = ("shrink_map", "shrink_mask", "thresh_map", "thresh_mask")
 _ALIASES = {"thresh_map": "threshold_map", "thresh_mask": "threshold_mask"}  # DetTargets' field names
+TINY = dict(scale=0.25, inner_channels=32)  # db_tiny: tests and smoke runs
 
 
 class DetBackbone(nn.Module):
@@ -112,8 +113,7 @@ class DBHead(nn.Module):
 
 @register_model("db_mobilenet", "DB text-line detector, MobileNetV3-large x0.5 + FPN(96); ~0.9M params, "
                 "the CPU default", scale=0.5, inner_channels=96)
-@register_model("db_tiny", "DB text-line detector, MobileNetV3 x0.25 + FPN(32): tests and smoke runs",
-                scale=0.25, inner_channels=32)
+@register_model("db_tiny", "DB text-line detector, MobileNetV3 x0.25 + FPN(32): tests and smoke runs", **TINY)
 class DBNet(nn.Module):
     """DB detector (see the module doc). ``task = "detection"``: built without ``num_tokens``."""
 
@@ -121,7 +121,7 @@ class DBNet(nn.Module):
     kind: ClassVar[str] = "db"
     stride: ClassVar[int] = 32
     onnx_outputs: ClassVar[tuple[str, ...]] = ("prob",)
-    tiny: ClassVar[dict[str, Any]] = dict(scale=0.25, inner_channels=32)
+    tiny: ClassVar[dict[str, Any]] = TINY
 
     def __init__(self, scale: float = 0.5, inner_channels: int = 96, se: bool = True, k: float = 50.0,
                  alpha: float = 1.0, beta: float = 10.0, ohem_ratio: float = 3.0) -> None:

@@ -47,9 +47,11 @@ class DBPostProcess:
 
     def post(self, prob: np.ndarray, sizes: Sequence[tuple[int, int]],
              valid: Sequence[tuple[int, int]] | None = None) -> list[list[Detection]]:
-        """``prob`` ``[B, 1, H, W]`` or ``[B, H, W]``; ``sizes`` the original ``(height, width)`` of each
+        """``prob`` ``[B, 1, H, W]`` or ``[B, H, W]`` (numpy, or a torch tensor); ``sizes`` the original ``(height, width)`` of each
         image; ``valid`` the ``(height, width)`` of the map that covers it (default: the whole map; less
         when a batch was padded). Returns the detections of each image."""
+        if hasattr(prob, "detach"):  # a torch tensor (on any device): no torch import needed here
+            prob = prob.detach().float().cpu().numpy()
         prob = np.asarray(prob, np.float32)
         if prob.ndim == 4:
             if prob.shape[1] != 1:
