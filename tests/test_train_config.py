@@ -50,7 +50,14 @@ def test_presets_load(path):
     assert script in SCRIPTS and path.stem.startswith(script)
     if cfg.data.preset:
         assert cfg.data.preset in PRESETS and PRESETS[cfg.data.preset].script == script
-    if "_dev" in path.stem:
+    if cfg.task.name == "detection":  # pages, not lines: its own options, checked by the task
+        from aksar.train.tasks.detection_data import parse_options
+
+        opts = parse_options(cfg.task.options)
+        assert cfg.model.name == "db_mobilenet" and opts.generate is not None
+        if "_dev" in path.stem:
+            assert opts.generate.val_pages <= 20 and opts.generate.train_pages <= 100
+    elif "_dev" in path.stem:
         assert cfg.data.val_samples <= 500 and cfg.run.val_every_steps <= 200
 
 

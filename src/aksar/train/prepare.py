@@ -6,6 +6,7 @@
 - no validation set in ``data.val_dir``: build the fixed validation set (``aksar.data.valset.build_valset``)
   with ``data.val_samples`` images.
 
+``prepare_corpus`` (the first step alone) serves tasks without a line validation set (detection).
 Every action is logged; nothing is rebuilt when it exists.
 """
 from __future__ import annotations
@@ -52,13 +53,10 @@ def build_char_corpus(lines_dir: Path, out_dir: Path, script: str) -> dict:
     return stats
 
 
-def prepare_data(cfg: TrainConfig) -> list[str]:
-    """Build what the config needs and is missing; returns the actions taken (also logged)."""
+def prepare_corpus(cfg: TrainConfig) -> list[str]:
+    """Build the corpus of ``data.corpus_dir`` from ``data.preset`` when it is missing (any task)."""
     d = cfg.data
     actions: list[str] = []
-    if d.train_dataset:
-        if not Path(d.train_dataset).exists():
-            raise AksarError(f"data.train_dataset: {d.train_dataset} not found")
     corpus = Path(d.corpus_dir)
     if not (corpus / "train.txt").is_file():
         if not d.preset:
@@ -84,6 +82,17 @@ def prepare_data(cfg: TrainConfig) -> list[str]:
             actions.append(f"built single-character corpus {corpus} ({stats['charset_size']} characters)")
             log.info("preparing data: single-character corpus %s with %d characters", corpus,
                      stats["charset_size"])
+    return actions
+
+
+def prepare_data(cfg: TrainConfig) -> list[str]:
+    """Build what the config needs and is missing; returns the actions taken (also logged)."""
+    d = cfg.data
+    if d.train_dataset:
+        if not Path(d.train_dataset).exists():
+            raise AksarError(f"data.train_dataset: {d.train_dataset} not found")
+    actions = prepare_corpus(cfg)
+    corpus = Path(d.corpus_dir)
     charset = d.charset_path()
     if not charset.is_file():
         raise AksarError(f"data.charset: {charset} not found")
@@ -100,4 +109,4 @@ def prepare_data(cfg: TrainConfig) -> list[str]:
     return actions
 
 
-__all__ = ["prepare_data", "build_char_corpus"]
+__all__ = ["prepare_data", "prepare_corpus", "build_char_corpus"]
