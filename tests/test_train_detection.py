@@ -77,7 +77,8 @@ def test_tiny_detector_beats_chance(trained):
 
     from aksar.models.registry import build_model
     from aksar.train.tasks.detection import evaluate_detector
-    from aksar.train.tasks.detection_data import parse_options, read_det_dataset
+    from aksar.data.det_dataset import read_det_dataset
+    from aksar.train.tasks.detection_data import parse_options
 
     result, records = trained["result"], trained["records"]
     assert result.stop_reason == "completed" and result.step == STEPS and result.best_metric == "hmean"
@@ -153,7 +154,8 @@ def test_killed_detection_run_resumes_exactly(trained, tmp_path):
 
 
 def test_training_crops_are_keyed_and_consistent(trained):
-    from aksar.train.tasks.detection_data import DetTrainSet, parse_options, read_det_dataset
+    from aksar.data.det_dataset import read_det_dataset
+    from aksar.train.tasks.detection_data import DetTrainSet, parse_options
 
     opts = parse_options(trained["cfg"]["task"]["options"])
     pages = read_det_dataset(opts.train)
@@ -201,7 +203,7 @@ def test_missing_dataset_and_wrong_model_are_refused(trained, tmp_path):
 
 def test_datasets_are_read_in_every_format(trained, tmp_path):
     """The generated pages as a PaddleOCR list, its folder, the PAGE-XML folder and ICDAR files: the same lines."""
-    from aksar.train.tasks.detection_data import read_det_dataset
+    from aksar.data.det_dataset import read_det_dataset
 
     split = trained["root"] / "data" / "pages" / "train"
     paddle = read_det_dataset(str(split / "det_labels.txt"))

@@ -25,35 +25,21 @@ import numpy as np
 from PIL import Image
 
 from aksar.core.errors import AksarError
+from aksar.data.det_dataset import STRIDE, detection_size, resize_page
 from aksar.data.preprocess import to_gray
 from aksar.infer.images import load_image
 from aksar.models.det_postprocess import DBPostProcess, Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
-STRIDE = 32
 META_POSTPROCESS = "aksar.det_postprocess"  # JSON DBPostProcess settings
 META_TASK = "aksar.task"                    # "detection" for detector exports
 META_STRIDE = "aksar.stride"                # input sides must be multiples of this
 META_LIMIT_SIDE = "aksar.det_limit_side"    # the default long-side limit
 
 
-def detection_size(height: int, width: int, limit_side: int = 960, stride: int = STRIDE) -> tuple[int, int]:
-    """The network input size of a ``height x width`` page: long side <= ``limit_side``, sides multiples of 32."""
-    ratio = min(1.0, limit_side / max(height, width))
-    return (max(stride, int(round(height * ratio / stride)) * stride),
-            max(stride, int(round(width * ratio / stride)) * stride))
-
-
 def resize_for_detection(gray: np.ndarray, limit_side: int = 960, stride: int = STRIDE) -> np.ndarray:
     """A uint8 page -> float32 ``[1, 1, H, W]`` in [0, 1] at :func:`detection_size`."""
-    import cv2
-
-    h, w = gray.shape[:2]
-    rh, rw = detection_size(h, w, limit_side, stride)
-    if (rh, rw) != (h, w):
-        interp = cv2.INTER_AREA if rh * rw < h * w else cv2.INTER_LINEAR
-        gray = cv2.resize(gray, (rw, rh), interpolation=interp)
-    return (gray.astype(np.float32) / 255.0)[None, None]
+    return (resize_page(gray, limit_side, stride).astype(np.float32) / 255.0)[None, None]
 
 
 def _page(image: ImageLike, where: str) -> np.ndarray:

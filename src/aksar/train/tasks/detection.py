@@ -23,9 +23,10 @@ import torch
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.train.tasks import Task, register_task
+from aksar.data.det_dataset import load_page, read_det_dataset, resize_page
+from aksar.render.preview import draw_polygons
 from aksar.train.tasks.detection_data import (TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
-                                              draw_polygons, generation_target, limit_resize, load_page,
-                                              parse_options, read_det_dataset)
+                                              generation_target, parse_options)
 
 log = logging.getLogger("aksar.train")
 
@@ -216,7 +217,7 @@ def evaluate_detector(model: torch.nn.Module, pages: list, opts: DetectionOption
     for page in pages:
         image = load_page(page.image)
         h, w = image.shape
-        small = limit_resize(image, opts.limit_side)
+        small = resize_page(image, opts.limit_side)
         sh, sw = small.shape
         polys = [np.asarray(r.polygon, np.float64) for r in page.regions]
         ign = [r.ignore for r in page.regions]

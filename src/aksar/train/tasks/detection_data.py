@@ -2,13 +2,10 @@
 validation pages resized as at inference, and pictures of polygons for the logs.
 
 - :class:`DetectionOptions` (YAML ``task.options``): datasets, page generation, crop and scale.
-- :func:`read_det_dataset`: a PaddleOCR detection list (or a folder holding ``det_labels.txt``), a
-  PAGE-XML folder, or an ICDAR ground-truth folder (``*_images`` names its images) -> ``DetSample``s.
+- Datasets on disk and page loading/resizing: :mod:`aksar.data.det_dataset` (shared with inference).
 - :class:`DetTrainSet`: ``dataset[(epoch, index)]`` -> one square crop of a page at a random scale with
   its DB targets (``data.det_targets.make_targets``), fully determined by ``(seed, epoch, index)``, so
   ``onthefly.EpochSampler`` gives a resumable, DDP-sharded order.
-- :func:`limit_resize`: a page resized as the detector sees it (long side <= ``limit_side``, both sides
-  multiples of 32).
 """
 from __future__ import annotations
 
@@ -20,10 +17,10 @@ import numpy as np
 
 from aksar.core.errors import AksarError
 from aksar.core.rng import rng_for
+from aksar.data.det_dataset import STRIDE, load_page
 from aksar.data.det_formats import DetSample
 from aksar.render.page import PageConfig
 
-STRIDE = 32
 
 
 @dataclass
@@ -92,38 +89,6 @@ def parse_options(options: dict[str, Any]) -> DetectionOptions:
 
 # ---------------------------------------------------------------- datasets on disk
 
-def read_det_dataset(spec: str, images: str | None = None, key: str = "task.options.train",
-                     allow_outside_root: bool = False) -> list[DetSample]:
-    """The pages of a detection dataset ``spec`` (format from what the path holds); AksarError naming ``key``."""
-    from aksar.data.det_formats import read_icdar_dir, read_page_xml, read_paddle_det
-
-    path = Path(spec)
-    root = path.parent if path.is_file() else path  # where the images must lie (data.allow_outside_root)
-    if not path.exists():
-        raise AksarError(f"{key}: {path} not found (set task.options.generate to make synthetic pages there)")
-    if path.is_file():
-        samples = read_paddle_det(path)
-    elif (path / "det_labels.txt").is_file():
-        samples = read_paddle_det(path / "det_labels.txt")
-    elif images or sorted(path.glob("gt_*.txt")):
-        samples = read_icdar_dir(path, images or path)
-    else:
-        xmls = sorted(path.glob("*.xml"))
-        root = path.parent if xmls else path  # PAGE-XML folders name their images as ../images/NAME
-        xmls = xmls or sorted(path.glob("page/*.xml"))
-        if not xmls:
-            raise AksarError(f"{key}: {path} holds no det_labels.txt, PAGE-XML files or ICDAR gt_*.txt files")
-        samples = [read_page_xml(p) for p in xmls]
-    if not samples:
-        raise AksarError(f"{key}: {path} lists no pages")
-    if not allow_outside_root and not images:
-        for s in samples:
-            if not Path(s.image).resolve().is_relative_to(root.resolve()):
-                raise AksarError(f"{key}: {path} names an image outside its folder ({s.image}); set "
-                                 "data.allow_outside_root: true to allow it")
-    return samples
-
-
 def generation_target(spec: str, split: str, key: str) -> Path:
     """The output folder of ``generate_pages`` that makes dataset ``spec`` (``{root}/{split}``)."""
     path = Path(spec)
@@ -132,32 +97,6 @@ def generation_target(spec: str, split: str, key: str) -> Path:
         raise AksarError(f"{key}: to generate pages there, name {{folder}}/{split} or {{folder}}/{split}/"
                          f"det_labels.txt, got {spec}")
     return split_dir.parent
-
-
-def load_page(path: str) -> np.ndarray:
-    """uint8 HxW grayscale (ink dark) of a page image; AksarError naming the file."""
-    from PIL import Image
-
-    from aksar.data.preprocess import to_gray
-
-    try:
-        with Image.open(path) as im:
-            return to_gray(im, where=path)
-    except OSError as exc:
-        raise AksarError(f"{path}: cannot read page image ({exc})") from None
-
-
-def limit_resize(image: np.ndarray, limit_side: int) -> np.ndarray:
-    """``image`` resized so its long side is at most ``limit_side``, each side rounded to a multiple of 32."""
-    import cv2
-
-    h, w = image.shape[:2]
-    ratio = min(1.0, limit_side / max(h, w))
-    nh = max(STRIDE, int(round(h * ratio / STRIDE)) * STRIDE)
-    nw = max(STRIDE, int(round(w * ratio / STRIDE)) * STRIDE)
-    if (nh, nw) == (h, w):
-        return image
-    return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if nh * nw < h * w else cv2.INTER_LINEAR)
 
 
 # ---------------------------------------------------------------- training crops
@@ -287,19 +226,5 @@ def collate_crops(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- pictures for the logs
 
-def draw_polygons(image: np.ndarray, gts: Sequence[np.ndarray], preds: Sequence[np.ndarray],
-                  max_side: int = 800) -> np.ndarray:
-    """uint8 HxWx3: the page (downscaled to ``max_side``) with ground truth in green, predictions in red."""
-    import cv2
-
-    scale = min(1.0, max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    for polys, colour in ((gts, (0, 170, 0)), (preds, (220, 0, 0))):
-        pts = [np.round(np.asarray(p, np.float64) * scale).astype(np.int32) for p in polys]
-        cv2.polylines(rgb, pts, True, colour, 1)
-    return rgb
-
-
-__all__ = ["DetectionOptions", "PageGenOptions", "parse_options", "DetTrainSet", "read_det_dataset", "generation_target",
-           "load_page", "limit_resize", "collate_crops", "draw_polygons", "photometric", "TARGET_KEYS"]
+__all__ = ["DetectionOptions", "PageGenOptions", "parse_options", "DetTrainSet", "generation_target", "collate_crops",
+           "photometric", "TARGET_KEYS"]
