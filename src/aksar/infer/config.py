@@ -37,9 +37,9 @@ class InferConfig:
 class EvalConfig:
     """Options of ``aksar eval``."""
 
-    worst: int = opt(30, "worst lines shown in the HTML report")
+    worst: int = opt(30, "worst lines (pages, for a detector) shown in the HTML report")
     top_confusions: int = opt(40, "confusion pairs listed")
-    max_lines: int | None = opt(None, "evaluate only the first N lines")
+    max_lines: int | None = opt(None, "evaluate only the first N lines (pages, for a detector)")
     segmenter: str = opt("auto", "word segmenter for the second WER (auto: one for the script if installed)",
                          choices=("auto", "none"))
     allow_outside_root: bool = opt(False, "let a list name images outside its folder (absolute, ../ or "

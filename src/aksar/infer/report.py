@@ -49,7 +49,7 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
     atomic_write_json(path, report)
 
 
-def _png_b64(img: np.ndarray) -> str:
+def png_b64(img: np.ndarray) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
@@ -150,7 +150,7 @@ def _plot_font(script: str | None, font_manager: Any) -> str | None:
         return None
 
 
-def _table(headers: list[str], rows: list[list[str]], num_cols: set[int] = frozenset()) -> str:
+def html_table(headers: list[str], rows: list[list[str]], num_cols: set[int] = frozenset()) -> str:
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
@@ -175,15 +175,15 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
              f"predictions repaired: {report['counts']['repaired_predictions']}</p>"]
     raw, folded = report["metrics"]["raw"], report["metrics"]["folded"]
     rows = [[esc(label), _fmt(raw[k], not up), _fmt(folded[k], not up)] for k, label, up in METRIC_LABELS]
-    parts.append("<h2>Metrics</h2>" + _table(["metric", "raw", "folded (look-alike encodings)"], rows, {1, 2}))
+    parts.append("<h2>Metrics</h2>" + html_table(["metric", "raw", "folded (look-alike encodings)"], rows, {1, 2}))
     notes = report.get("metric_notes", {})
     parts.append("<p class='small'>" + "<br>".join(f"{esc(k)}: {esc(v)}" for k, v in notes.items()) + "</p>")
     e = report["errors"]
-    parts.append("<h2>Errors</h2>" + _table(["substitutions", "insertions", "deletions", "matched characters"],
+    parts.append("<h2>Errors</h2>" + html_table(["substitutions", "insertions", "deletions", "matched characters"],
                                             [[str(e["substitutions"]), str(e["insertions"]), str(e["deletions"]),
                                               str(e["matches"])]], {0, 1, 2, 3}))
     for field, brows in report.get("breakdown", {}).items():
-        parts.append(f"<h3>By {esc(field)}</h3>" + _table(
+        parts.append(f"<h3>By {esc(field)}</h3>" + html_table(
             [esc(field), "lines", "CER raw", "CER folded", "line accuracy"],
             [[esc(str(r["value"])), str(r["lines"]), _fmt(r["cer"], True), _fmt(r["cer_folded"], True),
               _fmt(r["line_accuracy"], True)] for r in brows], {1, 2, 3, 4}))
@@ -194,7 +194,7 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
                        ("cluster_confusions", "Confusion pairs (grapheme clusters)")):
         pairs = report.get(key) or []
         if pairs:
-            parts.append(f"<h3>{title}</h3>" + _table(
+            parts.append(f"<h3>{title}</h3>" + html_table(
                 ["truth", "prediction", "kind", "count", "code points"],
                 [[f'<span class="txt">{esc(char_label(p["ref"]) if len(p["ref"]) < 2 else p["ref"])}</span>',
                   f'<span class="txt">{esc(char_label(p["pred"]) if len(p["pred"]) < 2 else p["pred"])}</span>',
@@ -203,7 +203,7 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
     per_char = report.get("per_char") or []
     if per_char:
         parts.append(f"<h2>Per-character accuracy</h2><p class='small'>lowest first, {min(len(per_char), max_per_char)}"
-                     f" of {len(per_char)} characters; full list in the JSON report</p>" + _table(
+                     f" of {len(per_char)} characters; full list in the JSON report</p>" + html_table(
             ["char", "code", "count", "accuracy", "substituted", "deleted", "inserted (extra)"],
             [[f'<span class="txt">{esc(char_label(r["char"]))}</span>', r["code"], str(r["count"]),
               _fmt(r["accuracy"], True), str(r["substituted"]), str(r["deleted"]), str(r["inserted"])]
@@ -213,7 +213,7 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
         rows = []
         for w in worst:
             item = dataset[w["index"]] if dataset is not None else None
-            img = (f'<img class="line" src="data:image/png;base64,{_png_b64(item["image"])}">'
+            img = (f'<img class="line" src="data:image/png;base64,{png_b64(item["image"])}">'
                    if item is not None else "(image unavailable)")
             ref_html, pred_html = diff_html(w["ref"], w["pred"])
             rows.append([f"{esc(w['name'])}<br>{img}", f'<span class="txt">{ref_html}</span>',
@@ -221,7 +221,7 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
                          f"{w['confidence']:.3f}"])
         parts.append("<h2>Worst lines</h2><p class='small'>diff by grapheme cluster: "
                      "<span class='del'>missing</span> <span class='ins'>extra</span> "
-                     "<span class='sub'>substituted</span></p>" + _table(
+                     "<span class='sub'>substituted</span></p>" + html_table(
                          ["image", "truth", "prediction", "edits", "CER", "confidence"], rows, {3, 4, 5}))
     sp = report.get("speed", {})
     parts.append(f"<p class='small'>{sp.get('lines_per_second')} lines/s (prediction only), "
@@ -229,4 +229,4 @@ def write_html(report: dict[str, Any], lines: list[LineResult], dataset: Any, pa
     atomic_write_text(path, "\n".join(parts))
 
 
-__all__ = ["write_json", "write_html", "confusion_plot", "diff_html"]
+__all__ = ["write_json", "write_html", "confusion_plot", "diff_html", "png_b64", "html_table", "CSS"]
