@@ -20,6 +20,9 @@ $AKSAR fonts --script khmer --charset "$DATA/processed/charset.txt"
 step "preview: a contact sheet of augmented samples"
 $AKSAR preview --preset khmer --num-samples 32 --out "$DATA/preview_khmer.png"
 
+step "pages: four synthetic A4 pages with each line's polygon, text and reading order (detection data)"
+$AKSAR pages --corpus-dir "$DATA/processed" --output-dir "$DATA/pages" --splits train -o pages.train=4 \
+  --workers 1 --overwrite
 step "corpus for the short CPU training: lines of at most 25 characters (as configs/khmer_ctc_dev.yaml)"
 $AKSAR corpus build --preset khmer --max-length 25 --output-dir "$DATA/khmer_dev/corpus"
 
@@ -49,4 +52,4 @@ step "shipped model with its shipped character language model (beam search) on t
 $AKSAR eval --model khmer --lm shipped eval/khmer/degraded --output-dir "$RUN/eval_shipped_degraded_lm" --threads 1 \
   --no-progress
 
-step "done: reports in $RUN/eval (report.html, report.json), $RUN/eval_shipped_degraded, TensorBoard logs in $RUN/tensorboard"
+step "done: reports in $RUN/eval (report.html, report.json), $RUN/eval_shipped_degraded, TensorBoard logs in $RUN/tensorboard; pages with their line polygons drawn in $DATA/pages/train/contact_sheet.png"
