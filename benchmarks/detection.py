@@ -1,18 +1,49 @@
 """Text-line detector accuracy and speed, one CPU thread: hmean at IoU 0.5 on page sets, ms per page.
 
-    .venv/bin/python benchmarks/detection.py MODEL.onnx --sets clean=DIR degraded=DIR --a4 DIR
+    .venv/bin/python benchmarks/detection.py MODEL.onnx --sets clean=DIR degraded=DIR --a4 DIR [--tesseract khm]
 
 Each set is a detection dataset (a folder with det_labels.txt, e.g. an `aksar pages` split). `--a4` is a set
-of A4 pages at 150 dpi: its ms per page (resize, network, post-processing) is the speed figure. Prints a
-Markdown table for BENCHMARKS.md.
+of A4 pages at 150 dpi: its ms per page (resize, network, post-processing) is the speed figure. With
+`--tesseract LANG`, Tesseract 5's own page layout (`--psm 3`, its text-line boxes from the TSV output, one
+thread) is scored on the same pages and ground truth. Prints a Markdown table for BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
+
+import numpy as np
 
 from aksar.infer.det_eval import evaluate_detection
 from aksar.infer.detector import Detector
+
+
+class TesseractLines:
+    """Tesseract's text-line boxes (TSV level 4) as a detector: ``detect_page(path)`` -> boxes."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang, self.name, self.session, self.det_limit_side = lang, f"tesseract-{lang}", None, 0
+        self.postprocess = type("NoSettings", (), {"settings": staticmethod(dict)})()
+
+    def detect_page(self, image: np.ndarray) -> list:
+        from PIL import Image
+
+        from aksar.models.det_postprocess import Detection
+
+        buf = "/tmp/aksar_tess_page.png"
+        Image.fromarray(image).save(buf)
+        env = dict(os.environ, OMP_THREAD_LIMIT="1")
+        out = subprocess.run(["tesseract", buf, "stdout", "-l", self.lang, "--psm", "3", "tsv"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+        boxes = []
+        for row in out.splitlines()[1:]:
+            f = row.split("\t")
+            if len(f) >= 10 and f[0] == "4":
+                x, y, w, h = (float(v) for v in f[6:10])
+                boxes.append(Detection(np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32), 1.0))
+        return boxes
 
 
 def main() -> None:
@@ -21,20 +52,18 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=[], metavar="NAME=DIR", help="page sets to score")
     ap.add_argument("--a4", metavar="DIR", help="A4 pages at 150 dpi, for ms per page")
     ap.add_argument("--limit-side", type=int, default=None, help="long-side limit (default: the model's)")
+    ap.add_argument("--tesseract", metavar="LANG", help="also score Tesseract's page layout (e.g. khm, tha)")
     args = ap.parse_args()
     detector = Detector(args.model, det_limit_side=args.limit_side, threads=1)
+    engines = [("aksar", detector)] + ([("tesseract", TesseractLines(args.tesseract))] if args.tesseract else [])
     rows = []
-    for spec in args.sets:
-        name, _, folder = spec.partition("=")
-        report, _ = evaluate_detection(detector, folder, model=args.model, progress=False)
-        m, d = report["metrics"], report["dataset"]
-        rows.append((name, d["pages"], m["gt"], m["precision"], m["recall"], m["hmean"],
-                     report["speed"]["ms_per_page"]))
-    if args.a4:
-        report, _ = evaluate_detection(detector, args.a4, model=args.model, progress=False)
-        m, d = report["metrics"], report["dataset"]
-        rows.append(("A4 150 dpi", d["pages"], m["gt"], m["precision"], m["recall"], m["hmean"],
-                     report["speed"]["ms_per_page"]))
+    sets = [spec.partition("=")[::2] for spec in args.sets] + ([("A4 150 dpi", args.a4)] if args.a4 else [])
+    for name, folder in sets:
+        for engine, det in engines:  # Tesseract's time includes its recognition: it cannot lay out alone
+            report, _ = evaluate_detection(det, folder, model=args.model, progress=False)
+            m, d = report["metrics"], report["dataset"]
+            rows.append((f"{name}, {engine}", d["pages"], m["gt"], m["precision"], m["recall"], m["hmean"],
+                         report["speed"]["ms_per_page"]))
     print(f"model {args.model}, long side {detector.det_limit_side} px, one thread, {platform.processor() or platform.machine()}")
     print("| set | pages | lines | precision | recall | hmean | ms/page |")
     print("|---|---|---|---|---|---|---|")
