@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from aksar.train.config import TrainConfig
 
     p = sub.add_parser(
-        "train", help="train a recognizer from a YAML config (data prepared if missing)",
-        description="Train a recognizer. Missing data is prepared first (corpus from data.preset, fixed "
-                    "validation set). A run directory holds config.yaml, checkpoints/{latest,best}.pt, "
+        "train", help="train a model (the config's task: recognition or detection) from a YAML config",
+        description="Train the config's task (task: recognition, the default, or detection). Missing data is "
+                    "prepared first (corpus from data.preset; the fixed validation set, or synthetic pages for "
+                    "detection). A run directory holds config.yaml, checkpoints/{latest,best}.pt, "
                     "metrics.jsonl and tensorboard/. Multi-process: torchrun --nproc_per_node N -m aksar train ...")
     p.add_argument("config", nargs="?", metavar="CONFIG",
                    help="YAML config (e.g. configs/khmer_ctc_dev.yaml), the same as --config; optional with --resume")
