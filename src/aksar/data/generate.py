@@ -39,8 +39,8 @@ from typing import Any
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from aksar.core.outputs import claim_output_dir, read_marker, remove_own_files
-from aksar.data.journal import SPLITS, SplitJob, check_splits, parse_shard, run_id, stem
+from aksar.core.outputs import read_marker
+from aksar.data.journal import SPLITS, SplitJob, check_splits, claim_job_output, parse_shard, run_id, stem
 from aksar.data.render_pool import RenderPool, default_synth, progress, resolve_workers, synth_fonts
 
 log = logging.getLogger(__name__)
@@ -95,39 +95,12 @@ def _legacy_settings(meta: dict) -> dict | None:
         return None
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
-def settings_differences(old: dict, new: dict) -> list[str]:
-    """``key: old != new`` for every setting that differs (nested keys dotted)."""
-    a, b = _flat(old), _flat(new)
-    return [f"{k}: {a.get(k, '<unset>')!r} (existing) != {b.get(k, '<unset>')!r} (this run)"
-            for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")]
-
-
 def _prepare_output(out: Path, cfg: GenerateConfig, settings: dict) -> dict:
     """Refuse folders generate did not create and resumes with other settings (unless ``overwrite``:
     then generate's own files are deleted); returns the split totals recorded so far."""
-    previous = claim_output_dir(out, META_NAME, KIND, "aksar generate", "a generated dataset", cfg.overwrite,
-                                legacy_key="generation_config")
-    if previous is not None and not cfg.overwrite:
-        old = previous.get("settings") or _legacy_settings(previous)
-        diffs = settings_differences(old, settings) if old is not None else ["settings: not recorded"]
-        if not diffs:
-            return dict(previous.get("splits") or {})
-        raise AksarError(f"{out} holds output of `aksar generate` with other settings; resuming would mix "
-                         f"them: {'; '.join(diffs)}. Use the same settings, another --output-dir, or "
-                         "--overwrite to delete the previous images and start again")
-    if cfg.overwrite:
-        n = remove_own_files(out, own_file)
-        log.info("--overwrite: deleted %d files of a previous `aksar generate` in %s", n, out)
-    return {}
+    previous = claim_job_output(out, META_NAME, KIND, "aksar generate", "a generated dataset", cfg.overwrite,
+                                settings, own_file, legacy=_legacy_settings, legacy_key="generation_config")
+    return dict((previous or {}).get("splits") or {})
 
 
 def _finalize_split(split_dir: Path, split: str, n: int, journal: dict[int, dict], augmented: bool) -> dict:
@@ -254,4 +227,4 @@ def _write_generation_metadata(out: Path, cfg: GenerateConfig, settings: dict, s
     atomic_write_json(out / META_NAME, meta)
 
 
-__all__ = ["GenerateConfig", "generate", "generation_settings", "settings_differences", "own_file", "SPLITS"]
+__all__ = ["GenerateConfig", "generate", "generation_settings", "own_file", "SPLITS"]

@@ -8,6 +8,7 @@ renders those indices again. Shard ``i/N`` handles the indices with ``index % N 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aksar.core.errors import AksarError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -165,3 +168,42 @@ class SplitJob:
             return self.done | set(self.todo), read_journals(self.split_dir)
         done, journal, _ = scan_split(self.split_dir, self.split, range(self.n), repair=False, files=self.files)
         return done, journal
+
+
+def claim_job_output(out: Path, marker: str, kind: str, command: str, what: str, overwrite: bool,
+                     settings: dict, own_file: Callable[[str], bool], legacy: Callable[[dict], dict | None] | None = None,
+                     legacy_key: str | None = None) -> dict | None:
+    """Refuse a folder ``command`` did not create and a resume with other ``settings`` (each differing key
+    named); with ``overwrite``, delete only the files ``own_file`` says the command wrote. Returns the
+    previous marker (None when starting afresh)."""
+    from aksar.core.outputs import claim_output_dir, remove_own_files
+
+    previous = claim_output_dir(out, marker, kind, command, what, overwrite, legacy_key=legacy_key)
+    if previous is not None and not overwrite:
+        old = previous.get("settings") or (legacy(previous) if legacy else None)
+        diffs = settings_differences(old, settings) if old is not None else ["settings: not recorded"]
+        if diffs:
+            raise AksarError(f"{out} holds output of `{command}` with other settings; resuming would mix them: "
+                             f"{'; '.join(diffs)}. Use the same settings, another --output-dir, or --overwrite to "
+                             "delete what it wrote and start again")
+        return previous
+    if overwrite:
+        n = remove_own_files(out, own_file)
+        log.info("--overwrite: deleted %d files of a previous `%s` in %s", n, command, out)
+    return None
+
+
+def _flat(d: object, prefix: str = "") -> dict[str, object]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def settings_differences(old: dict, new: dict) -> list[str]:
+    """``key: old != new`` for every setting that differs (nested keys dotted)."""
+    a, b = _flat(old), _flat(new)
+    return [f"{k}: {a.get(k, '<unset>')!r} (existing) != {b.get(k, '<unset>')!r} (this run)"
+            for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")]

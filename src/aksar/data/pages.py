@@ -30,10 +30,9 @@ from typing import Any
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from aksar.core.outputs import claim_output_dir, read_marker, remove_own_files
+from aksar.core.outputs import read_marker
 from aksar.core.rng import rng_for
-from aksar.data.generate import settings_differences
-from aksar.data.journal import SPLITS, SplitJob, check_splits, parse_shard, run_id, stem
+from aksar.data.journal import SPLITS, SplitJob, check_splits, claim_job_output, parse_shard, run_id, stem
 from aksar.data.render_pool import encode_png, jsonable, progress, resolve_workers
 from aksar.render.page import PageConfig
 
@@ -126,16 +125,7 @@ def pages_settings(cfg: PagesConfig, script: str, chash: str, fonts: list[str]) 
 
 
 def _prepare_output(out: Path, cfg: PagesConfig, settings: dict) -> None:
-    previous = claim_output_dir(out, META_NAME, KIND, "aksar pages", "a synthetic page set", cfg.overwrite)
-    if previous is not None and not cfg.overwrite:
-        diffs = settings_differences(previous.get("settings") or {}, settings)
-        if diffs:
-            raise AksarError(f"{out} holds pages made with other settings; resuming would mix them: "
-                             f"{'; '.join(diffs)}. Use the same settings, another output folder, or "
-                             "overwrite to delete the previous pages and start again")
-    if cfg.overwrite:
-        n = remove_own_files(out, own_file)
-        log.info("overwrite: deleted %d files of a previous page generation in %s", n, out)
+    claim_job_output(out, META_NAME, KIND, "aksar pages", "a synthetic page set", cfg.overwrite, settings, own_file)
 
 
 def _write_meta(out: Path, cfg: PagesConfig, settings: dict, splits: dict) -> None:
