@@ -3,8 +3,8 @@
 - :func:`read_det_dataset`: a PaddleOCR detection list (or a folder holding ``det_labels.txt``), a
   PAGE-XML folder, or an ICDAR ground-truth folder (``images`` names its image folder) -> ``DetSample``s.
 - :func:`load_page`: a page image as uint8 grayscale, ink dark.
-- :func:`detection_size` / :func:`resize_page`: the page as the detector sees it (long side at most
-  ``limit_side``, both sides multiples of the network stride, 32).
+- :func:`detection_size` / :func:`resize_page` / :func:`resize_for_detection`: the page as the detector sees
+  it (long side at most ``limit_side``, both sides multiples of the network stride, 32).
 """
 from __future__ import annotations
 
@@ -83,4 +83,10 @@ def resize_page(image: np.ndarray, limit_side: int = 960, stride: int = STRIDE) 
     return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if nh * nw < h * w else cv2.INTER_LINEAR)
 
 
-__all__ = ["STRIDE", "read_det_dataset", "load_page", "detection_size", "resize_page"]
+
+def resize_for_detection(gray: np.ndarray, limit_side: int = 960, stride: int = STRIDE) -> np.ndarray:
+    """A uint8 page -> the network input: float32 ``[1, 1, H, W]`` in [0, 1] at :func:`detection_size`."""
+    return (resize_page(gray, limit_side, stride).astype(np.float32) / 255.0)[None, None]
+
+
+__all__ = ["STRIDE", "read_det_dataset", "load_page", "detection_size", "resize_page", "resize_for_detection"]

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from aksar.core.errors import AksarError
-from aksar.data.det_dataset import STRIDE, detection_size, resize_page
+from aksar.data.det_dataset import STRIDE, detection_size, resize_for_detection
 from aksar.data.preprocess import to_gray
 from aksar.infer.images import load_image
 from aksar.models.det_postprocess import DBPostProcess, Detection
@@ -35,11 +35,6 @@ META_POSTPROCESS = "aksar.det_postprocess"  # JSON DBPostProcess settings
 META_TASK = "aksar.task"                    # "detection" for detector exports
 META_STRIDE = "aksar.stride"                # input sides must be multiples of this
 META_LIMIT_SIDE = "aksar.det_limit_side"    # the default long-side limit
-
-
-def resize_for_detection(gray: np.ndarray, limit_side: int = 960, stride: int = STRIDE) -> np.ndarray:
-    """A uint8 page -> float32 ``[1, 1, H, W]`` in [0, 1] at :func:`detection_size`."""
-    return (resize_page(gray, limit_side, stride).astype(np.float32) / 255.0)[None, None]
 
 
 def _page(image: ImageLike, where: str) -> np.ndarray:

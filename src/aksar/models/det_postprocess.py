@@ -11,7 +11,7 @@ reading order (:func:`reading_order`): top to bottom, left to right within a row
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -38,8 +38,7 @@ class DBPostProcess:
     min_size: float = 3.0
 
     def settings(self) -> dict[str, float | int]:
-        return {"thresh": self.thresh, "box_thresh": self.box_thresh, "unclip_ratio": self.unclip_ratio,
-                "max_candidates": self.max_candidates, "min_size": self.min_size}
+        return asdict(self)
 
     def __call__(self, prob: np.ndarray, sizes: Sequence[tuple[int, int]],
                  valid: Sequence[tuple[int, int]] | None = None) -> list[list[Detection]]:

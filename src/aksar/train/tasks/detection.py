@@ -23,9 +23,10 @@ import torch
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
 from aksar.train.tasks import Task, register_task
-from aksar.data.det_dataset import load_page, read_det_dataset, resize_page
+from aksar.data.det_dataset import load_page, read_det_dataset, resize_for_detection
+from aksar.models.det_db import stack_targets
 from aksar.render.preview import draw_polygons
-from aksar.train.tasks.detection_data import (TARGET_KEYS, DetectionOptions, DetTrainSet, collate_crops,
+from aksar.train.tasks.detection_data import (DetectionOptions, DetTrainSet, collate_crops,
                                               generation_target, parse_options)
 
 log = logging.getLogger("aksar.train")
@@ -217,15 +218,13 @@ def evaluate_detector(model: torch.nn.Module, pages: list, opts: DetectionOption
     for page in pages:
         image = load_page(page.image)
         h, w = image.shape
-        small = resize_page(image, opts.limit_side)
-        sh, sw = small.shape
+        x = torch.from_numpy(resize_for_detection(image, opts.limit_side)).to(device)
+        sh, sw = x.shape[2:]
         polys = [np.asarray(r.polygon, np.float64) for r in page.regions]
         ign = [r.ignore for r in page.regions]
         t = make_targets(polys, ign, sh, sw, scale=(sw / w, sh / h), shrink_ratio=opts.shrink_ratio,
                          thresh_min=opts.thresh_min, thresh_max=opts.thresh_max)
-        targets = {k: torch.from_numpy(v)[None].to(device) for k, v in
-                   zip(TARGET_KEYS, (t.shrink_map, t.shrink_mask, t.threshold_map, t.threshold_mask))}
-        x = torch.from_numpy(small).float().div_(255.0)[None, None].to(device)
+        targets = stack_targets([t], device)
         with torch.no_grad(), autocast():
             out = model(x, targets)
         loss_sum += float(out["loss"])

@@ -19,6 +19,7 @@ from aksar.core.errors import AksarError
 from aksar.core.rng import rng_for
 from aksar.data.det_dataset import STRIDE, load_page
 from aksar.data.det_formats import DetSample
+from aksar.models.det_db import TARGET_KEYS
 from aksar.render.page import PageConfig
 
 
@@ -212,8 +213,6 @@ class DetTrainSet:
                 "meta": {"epoch": epoch, "index": index, "page": page, "lines": len(kept)}}
 
 
-TARGET_KEYS = ("shrink_map", "shrink_mask", "thresh_map", "thresh_mask")
-
 
 def collate_crops(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Training batch: ``images`` float [B,1,S,S] in [0, 1], ``targets`` dict of float [B,S,S], ``meta``."""
@@ -224,7 +223,5 @@ def collate_crops(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"images": images, "targets": targets, "meta": [it["meta"] for it in items]}
 
 
-# ---------------------------------------------------------------- pictures for the logs
-
 __all__ = ["DetectionOptions", "PageGenOptions", "parse_options", "DetTrainSet", "generation_target", "collate_crops",
-           "photometric", "TARGET_KEYS"]
+           "photometric"]
