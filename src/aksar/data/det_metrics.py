@@ -79,7 +79,8 @@ def match_image(gts: Sequence, preds: Sequence, ignore: Sequence[bool] | None = 
     return res
 
 
-def _ratios(matched: int, gt: int, pred: int) -> dict[str, float]:
+def ratios(matched: int, gt: int, pred: int) -> dict[str, float]:
+    """Precision, recall and hmean of ``matched`` pairs among ``gt`` ground truths and ``pred`` predictions."""
     recall = matched / gt if gt else (1.0 if pred == 0 else 0.0)
     precision = matched / pred if pred else (1.0 if gt == 0 else 0.0)
     hmean = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
@@ -96,10 +97,10 @@ def detection_metrics(gts: Sequence[Sequence], preds: Sequence[Sequence],
     matched = sum(len(r.matched) for r in images)
     gt = sum(r.gt_care for r in images)
     pred = sum(r.pred_care for r in images)
-    out = {**_ratios(matched, gt, pred), "matched": matched, "gt": gt, "pred": pred, "iou": iou,
+    out = {**ratios(matched, gt, pred), "matched": matched, "gt": gt, "pred": pred, "iou": iou,
            "invalid_gt": sum(r.invalid_gt for r in images), "invalid_pred": sum(r.invalid_pred for r in images),
            "images": images}
     return out
 
 
-__all__ = ["ImageResult", "match_image", "detection_metrics"]
+__all__ = ["ImageResult", "match_image", "detection_metrics", "ratios"]

@@ -49,7 +49,7 @@ def evaluate_detection(detector: Any, data: str | Path, model: str | Path = "", 
     from tqdm import tqdm
 
     from aksar.data.det_dataset import load_page, read_det_dataset
-    from aksar.data.det_metrics import detection_metrics
+    from aksar.data.det_metrics import detection_metrics, ratios
 
     samples = read_det_dataset(str(data), key="DATA", allow_outside_root=allow_outside_root)
     if max_pages:
@@ -68,7 +68,8 @@ def evaluate_detection(detector: Any, data: str | Path, model: str | Path = "", 
     pages = []
     for sample, gt, ign, pred, score, res in zip(samples, gts, ignores, preds, scores, metrics.pop("images")):
         page = {"image": str(sample.image), "gt": len(gt) - sum(ign), "pred": len(pred), "matched": len(res.matched),
-                "missed": res.missed, "false": res.false, "hmean": _hmean(len(res.matched), res.gt_care, res.pred_care),
+                "missed": res.missed, "false": res.false,
+                "hmean": round(ratios(len(res.matched), res.gt_care, res.pred_care)["hmean"], 4),
                 "gt_polygons": [g.round(1).tolist() for g in gt], "ignore": ign,
                 "pred_polygons": [np.asarray(p).round(1).tolist() for p in pred], "scores": score}
         pages.append(page)
@@ -87,34 +88,18 @@ def evaluate_detection(detector: Any, data: str | Path, model: str | Path = "", 
     return report, pages
 
 
-def _hmean(matched: int, gt: int, pred: int) -> float:
-    p = matched / pred if pred else (1.0 if gt == 0 else 0.0)
-    r = matched / gt if gt else 1.0
-    return round(2 * p * r / (p + r), 4) if p + r else 0.0
-
-
 def draw_page(page: dict[str, Any], max_side: int = 900) -> np.ndarray:
     """RGB picture of a page: matched lines green, missed orange, false red, don't care grey."""
-    import cv2
-
     from aksar.data.det_dataset import load_page
+    from aksar.render.preview import draw_groups
 
-    image = load_page(page["image"])
-    scale = min(1.0, max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
     missed, false = set(page["missed"]), set(page["false"])
-
-    def poly(p: list) -> np.ndarray:
-        return np.round(np.asarray(p, np.float64) * scale).astype(np.int32)
-
-    for i, g in enumerate(page["gt_polygons"]):
-        colour = IGNORED if page["ignore"][i] else (MISSED if i in missed else MATCHED)
-        cv2.polylines(rgb, [poly(g)], True, colour, 2 if i in missed else 1)
-    for j, p in enumerate(page["pred_polygons"]):
-        if j in false:
-            cv2.polylines(rgb, [poly(p)], True, FALSE, 2)
-    return rgb
+    gts = page["gt_polygons"]
+    ignored = [g for g, ign in zip(gts, page["ignore"]) if ign]
+    matched = [g for i, (g, ign) in enumerate(zip(gts, page["ignore"])) if not ign and i not in missed]
+    return draw_groups(load_page(page["image"]), [
+        (ignored, IGNORED, 1), (matched, MATCHED, 1), ([gts[i] for i in sorted(missed)], MISSED, 2),
+        ([page["pred_polygons"][j] for j in sorted(false)], FALSE, 2)], max_side)
 
 
 def write_detection_html(report: dict[str, Any], path: str | Path, max_pages: int = 20) -> None:

@@ -101,18 +101,25 @@ def contact_sheet(samples: Sequence, columns: int = 4, *, label_font: FontInfo |
 
 
 
-def draw_polygons(image: np.ndarray, gts: Sequence[np.ndarray], preds: Sequence[np.ndarray],
-                  max_side: int = 800) -> np.ndarray:
-    """uint8 HxWx3: the page (downscaled to ``max_side``) with ground truth in green, predictions in red."""
+def draw_groups(image: np.ndarray, groups: Sequence[tuple[Sequence[np.ndarray], tuple[int, int, int], int]],
+                max_side: int = 800) -> np.ndarray:
+    """uint8 HxWx3: the page (downscaled to ``max_side``) with each group of polygons in its colour and
+    line thickness, ``(polygons, (r, g, b), thickness)``, drawn in order."""
     import cv2
 
     scale = min(1.0, max_side / max(image.shape[:2]))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    for polys, colour in ((gts, (0, 170, 0)), (preds, (220, 0, 0))):
+    for polys, colour, thickness in groups:
         pts = [np.round(np.asarray(p, np.float64) * scale).astype(np.int32) for p in polys]
-        cv2.polylines(rgb, pts, True, colour, 1)
+        cv2.polylines(rgb, pts, True, colour, thickness)
     return rgb
 
 
-__all__ = ["contact_sheet", "draw_polygons"]
+def draw_polygons(image: np.ndarray, gts: Sequence[np.ndarray], preds: Sequence[np.ndarray],
+                  max_side: int = 800) -> np.ndarray:
+    """uint8 HxWx3: the page (downscaled to ``max_side``) with ground truth in green, predictions in red."""
+    return draw_groups(image, [(gts, (0, 170, 0), 1), (preds, (220, 0, 0), 1)], max_side)
+
+
+__all__ = ["contact_sheet", "draw_groups", "draw_polygons"]
