@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 AKSAR := $(VENV)/bin/aksar
-APT_PACKAGES := fonts-khmeros fonts-thai-tlwg fonts-noto-core fonts-sil-mondulkiri fonts-sil-mondulkiri-extra fonts-noto-extra fonts-noto-ui-core fonts-arundina iso-codes libfribidi0 libraqm0 tesseract-ocr tesseract-ocr-khm tesseract-ocr-tha
+APT_PACKAGES := fonts-khmeros fonts-thai-tlwg fonts-noto-core fonts-sil-mondulkiri fonts-sil-mondulkiri-extra fonts-noto-extra fonts-noto-ui-core fonts-arundina iso-codes libfribidi0 libraqm0 tesseract-ocr tesseract-ocr-khm tesseract-ocr-tha chromium chromium-driver
 TORCH_VERSION := 2.13.0
 DEMO_DIR ?= data
 PYTEST_ARGS ?=
@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 
 setup: system-packages $(VENV)/.installed
 
-# Debian packages: fonts for the built-in scripts, FriBiDi for Pillow's RAQM layout, Tesseract for benchmarks.
+# Debian packages: fonts for the built-in scripts, FriBiDi for Pillow's RAQM layout, Tesseract for benchmarks,
+# Chromium + ChromeDriver for the test of the `aksar serve` web page.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "system packages: all present"; \
