@@ -123,7 +123,7 @@ def test_package_data_carries_the_zoo(repo_root):
     patterns = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))[
         "tool"]["setuptools"]["package-data"]["aksar"]
     for path in ("zoo/khmer_rec_v1/model.onnx", "zoo/khmer_rec_v1/card.json", "zoo/khmer_rec_v1/card.md",
-                 "zoo/khmer_rec_v1/lm.json.gz"):
+                 "zoo/khmer_rec_v1/lm.json.gz", "zoo/khmer_det_v1/model.onnx", "zoo/khmer_det_v1/card.json"):
         assert any(fnmatch.fnmatch(path, p) for p in patterns), path
 
 
@@ -147,3 +147,33 @@ def test_shipped_language_model_by_name(zoo, exported_onnx, val_images, monkeypa
     monkeypatch.setenv(MODELS_DIR_ENV, str(damaged))
     with pytest.raises(AksarError, match="lm.json.gz is damaged"):
         Recognizer(ALIAS, lm="shipped")
+
+
+def test_detection_card_lists_hmean_and_loads_by_alias(repo_root, monkeypatch, capsys, tmp_path):
+    """A detector export carded from an `aksar eval` page report: listed with its task, found by alias, its
+    card's metrics are the report's; a recognition report or a missing script is refused."""
+    from aksar.infer.det_eval import evaluate_detection
+    from aksar.infer.detector import Detector
+    from aksar.infer.report import write_json
+
+    onnx_file = repo_root / "src" / "aksar" / "zoo" / "khmer_det_v1" / "model.onnx"
+    pages = repo_root / "eval" / "khmer" / "pages_degraded"
+    report, _ = evaluate_detection(Detector(onnx_file, threads=1), pages, max_pages=2, progress=False)
+    write_json(report, tmp_path / "det" / "report.json")
+    with pytest.raises(AksarError, match="records no script"):
+        make_card(onnx_file, tmp_path / "zoo" / "no_script", "no_script", task="detection")
+    with pytest.raises(AksarError, match="not an aksar ONNX export"):
+        make_card(onnx_file, tmp_path / "zoo" / "wrong_task", "wrong_task", task="recognition")
+    card = make_card(onnx_file, tmp_path / "zoo" / "det_x", "det_x", aliases=["kdet"], task="detection",
+                     script="khmer", eval_reports=[f"two-pages={tmp_path / 'det' / 'report.json'}"])
+    assert card["metrics"]["two-pages"]["hmean"] == report["metrics"]["hmean"]
+    assert card["metrics"]["two-pages"]["lines"] == report["dataset"]["gt_lines"]
+    assert card["model"]["det_limit_side"] == Detector(onnx_file).det_limit_side
+    md = (tmp_path / "zoo" / "det_x" / "card.md").read_text(encoding="utf-8")
+    assert "| precision | recall | hmean |" in md and f"{report['metrics']['hmean']:.4f}" in md
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "zoo"))
+    [m] = list_models()
+    assert (m.name, m.task, m.script) == ("det_x", "detection", "khmer")
+    assert main(["models"]) == 0
+    assert f"two-pages {100 * report['metrics']['hmean']:.1f}%" in capsys.readouterr().out
+    assert Detector("kdet", threads=1).detect_page(pages / "images" / "test_000000.jpg")

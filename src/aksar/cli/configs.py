@@ -141,6 +141,7 @@ class ModelCardConfig:
     hours: float | None = opt(None, "training wall-clock hours")
     limit: list[str] = opt(factory=list, help="known limits")
     task: Literal["recognition", "detection"] = opt("recognition", "what the model does")
+    script: str | None = opt(None, "the script it reads (default: the export's, else the checkpoint's preset)")
     lm: str | None = opt(None, "a character language model (aksar lm build) shipped with the model: "
                                "predict/eval --model NAME --lm shipped", metavar="FILE")
     lm_weight: float | None = opt(None, "its tuned weight (default: the built-in one)")

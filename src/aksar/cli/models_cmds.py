@@ -48,10 +48,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not models:
         print("no shipped models installed")
         return 0
-    rows = [("NAME", "ALIASES", "TASK", "SCRIPT", "SIZE", "LM", "CER per evaluation set (aksar models show NAME)")]
+    rows = [("NAME", "ALIASES", "TASK", "SCRIPT", "SIZE", "LM", "CER (recognizers) or hmean (detectors) per evaluation set")]
     for m in models:
-        cers = [f"{name} {100 * v['cer']:.1f}%" for name, v in sorted(m.metrics.items())
-                if isinstance(v, dict) and v.get("cer") is not None and "+" not in name]
+        key = "hmean" if m.task == "detection" else "cer"
+        cers = [f"{name} {100 * v[key]:.1f}%" for name, v in sorted(m.metrics.items())
+                if isinstance(v, dict) and v.get(key) is not None and "+" not in name]
         rows.append((m.name, ",".join(m.aliases) or "-", m.task, m.script, f"{m.size / 1e6:.1f} MB",
                      "yes" if m.card.get("lm") else "-", ", ".join(cers) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -76,6 +77,6 @@ def cmd_card(args: argparse.Namespace) -> int:
     card = make_card(args.onnx, cfg.output_dir, cfg.name, checkpoint=cfg.checkpoint, eval_reports=cfg.eval_json,
                      aliases=cfg.alias, config=cfg.train_config, hardware=cfg.hardware, hours=cfg.hours,
                      limits=cfg.limit, task=cfg.task, lm=cfg.lm, lm_weight=cfg.lm_weight,
-                     lm_bonus=cfg.lm_bonus)
+                     lm_bonus=cfg.lm_bonus, script=cfg.script)
     print(f"wrote {cfg.output_dir}/model.onnx ({card['size'] / 1e6:.1f} MB), card.json, card.md")
     return 0

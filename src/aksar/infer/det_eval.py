@@ -10,6 +10,7 @@ one-to-one matching, micro-averaged).
 from __future__ import annotations
 
 import html
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,16 @@ MATCHED, MISSED, FALSE, IGNORED = (0, 160, 0), (235, 120, 0), (220, 0, 0), (150,
 
 
 def is_detector(model: str | Path) -> bool:
-    """True if ``model`` (an ``.onnx`` export, a checkpoint or a run folder) holds a detection model."""
+    """True if ``model`` (an ``.onnx`` export, a checkpoint, a run folder or a shipped model's name) holds a
+    detection model."""
     from aksar.infer.detector import META_TASK
     from aksar.models.weights import is_detection_checkpoint, load_checkpoint, resolve_checkpoint_path
 
     path = Path(model)
+    if not path.exists() and "/" not in str(model) and os.sep not in str(model) and not path.suffix:
+        from aksar.infer.zoo import find_model
+
+        return find_model(str(model)).task == "detection"
     if path.suffix == ".onnx" and path.is_file():
         import onnx
 

@@ -45,7 +45,7 @@ def _page(image: ImageLike, where: str) -> np.ndarray:
 
 class Detector:
     """Text lines on pages (see the module doc). ``path_or_model``: an ``.onnx`` export, a checkpoint
-    (file or run directory), or a detection model object; ``det_limit_side`` defaults to the one the
+    (file or run directory), a shipped detector's name (``"khmer_det"``), or a detection model object; ``det_limit_side`` defaults to the one the
     export or checkpoint records, else 960; post-processing settings (``thresh``,
     ``box_thresh``, ``unclip_ratio``, ``max_candidates``, ``min_size``) override the model's."""
 
@@ -55,6 +55,10 @@ class Detector:
         self.device = device
         settings: dict[str, Any] = {}
         limit = 960
+        if isinstance(path_or_model, (str, os.PathLike)):
+            from aksar.infer.zoo import resolve_model
+
+            path_or_model = resolve_model(path_or_model)  # a path, or a shipped detector's name (verified)
         if isinstance(path_or_model, (str, os.PathLike)) and Path(path_or_model).suffix.lower() == ".onnx":
             self.session, meta = _onnx_session(Path(path_or_model), threads)
             settings = json.loads(meta.get(META_POSTPROCESS) or "{}")

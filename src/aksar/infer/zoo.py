@@ -173,18 +173,27 @@ def _fmt(v: Any) -> str:
 
 
 CARD_METRICS = ("cer", "wer", "grapheme_cer", "line_accuracy")
+DET_CARD_METRICS = ("precision", "recall", "hmean")
+
+
+def card_metrics(task: str) -> tuple[str, ...]:
+    """The metric columns of a card: CER and friends for recognizers, P/R/hmean for detectors."""
+    return DET_CARD_METRICS if task == "detection" else CARD_METRICS
 
 
 def render_card(card: dict[str, Any]) -> str:
     """``card.md``: the card JSON as a page (config, corpus, fonts, training, metrics, limits)."""
     tr, fonts, corpus = card.get("training") or {}, card.get("fonts") or {}, card.get("corpus") or {}
+    columns = card_metrics(card["task"])
+    model = card.get("model") or {}
+    size_row = (f"| input | long side <= {_fmt(model.get('det_limit_side'))} px |" if card["task"] == "detection"
+                else f"| charset | {_fmt(model.get('charset_size'))} tokens |")
     lines = [f"# {card['name']}", "",
              f"{card['task'].capitalize()} model for {card['script']} text lines"
              + (f" (alias: {', '.join(card['aliases'])})." if card.get("aliases") else "."), "",
              "| | |", "|---|---|",
              f"| file | `{card['file']}` ({card['size'] / 1e6:.1f} MB, sha256 `{card['sha256'][:16]}...`) |",
-             f"| architecture | {_fmt((card.get('model') or {}).get('name'))} |",
-             f"| charset | {_fmt((card.get('model') or {}).get('charset_size'))} tokens |",
+             f"| architecture | {_fmt(model.get('name'))} |", size_row,
              f"| config | `{_fmt(card.get('config'))}` |",
              f"| corpus | {_fmt(corpus.get('path'))} (hash {_fmt(corpus.get('hash'))}) |",
              f"| fonts used | {_fmt(fonts.get('train'))} |",
@@ -192,13 +201,13 @@ def render_card(card: dict[str, Any]) -> str:
              f"| steps | {_fmt(tr.get('steps'))} (epoch {_fmt(tr.get('epoch'))}) |",
              f"| hardware | {_fmt(tr.get('hardware'))} |",
              f"| training hours | {_fmt(tr.get('hours'))} |", "",
-             "## Metrics", "", "| evaluation set | lines | " + " | ".join(CARD_METRICS) + " |",
-             "|---|---|" + "---|" * len(CARD_METRICS)]
+             "## Metrics", "", "| evaluation set | lines | " + " | ".join(columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
     for set_name, m in sorted((card.get("metrics") or {}).items()):
-        lines.append(f"| {set_name} | {_fmt(m.get('lines'))} | " + " | ".join(_fmt(m.get(k)) for k in CARD_METRICS)
+        lines.append(f"| {set_name} | {_fmt(m.get('lines'))} | " + " | ".join(_fmt(m.get(k)) for k in columns)
                      + " |")
     if not card.get("metrics"):
-        lines.append("| (not evaluated) | | " + " | ".join("" for _ in CARD_METRICS) + " |")
+        lines.append("| (not evaluated) | | " + " | ".join("" for _ in columns) + " |")
     lm = card.get("lm")
     if isinstance(lm, dict):
         lines += ["", "## Language model", "",
@@ -210,18 +219,42 @@ def render_card(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _eval_metrics(spec: str) -> tuple[str, dict[str, Any]]:
-    """``NAME=report.json`` or ``report.json`` (named after its folder) -> (name, raw metrics + lines)."""
+def _eval_metrics(spec: str, task: str = "recognition") -> tuple[str, dict[str, Any]]:
+    """``NAME=report.json`` or ``report.json`` (named after its folder) -> (name, metrics + lines).
+
+    Recognition reports give CER and friends (``metrics.raw``); detection reports P/R/hmean over ground-truth lines.
+    """
     name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
     p = Path(path)
     try:
         report = json.loads(p.read_text(encoding="utf-8"))
-        raw = report["metrics"]["raw"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if (report.get("task") == "detection") != (task == "detection"):
+            raise KeyError(f"a {report.get('task') or 'recognition'} report for a {task} model")
+        raw = report["metrics"] if task == "detection" else report["metrics"]["raw"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise AksarError(f"{p}: not an `aksar eval` report.json ({exc})") from None
-    metrics = {k: raw.get(k) for k in CARD_METRICS}
-    metrics.update(lines=report.get("dataset", {}).get("evaluated"), dataset=report.get("dataset", {}).get("path"))
+    metrics = {k: raw.get(k) for k in card_metrics(task)}
+    ds = report.get("dataset", {})
+    metrics.update(lines=ds.get("gt_lines") if task == "detection" else ds.get("evaluated"), dataset=ds.get("path"))
     return name or p.parent.name, metrics
+
+
+def _model_facts(onnx_path: str | os.PathLike, task: str) -> tuple[dict[str, Any], str | None]:
+    """(the card's ``model`` section, the script the export records) of an aksar export of ``task``."""
+    if task == "detection":
+        from aksar.infer.detector import META_LIMIT_SIDE, META_POSTPROCESS, META_TASK
+        from aksar.infer.onnx_model import META_NAME, open_session
+
+        _, meta = open_session(Path(onnx_path), 1)
+        if meta.get(META_TASK) != "detection":
+            raise AksarError(f"{onnx_path}: not an aksar detection export (task {meta.get(META_TASK)!r})")
+        return {"name": meta.get(META_NAME), "kind": "db", "det_limit_side": int(meta.get(META_LIMIT_SIDE) or 960),
+                "postprocess": json.loads(meta.get(META_POSTPROCESS) or "{}")}, None
+    from aksar.infer.onnx_model import OnnxModel
+
+    info = OnnxModel(onnx_path).info  # an aksar export (AksarError otherwise)
+    return {"name": info.name, "kind": info.kind, "charset_size": len(info.charset),
+            "height": info.preprocess.height}, info.script
 
 
 def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: str, *,
@@ -229,28 +262,28 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
               aliases: Sequence[str] = (), config: str | None = None, hardware: str | None = None,
               hours: float | None = None, limits: Sequence[str] = (), task: str = "recognition",
               lm: str | os.PathLike | None = None, lm_weight: float | None = None,
-              lm_bonus: float | None = None) -> dict[str, Any]:
+              lm_bonus: float | None = None, script: str | None = None) -> dict[str, Any]:
     """Write ``out_dir/{model.onnx, card.json, card.md}`` for a shipped model; returns the card.
 
     ``eval_reports``: ``aksar eval`` report.json files (``NAME=path`` names the evaluation set).
     ``lm``: a character language model shipped beside it (``lm.json.gz``; ``--lm shipped``), with its
-    tuned ``lm_weight`` and ``lm_bonus``.
+    tuned ``lm_weight`` and ``lm_bonus``. ``task="detection"`` cards a detector export (``eval_reports`` from
+    ``aksar eval`` on page sets); its ``script`` comes from ``script``, else the checkpoint's data preset.
     Refuses to overwrite a folder aksar did not make (one with files but no card.json).
     """
     import shutil
 
-    from aksar.infer.onnx_model import OnnxModel
-
     out = Path(out_dir)
     if out.is_dir() and any(out.iterdir()) and not (out / CARD_JSON).is_file():
         raise AksarError(f"{out}: exists and holds files that are not a model card; choose another --output-dir")
-    info = OnnxModel(onnx_path).info  # an aksar export (AksarError otherwise)
+    if task not in TASKS:
+        raise AksarError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    model_facts, export_script = _model_facts(onnx_path, task)
     card: dict[str, Any] = {
-        "name": name, "aliases": list(aliases), "task": task, "script": info.script or "", "file": MODEL_FILE,
-        "model": {"name": info.name, "kind": info.kind, "charset_size": len(info.charset),
-                  "height": info.preprocess.height},
+        "name": name, "aliases": list(aliases), "task": task, "script": script or export_script or "",
+        "file": MODEL_FILE, "model": model_facts,
         "config": config, "corpus": {}, "fonts": {}, "training": {"hardware": hardware, "hours": hours},
-        "metrics": dict(_eval_metrics(s) for s in eval_reports), "limits": list(limits),
+        "metrics": dict(_eval_metrics(s, task) for s in eval_reports), "limits": list(limits),
     }
     if checkpoint is not None:
         from aksar.text.corpus import corpus_hash
@@ -262,15 +295,20 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
         corpus = data.get("corpus_dir")
         card["corpus"] = {"path": corpus, "preset": data.get("preset"),
                           "hash": corpus_hash(corpus) if corpus and Path(corpus, "stats.json").is_file() else None}
+        card["script"] = card["script"] or data.get("preset") or (data.get("corpus") or {}).get("script") or ""
         held_out = list(synth.get("exclude_fonts") or [])
-        if synth.get("exclude_heldout"):
+        heldout_pages = task == "detection" and ((cfg.get("task") or {}).get("options") or {}).get(
+            "generate", {}).get("heldout_fonts")
+        if synth.get("exclude_heldout") or heldout_pages:
             from aksar.render.fonts import HELDOUT_FAMILIES
 
-            held_out += [f"{f} (family)" for f in HELDOUT_FAMILIES.get(info.script or "", ())]
+            held_out += [f"{f} (family)" for f in HELDOUT_FAMILIES.get(card["script"], ())]
         every = "all discovered for the script" + (" but the held-out" if held_out else "")
         card["fonts"] = {"train": synth.get("fonts") or every, "held_out": held_out}
         card["training"].update(steps=ck.get("step"), epoch=ck.get("epoch"), world_size=ck.get("world_size"),
-                                validation=ck.get("metrics", {}).get("cer"))
+                                validation=ck.get("metrics", {}).get("hmean" if task == "detection" else "cer"))
+    if not card["script"]:
+        raise AksarError(f"{onnx_path}: the export records no script; give --script (or --checkpoint)")
     if config:
         card["retrain"] = [f"aksar train {config}", f"aksar export RUN_DIR/checkpoints/best.pt --out {MODEL_FILE}"]
     out.mkdir(parents=True, exist_ok=True)
@@ -291,4 +329,4 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
 
 
 __all__ = ["ZooModel", "list_models", "find_model", "verify", "resolve_model", "shipped_lm", "read_card", "render_card",
-           "make_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "LM_FILE"]
+           "make_card", "zoo_dirs", "card_metrics", "MODELS_DIR_ENV", "BUILTIN_DIR", "LM_FILE"]
