@@ -191,37 +191,102 @@ def read_page_xml(path: str | Path, errors: list[str] | None = None) -> DetSampl
     return sample
 
 
-def _points_attr(poly) -> str:
-    return " ".join(f"{max(0, int(round(x)))},{max(0, int(round(y)))}" for x, y in np.asarray(poly, float))
+_XML_FORBIDDEN = re.compile(r"[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
-def page_xml(image: str, width: int, height: int, regions: list[tuple[str, list, list[tuple[str, list]]]],
-             creator: str = "aksar") -> str:
-    """PAGE-XML 2019 of a page: ``regions`` = [(kind, polygon, [(text, polygon), ...]), ...] in reading
-    order (a ReadingOrder over the regions; lines in order inside each region)."""
+def xml_text(text: str) -> tuple[str, int]:
+    """``text`` without the characters XML 1.0 cannot hold (C0 controls but tab/newline/CR, lone surrogates,
+    U+FFFE/U+FFFF), and how many were dropped. Everything else (Khmer, Thai, ``&``, ``<``) passes unchanged:
+    ElementTree escapes markup characters itself."""
+    return _XML_FORBIDDEN.subn("", text)
+
+
+def pixel_points(poly, width: int | None = None, height: int | None = None) -> list[tuple[int, int]]:
+    """A polygon's points as whole pixels, clipped to ``[0, width] x [0, height]`` (to 0 only when the size is
+    not given). Rounding is monotone, so the bounding box of these points is the rounded bounding box."""
+    w = float("inf") if width is None else width
+    h = float("inf") if height is None else height
+    return [(int(min(max(0, round(x)), w)), int(min(max(0, round(y)), h))) for x, y in np.asarray(poly, float)]
+
+
+def _points_attr(poly, width: int | None, height: int | None) -> str:
+    return " ".join(f"{x},{y}" for x, y in pixel_points(poly, width, height))
+
+
+@dataclass
+class PageWord:
+    """A word of a PAGE-XML text line (``conf`` in [0, 1], or None)."""
+
+    text: str
+    polygon: object
+    conf: float | None = None
+
+
+@dataclass
+class PageLine:
+    """A PAGE-XML text line: its text, polygon, confidence (or None) and words (may be empty)."""
+
+    text: str
+    polygon: object
+    conf: float | None = None
+    words: list[PageWord] = field(default_factory=list)
+
+
+@dataclass
+class PageRegion:
+    """A PAGE-XML text region: ``kind`` (a layout kind of ``PAGE_REGION_TYPES``), polygon, lines in order."""
+
+    kind: str
+    polygon: object
+    lines: list[PageLine] = field(default_factory=list)
+
+
+def _text_equiv(parent: ET.Element, q, text: str, conf: float | None, dropped: list[int]) -> None:
+    clean, n = xml_text(text)
+    dropped[0] += n
+    equiv = ET.SubElement(parent, q("TextEquiv"))
+    if conf is not None:
+        equiv.set("conf", f"{min(max(float(conf), 0.0), 1.0):.4f}")
+    ET.SubElement(equiv, q("Unicode")).text = clean
+
+
+def page_xml(image: str, width: int, height: int, regions: list[PageRegion], creator: str = "aksar",
+             created: str = PAGE_TIMESTAMP, comments: str = "", dropped: list[int] | None = None) -> str:
+    """PAGE-XML 2019 of one page (ground truth and OCR output alike): ``regions`` in reading order (a
+    ReadingOrder over the regions; lines in order inside each region, words inside lines). Points are whole
+    pixels clipped to the page. Characters XML cannot hold are dropped and counted in ``dropped[0]``."""
+    dropped = [0] if dropped is None else dropped
     ET.register_namespace("", PAGE_NS)
     q = lambda tag: f"{{{PAGE_NS}}}{tag}"  # noqa: E731
     root = ET.Element(q("PcGts"))
     meta = ET.SubElement(root, q("Metadata"))
-    ET.SubElement(meta, q("Creator")).text = creator
-    ET.SubElement(meta, q("Created")).text = PAGE_TIMESTAMP
-    ET.SubElement(meta, q("LastChange")).text = PAGE_TIMESTAMP
-    page = ET.SubElement(root, q("Page"), imageFilename=image, imageWidth=str(width), imageHeight=str(height))
+    ET.SubElement(meta, q("Creator")).text = xml_text(creator)[0]
+    ET.SubElement(meta, q("Created")).text = created
+    ET.SubElement(meta, q("LastChange")).text = created
+    if comments:
+        ET.SubElement(meta, q("Comments")).text = xml_text(comments)[0]
+    page = ET.SubElement(root, q("Page"), imageFilename=xml_text(image)[0], imageWidth=str(width),
+                         imageHeight=str(height))
     order = ET.SubElement(ET.SubElement(page, q("ReadingOrder")), q("OrderedGroup"), id="ro")
     for r in range(len(regions)):
         ET.SubElement(order, q("RegionRefIndexed"), index=str(r), regionRef=f"r{r}")
-    for r, (kind, poly, lines) in enumerate(regions):
-        reg = ET.SubElement(page, q("TextRegion"), id=f"r{r}", type=PAGE_REGION_TYPES.get(kind, "other"),
-                            custom=f"structure {{type:{kind};}}")
-        ET.SubElement(reg, q("Coords"), points=_points_attr(poly))
-        for k, (text, lpoly) in enumerate(lines):
+    for r, region in enumerate(regions):
+        reg = ET.SubElement(page, q("TextRegion"), id=f"r{r}", type=PAGE_REGION_TYPES.get(region.kind, "other"),
+                            custom=f"structure {{type:{region.kind};}}")
+        ET.SubElement(reg, q("Coords"), points=_points_attr(region.polygon, width, height))
+        for k, line in enumerate(region.lines):
             tl = ET.SubElement(reg, q("TextLine"), id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
-            ET.SubElement(tl, q("Coords"), points=_points_attr(lpoly))
-            ET.SubElement(ET.SubElement(tl, q("TextEquiv")), q("Unicode")).text = text
-        ET.SubElement(ET.SubElement(reg, q("TextEquiv")), q("Unicode")).text = "\n".join(t for t, _ in lines)
+            ET.SubElement(tl, q("Coords"), points=_points_attr(line.polygon, width, height))
+            for j, word in enumerate(line.words):
+                we = ET.SubElement(tl, q("Word"), id=f"r{r}l{k}w{j}")
+                ET.SubElement(we, q("Coords"), points=_points_attr(word.polygon, width, height))
+                _text_equiv(we, q, word.text, word.conf, dropped)
+            _text_equiv(tl, q, line.text, line.conf, dropped)
+        _text_equiv(reg, q, "\n".join(line.text for line in region.lines), None, [0])
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 __all__ = ["DetRegion", "DetSample", "read_paddle_det", "write_paddle_det", "paddle_det_line", "read_icdar",
-           "read_icdar_dir", "read_page_xml", "page_xml", "IGNORE_TEXTS", "PAGE_NS"]
+           "read_icdar_dir", "read_page_xml", "page_xml", "PageRegion", "PageLine", "PageWord", "xml_text",
+           "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]
