@@ -241,52 +241,62 @@ class PageRegion:
     lines: list[PageLine] = field(default_factory=list)
 
 
-def _text_equiv(parent: ET.Element, q, text: str, conf: float | None, dropped: list[int]) -> None:
+def _text_equiv(parent: ET.Element, text: str, conf: float | None, dropped: list[int]) -> None:
     clean, n = xml_text(text)
     dropped[0] += n
-    equiv = ET.SubElement(parent, q("TextEquiv"))
+    equiv = ET.SubElement(parent, "TextEquiv")
     if conf is not None:
         equiv.set("conf", f"{min(max(float(conf), 0.0), 1.0):.4f}")
-    ET.SubElement(equiv, q("Unicode")).text = clean
+    ET.SubElement(equiv, "Unicode").text = clean
 
 
 def page_xml(image: str, width: int, height: int, regions: list[PageRegion], creator: str = "aksar",
-             created: str = PAGE_TIMESTAMP, comments: str = "", dropped: list[int] | None = None) -> str:
+             created: str = PAGE_TIMESTAMP, comments: str = "", dpi: float | None = None,
+             dropped: list[int] | None = None) -> str:
     """PAGE-XML 2019 of one page (ground truth and OCR output alike): ``regions`` in reading order (a
     ReadingOrder over the regions; lines in order inside each region, words inside lines). Points are whole
     pixels clipped to the page. Characters XML cannot hold are dropped and counted in ``dropped[0]``."""
     dropped = [0] if dropped is None else dropped
-    ET.register_namespace("", PAGE_NS)
-    q = lambda tag: f"{{{PAGE_NS}}}{tag}"  # noqa: E731
-    root = ET.Element(q("PcGts"))
-    meta = ET.SubElement(root, q("Metadata"))
-    ET.SubElement(meta, q("Creator")).text = xml_text(creator)[0]
-    ET.SubElement(meta, q("Created")).text = created
-    ET.SubElement(meta, q("LastChange")).text = created
+    root = ET.Element("PcGts", xmlns=PAGE_NS)
+    meta = ET.SubElement(root, "Metadata")
+    ET.SubElement(meta, "Creator").text = xml_text(creator)[0]
+    ET.SubElement(meta, "Created").text = created
+    ET.SubElement(meta, "LastChange").text = created
     if comments:
-        ET.SubElement(meta, q("Comments")).text = xml_text(comments)[0]
-    page = ET.SubElement(root, q("Page"), imageFilename=xml_text(image)[0], imageWidth=str(width),
+        ET.SubElement(meta, "Comments").text = xml_text(comments)[0]
+    page = ET.SubElement(root, "Page", imageFilename=xml_text(image)[0], imageWidth=str(width),
                          imageHeight=str(height))
-    order = ET.SubElement(ET.SubElement(page, q("ReadingOrder")), q("OrderedGroup"), id="ro")
+    if dpi:
+        page.attrib.update(imageXResolution=f"{dpi:g}", imageYResolution=f"{dpi:g}", imageResolutionUnit="PPI")
+    order = ET.SubElement(ET.SubElement(page, "ReadingOrder"), "OrderedGroup", id="ro")
     for r in range(len(regions)):
-        ET.SubElement(order, q("RegionRefIndexed"), index=str(r), regionRef=f"r{r}")
+        ET.SubElement(order, "RegionRefIndexed", index=str(r), regionRef=f"r{r}")
     for r, region in enumerate(regions):
-        reg = ET.SubElement(page, q("TextRegion"), id=f"r{r}", type=PAGE_REGION_TYPES.get(region.kind, "other"),
+        reg = ET.SubElement(page, "TextRegion", id=f"r{r}", type=PAGE_REGION_TYPES.get(region.kind, "other"),
                             custom=f"structure {{type:{region.kind};}}")
-        ET.SubElement(reg, q("Coords"), points=_points_attr(region.polygon, width, height))
+        ET.SubElement(reg, "Coords", points=_points_attr(region.polygon, width, height))
         for k, line in enumerate(region.lines):
-            tl = ET.SubElement(reg, q("TextLine"), id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
-            ET.SubElement(tl, q("Coords"), points=_points_attr(line.polygon, width, height))
+            tl = ET.SubElement(reg, "TextLine", id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
+            ET.SubElement(tl, "Coords", points=_points_attr(line.polygon, width, height))
             for j, word in enumerate(line.words):
-                we = ET.SubElement(tl, q("Word"), id=f"r{r}l{k}w{j}")
-                ET.SubElement(we, q("Coords"), points=_points_attr(word.polygon, width, height))
-                _text_equiv(we, q, word.text, word.conf, dropped)
-            _text_equiv(tl, q, line.text, line.conf, dropped)
-        _text_equiv(reg, q, "\n".join(line.text for line in region.lines), None, [0])
+                we = ET.SubElement(tl, "Word", id=f"r{r}l{k}w{j}")
+                ET.SubElement(we, "Coords", points=_points_attr(word.polygon, width, height))
+                _text_equiv(we, word.text, word.conf, dropped)
+            _text_equiv(tl, line.text, line.conf, dropped)
+        _text_equiv(reg, "\n".join(line.text for line in region.lines), None, [0])
+    return xml_document(root)
+
+
+def xml_document(root: ET.Element, short_empty_elements: bool = True) -> str:
+    """``root`` as an indented UTF-8 XML document. Writers give the root its default namespace as a plain
+    ``xmlns`` attribute and use unqualified names (ElementTree's namespace registry is global, not
+    thread-safe, and its ``default_namespace`` refuses unqualified attributes). XHTML read by HTML
+    parsers needs ``short_empty_elements=False`` (``<span/>`` opens a span there)."""
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            + ET.tostring(root, encoding="unicode", short_empty_elements=short_empty_elements) + "\n")
 
 
 __all__ = ["DetRegion", "DetSample", "read_paddle_det", "write_paddle_det", "paddle_det_line", "read_icdar",
            "read_icdar_dir", "read_page_xml", "page_xml", "PageRegion", "PageLine", "PageWord", "xml_text",
-           "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]
+           "xml_document", "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]
