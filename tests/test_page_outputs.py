@@ -24,7 +24,8 @@ def _line(polygon: list, text: str, conf: float, with_words: bool = True) -> Lin
     x0, y0, x1, y1 = bbox(polygon)
     tokens = text.split()
     step = (x1 - x0) / len(tokens)
-    words = [Word(t, round(conf - 0.01 * i, 6), box_polygon(round(x0 + i * step), y0, round(x0 + (i + 1) * step) - 2, y1))
+    words = [Word(t, round(conf - 0.01 * i, 6),
+                  box_polygon(round(x0 + i * step), y0, round(x0 + (i + 1) * step) - 2, y1))
              for i, t in enumerate(tokens)] if with_words else []
     return Line(polygon, text, conf, det_score=0.9, words=words)
 
@@ -214,15 +215,15 @@ def test_page_xml_one_file_per_page(doc, tmp_path):
         assert pg.get("imageXResolution") == ("300" if page.dpi else None)
     one = Document([doc.pages[0]], doc.models)
     assert WRITERS["page"](one, out, "single") == [out / "single.page.xml"]
-    assert render(one, "page") .startswith("<?xml")
+    assert render(one, "page").startswith("<?xml")
     with pytest.raises(AksarError, match="one page"):
         render(doc, "page")
     with pytest.raises(AksarError, match="unknown output format 'pdfx'"):
         render(doc, "pdfx")
 
 
-def test_xml_forbidden_characters_dropped_and_counted(caplog):
-    line = Line(box_polygon(0, 0, 50, 20), "ក\x0bខ\x00", 0.8)
+def test_xml_forbidden_characters_dropped_and_counted_and_odd_confidences(caplog):
+    line = Line(box_polygon(0, 0, 50, 20), "ក\x0bខ\x00", float("nan"))
     doc = Document([Page(0, 100, 50, blocks=[Block.around([line])])])
     assert xml_dropped(doc) == 2
     for fmt in ("hocr", "alto", "page"):
@@ -232,4 +233,6 @@ def test_xml_forbidden_characters_dropped_and_counted(caplog):
         assert "\x0b" not in text and "\x00" not in text and "កខ" in text
         ET.fromstring(text.encode("utf-8"))
         assert "dropped 2 character" in caplog.text
-    assert json.loads(render(doc, "json"))["pages"][0]["blocks"][0]["lines"][0]["text"] == line.text
+        assert "nan" not in text.lower()
+    assert "x_wconf 0" in render(doc, "hocr")
+    assert Document.from_dict(json.loads(render(doc, "json"))).pages[0].lines[0].text == line.text

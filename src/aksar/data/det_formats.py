@@ -8,6 +8,7 @@ list the message is appended there instead and the line (or file) is skipped.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,12 +242,18 @@ class PageRegion:
     lines: list[PageLine] = field(default_factory=list)
 
 
+def unit_confidence(value: float) -> float:
+    """A confidence as the XML formats hold it: in [0, 1] (NaN -> 0)."""
+    v = float(value)
+    return min(max(v, 0.0), 1.0) if math.isfinite(v) else 0.0
+
+
 def _text_equiv(parent: ET.Element, text: str, conf: float | None, dropped: list[int]) -> None:
     clean, n = xml_text(text)
     dropped[0] += n
     equiv = ET.SubElement(parent, "TextEquiv")
     if conf is not None:
-        equiv.set("conf", f"{min(max(float(conf), 0.0), 1.0):.4f}")
+        equiv.set("conf", f"{unit_confidence(conf):.4f}")
     ET.SubElement(equiv, "Unicode").text = clean
 
 
@@ -299,4 +306,4 @@ def xml_document(root: ET.Element, short_empty_elements: bool = True) -> str:
 
 __all__ = ["DetRegion", "DetSample", "read_paddle_det", "write_paddle_det", "paddle_det_line", "read_icdar",
            "read_icdar_dir", "read_page_xml", "page_xml", "PageRegion", "PageLine", "PageWord", "xml_text",
-           "xml_document", "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]
+           "xml_document", "unit_confidence", "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]

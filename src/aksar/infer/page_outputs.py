@@ -24,7 +24,7 @@ from xml.etree import ElementTree as ET
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_text
 from aksar.data.det_formats import (PAGE_NS, PageLine, PageRegion, PageWord, page_xml, pixel_points,
-                                    xml_document, xml_text)
+                                    unit_confidence, xml_document, xml_text)
 from aksar.infer.document import Document, Line, Page, Polygon, Word
 
 log = logging.getLogger("aksar.infer")
@@ -70,10 +70,6 @@ def spelling_words(line: Line) -> list[Word] | None:
     return None
 
 
-def _conf(value: float) -> float:
-    return min(max(float(value), 0.0), 1.0)
-
-
 def _image_ref(page: Page, folder: Path | None) -> str:
     """The page's source as written in the output: relative to the output folder when there is one."""
     if not page.source or folder is None:
@@ -114,6 +110,10 @@ def _bbox(box: Box) -> str:
     return "bbox {} {} {} {}".format(*box)
 
 
+def _wconf(item: Line | Word) -> str:
+    return f"x_wconf {round(unit_confidence(item.confidence) * 100)}"
+
+
 def _hocr(doc: Document, folder: Path | None, title: str, clean: _Clean) -> str:
     lang = language(doc)
     root = ET.Element("html", {"xmlns": XHTML_NS, **({XML_LANG: lang, "lang": lang} if lang else {})})
@@ -143,16 +143,15 @@ def _hocr(doc: Document, folder: Path | None, title: str, clean: _Clean) -> str:
                 span = ET.SubElement(par, "span", {
                     "class": "ocr_line", "id": f"line_{lid}",
                     "title": f"{_bbox(pixel_box(line.polygon, page))}; poly {poly}; "
-                             f"x_wconf {round(_conf(line.confidence) * 100)}"})
+                             f"{_wconf(line)}"})
                 words = spelling_words(line)
                 if words is None:
                     span.text = clean(line.text)
                     continue
                 for k, w in enumerate(words, 1):
-                    ET.SubElement(span, "span", {
-                        "class": "ocrx_word", "id": f"word_{lid}_{k}",
-                        "title": f"{_bbox(pixel_box(w.polygon, page))}; x_wconf {round(_conf(w.confidence) * 100)}",
-                    }).text = clean(w.value)
+                    ET.SubElement(span, "span", {"class": "ocrx_word", "id": f"word_{lid}_{k}",
+                                                 "title": f"{_bbox(pixel_box(w.polygon, page))}; {_wconf(w)}"},
+                                  ).text = clean(w.value)
     text = xml_document(root, short_empty_elements=False)
     head, _, rest = text.partition("\n")
     return f"{head}\n{XHTML_DOCTYPE}\n{rest}"
@@ -205,7 +204,7 @@ def _alto(doc: Document, folder: Path | None, clean: _Clean) -> str:
                         gap = (prev[2], min(prev[1], box[1]), max(prev[2], box[0]), max(prev[3], box[3]))
                         sub(tl, "SP", _alto_box(gap))
                     sub(tl, "String", ID=f"string_{lid}_{k}", CONTENT=clean(w.value), **_alto_box(box),
-                        WC=f"{_conf(w.confidence):.4f}")
+                        WC=f"{unit_confidence(w.confidence):.4f}")
                     prev = box
     return xml_document(root)
 
@@ -215,8 +214,9 @@ def _alto(doc: Document, folder: Path | None, clean: _Clean) -> str:
 def _page(doc: Document, page: Page, folder: Path | None, clean: _Clean) -> str:
     regions = []
     for block in page.blocks:
-        lines = [PageLine(line.text, line.polygon, _conf(line.confidence),
-                          [PageWord(w.value, w.polygon, _conf(w.confidence)) for w in spelling_words(line) or []])
+        lines = [PageLine(line.text, line.polygon, unit_confidence(line.confidence),
+                          [PageWord(w.value, w.polygon, unit_confidence(w.confidence))
+                           for w in spelling_words(line) or []])
                  for line in block.lines]
         regions.append(PageRegion("paragraph", block.polygon, lines))
     now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat()
