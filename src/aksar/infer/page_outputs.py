@@ -231,25 +231,30 @@ def _page(doc: Document, page: Page, folder: Path | None, clean: _Clean) -> str:
 
 # ---------------------------------------------------------------- public API
 
-def render(doc: Document, fmt: str, title: str = "") -> str:
-    """``doc`` in format ``fmt`` (``txt``, ``json``, ``hocr``, ``alto``; ``page`` for a one-page document)."""
+def _render(doc: Document, fmt: str, folder: Path | None, title: str) -> str:
     clean = _Clean()
     if fmt == "txt":
         return doc.text() + "\n"
     if fmt == "json":
         return json.dumps(doc.to_dict(), ensure_ascii=False, indent=2) + "\n"
     if fmt == "hocr":
-        text = _hocr(doc, None, title, clean)
+        text = _hocr(doc, folder, title, clean)
     elif fmt == "alto":
-        text = _alto(doc, None, clean)
+        text = _alto(doc, folder, clean)
     elif fmt == "page":
         if len(doc.pages) != 1:
             raise AksarError(f"format page: PAGE-XML holds one page, the document has {len(doc.pages)}")
-        text = _page(doc, doc.pages[0], None, clean)
+        text = _page(doc, doc.pages[0], folder, clean)
     else:
         raise AksarError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_SUFFIXES)}")
     _report(fmt, clean.dropped)
     return text
+
+
+def render(doc: Document, fmt: str, title: str = "") -> str:
+    """``doc`` in format ``fmt`` (``txt``, ``json``, ``hocr``, ``alto``; ``page`` for a one-page document);
+    image paths are written as the pages' ``source``."""
+    return _render(doc, fmt, None, title)
 
 
 def output_names(fmt: str, stem: str, pages: int) -> list[str]:
@@ -259,44 +264,30 @@ def output_names(fmt: str, stem: str, pages: int) -> list[str]:
     return [stem + OUTPUT_SUFFIXES[fmt]]
 
 
-def _write(path: Path, text: str) -> list[Path]:
-    atomic_write_text(path, text)
-    return [path]
+def _one_file_writer(fmt: str) -> Callable[[Document, Path, str], list[Path]]:
+    def write(doc: Document, out_dir: Path, stem: str) -> list[Path]:
+        path = Path(out_dir) / output_names(fmt, stem, len(doc.pages))[0]
+        atomic_write_text(path, _render(doc, fmt, Path(out_dir), stem))
+        return [path]
 
-
-def write_txt(doc: Document, out_dir: Path, stem: str) -> list[Path]:
-    return _write(Path(out_dir) / output_names("txt", stem, len(doc.pages))[0], render(doc, "txt"))
-
-
-def write_json(doc: Document, out_dir: Path, stem: str) -> list[Path]:
-    return _write(Path(out_dir) / output_names("json", stem, len(doc.pages))[0], render(doc, "json"))
-
-
-def write_hocr(doc: Document, out_dir: Path, stem: str) -> list[Path]:
-    clean = _Clean()
-    text = _hocr(doc, Path(out_dir), stem, clean)
-    _report("hocr", clean.dropped)
-    return _write(Path(out_dir) / output_names("hocr", stem, len(doc.pages))[0], text)
-
-
-def write_alto(doc: Document, out_dir: Path, stem: str) -> list[Path]:
-    clean = _Clean()
-    text = _alto(doc, Path(out_dir), clean)
-    _report("alto", clean.dropped)
-    return _write(Path(out_dir) / output_names("alto", stem, len(doc.pages))[0], text)
+    write.__name__ = write.__qualname__ = f"write_{fmt}"
+    write.__doc__ = f"Write ``stem{OUTPUT_SUFFIXES[fmt]}`` into ``out_dir``; returns the file written."
+    return write
 
 
 def write_page(doc: Document, out_dir: Path, stem: str) -> list[Path]:
-    """One PAGE-XML file per page (see ``output_names``)."""
+    """One PAGE-XML file per page (see ``output_names``); returns the files written."""
     clean = _Clean()
     texts = [_page(doc, page, Path(out_dir), clean) for page in doc.pages]
     _report("page", clean.dropped)
-    names = output_names("page", stem, len(doc.pages))
-    return [p for name, text in zip(names, texts) for p in _write(Path(out_dir) / name, text)]
+    paths = [Path(out_dir) / name for name in output_names("page", stem, len(doc.pages))]
+    for path, text in zip(paths, texts):
+        atomic_write_text(path, text)
+    return paths
 
 
 WRITERS: dict[str, Callable[[Document, Path, str], list[Path]]] = {
-    "txt": write_txt, "json": write_json, "hocr": write_hocr, "alto": write_alto, "page": write_page}
+    **{fmt: _one_file_writer(fmt) for fmt in ("txt", "json", "hocr", "alto")}, "page": write_page}
 
 __all__ = ["WRITERS", "render", "output_names", "OUTPUT_SUFFIXES", "xml_dropped", "language", "pixel_box",
            "spelling_words", "XHTML_NS", "ALTO_NS", "PAGE_NS"]
