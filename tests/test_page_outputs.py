@@ -236,3 +236,36 @@ def test_xml_forbidden_characters_dropped_and_counted_and_odd_confidences(caplog
         assert "nan" not in text.lower()
     assert "x_wconf 0" in render(doc, "hocr")
     assert Document.from_dict(json.loads(render(doc, "json"))).pages[0].lines[0].text == line.text
+
+
+def test_a_rendered_page_reads_back_from_every_xml_format(khmer_corpus_dir, tmp_path):
+    """A real synthetic page (aksar's page renderer, real fonts) as a perfectly read Document: PAGE output
+    reads back like its ground truth, and hOCR/ALTO carry the same lines."""
+    from PIL import Image
+
+    from aksar.core.rng import rng_for
+    from aksar.render.page import PageRenderer
+    from aksar.text.corpus import read_split
+    from fixtures.pages import tiny_page_config
+
+    rendered = PageRenderer("khmer", tiny_page_config("khmer", degrade=False)).render(
+        read_split(khmer_corpus_dir, "train"), rng_for(3, "page_outputs"))
+    assert rendered.lines
+    source = tmp_path / "scan.png"
+    Image.fromarray(rendered.image).save(source)
+    h, w = rendered.image.shape
+    blocks = [Block(r.polygon, [Line(ln.polygon, ln.text, 0.9) for ln in rendered.lines if ln.block == r.index])
+              for r in rendered.regions]
+    doc = Document([Page(0, w, h, source=str(source), dpi=rendered.dpi, blocks=blocks)],
+                   models={"recognizer": {"script": "khmer"}})
+    out = tmp_path / "out"
+    [page_file] = WRITERS["page"](doc, out, "scan")
+    sample = read_page_xml(page_file)
+    assert Path(sample.image).resolve() == source.resolve()
+    assert [r.text for r in sample.regions] == [ln.text for ln in doc.pages[0].lines]
+    assert [r.polygon.astype(int).tolist() for r in sample.regions] == [
+        [[min(max(0, round(x)), w), min(max(0, round(y)), h)] for x, y in ln.polygon] for ln in doc.pages[0].lines]
+    alto = ET.parse(WRITERS["alto"](doc, out, "scan")[0]).getroot()
+    assert [s.get("CONTENT") for s in alto.iter(f"{{{ALTO_NS}}}String")] == [ln.text for ln in doc.pages[0].lines]
+    hocr = ET.parse(WRITERS["hocr"](doc, out, "scan")[0]).getroot()
+    assert [el.text for el in hocr.iter(f"{{{XHTML_NS}}}span")] == [ln.text for ln in doc.pages[0].lines]
