@@ -8,6 +8,7 @@ list the message is appended there instead and the line (or file) is skipped.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,37 +192,118 @@ def read_page_xml(path: str | Path, errors: list[str] | None = None) -> DetSampl
     return sample
 
 
-def _points_attr(poly) -> str:
-    return " ".join(f"{max(0, int(round(x)))},{max(0, int(round(y)))}" for x, y in np.asarray(poly, float))
+_XML_FORBIDDEN = re.compile(r"[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
-def page_xml(image: str, width: int, height: int, regions: list[tuple[str, list, list[tuple[str, list]]]],
-             creator: str = "aksar") -> str:
-    """PAGE-XML 2019 of a page: ``regions`` = [(kind, polygon, [(text, polygon), ...]), ...] in reading
-    order (a ReadingOrder over the regions; lines in order inside each region)."""
-    ET.register_namespace("", PAGE_NS)
-    q = lambda tag: f"{{{PAGE_NS}}}{tag}"  # noqa: E731
-    root = ET.Element(q("PcGts"))
-    meta = ET.SubElement(root, q("Metadata"))
-    ET.SubElement(meta, q("Creator")).text = creator
-    ET.SubElement(meta, q("Created")).text = PAGE_TIMESTAMP
-    ET.SubElement(meta, q("LastChange")).text = PAGE_TIMESTAMP
-    page = ET.SubElement(root, q("Page"), imageFilename=image, imageWidth=str(width), imageHeight=str(height))
-    order = ET.SubElement(ET.SubElement(page, q("ReadingOrder")), q("OrderedGroup"), id="ro")
+def xml_text(text: str) -> tuple[str, int]:
+    """``text`` without the characters XML 1.0 cannot hold (C0 controls but tab/newline/CR, lone surrogates,
+    U+FFFE/U+FFFF), and how many were dropped. Everything else (Khmer, Thai, ``&``, ``<``) passes unchanged:
+    ElementTree escapes markup characters itself."""
+    return _XML_FORBIDDEN.subn("", text)
+
+
+def pixel_points(poly, width: int | None = None, height: int | None = None) -> list[tuple[int, int]]:
+    """A polygon's points as whole pixels, clipped to ``[0, width] x [0, height]`` (to 0 only when the size is
+    not given). Rounding is monotone, so the bounding box of these points is the rounded bounding box."""
+    w = float("inf") if width is None else width
+    h = float("inf") if height is None else height
+    return [(int(min(max(0, round(x)), w)), int(min(max(0, round(y)), h))) for x, y in np.asarray(poly, float)]
+
+
+def _points_attr(poly, width: int | None, height: int | None) -> str:
+    return " ".join(f"{x},{y}" for x, y in pixel_points(poly, width, height))
+
+
+@dataclass
+class PageWord:
+    """A word of a PAGE-XML text line (``conf`` in [0, 1], or None)."""
+
+    text: str
+    polygon: object
+    conf: float | None = None
+
+
+@dataclass
+class PageLine:
+    """A PAGE-XML text line: its text, polygon, confidence (or None) and words (may be empty)."""
+
+    text: str
+    polygon: object
+    conf: float | None = None
+    words: list[PageWord] = field(default_factory=list)
+
+
+@dataclass
+class PageRegion:
+    """A PAGE-XML text region: ``kind`` (a layout kind of ``PAGE_REGION_TYPES``), polygon, lines in order."""
+
+    kind: str
+    polygon: object
+    lines: list[PageLine] = field(default_factory=list)
+
+
+def unit_confidence(value: float) -> float:
+    """A confidence as the XML formats hold it: in [0, 1] (NaN -> 0)."""
+    v = float(value)
+    return min(max(v, 0.0), 1.0) if math.isfinite(v) else 0.0
+
+
+def _text_equiv(parent: ET.Element, text: str, conf: float | None, dropped: list[int]) -> None:
+    clean, n = xml_text(text)
+    dropped[0] += n
+    equiv = ET.SubElement(parent, "TextEquiv")
+    if conf is not None:
+        equiv.set("conf", f"{unit_confidence(conf):.4f}")
+    ET.SubElement(equiv, "Unicode").text = clean
+
+
+def page_xml(image: str, width: int, height: int, regions: list[PageRegion], creator: str = "aksar",
+             created: str = PAGE_TIMESTAMP, comments: str = "", dpi: float | None = None,
+             dropped: list[int] | None = None) -> str:
+    """PAGE-XML 2019 of one page (ground truth and OCR output alike): ``regions`` in reading order (a
+    ReadingOrder over the regions; lines in order inside each region, words inside lines). Points are whole
+    pixels clipped to the page. Characters XML cannot hold are dropped and counted in ``dropped[0]``."""
+    dropped = [0] if dropped is None else dropped
+    root = ET.Element("PcGts", xmlns=PAGE_NS)
+    meta = ET.SubElement(root, "Metadata")
+    ET.SubElement(meta, "Creator").text = xml_text(creator)[0]
+    ET.SubElement(meta, "Created").text = created
+    ET.SubElement(meta, "LastChange").text = created
+    if comments:
+        ET.SubElement(meta, "Comments").text = xml_text(comments)[0]
+    page = ET.SubElement(root, "Page", imageFilename=xml_text(image)[0], imageWidth=str(width),
+                         imageHeight=str(height))
+    if dpi:
+        page.attrib.update(imageXResolution=f"{dpi:g}", imageYResolution=f"{dpi:g}", imageResolutionUnit="PPI")
+    order = ET.SubElement(ET.SubElement(page, "ReadingOrder"), "OrderedGroup", id="ro")
     for r in range(len(regions)):
-        ET.SubElement(order, q("RegionRefIndexed"), index=str(r), regionRef=f"r{r}")
-    for r, (kind, poly, lines) in enumerate(regions):
-        reg = ET.SubElement(page, q("TextRegion"), id=f"r{r}", type=PAGE_REGION_TYPES.get(kind, "other"),
-                            custom=f"structure {{type:{kind};}}")
-        ET.SubElement(reg, q("Coords"), points=_points_attr(poly))
-        for k, (text, lpoly) in enumerate(lines):
-            tl = ET.SubElement(reg, q("TextLine"), id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
-            ET.SubElement(tl, q("Coords"), points=_points_attr(lpoly))
-            ET.SubElement(ET.SubElement(tl, q("TextEquiv")), q("Unicode")).text = text
-        ET.SubElement(ET.SubElement(reg, q("TextEquiv")), q("Unicode")).text = "\n".join(t for t, _ in lines)
+        ET.SubElement(order, "RegionRefIndexed", index=str(r), regionRef=f"r{r}")
+    for r, region in enumerate(regions):
+        reg = ET.SubElement(page, "TextRegion", id=f"r{r}", type=PAGE_REGION_TYPES.get(region.kind, "other"),
+                            custom=f"structure {{type:{region.kind};}}")
+        ET.SubElement(reg, "Coords", points=_points_attr(region.polygon, width, height))
+        for k, line in enumerate(region.lines):
+            tl = ET.SubElement(reg, "TextLine", id=f"r{r}l{k}", custom=f"readingOrder {{index:{k};}}")
+            ET.SubElement(tl, "Coords", points=_points_attr(line.polygon, width, height))
+            for j, word in enumerate(line.words):
+                we = ET.SubElement(tl, "Word", id=f"r{r}l{k}w{j}")
+                ET.SubElement(we, "Coords", points=_points_attr(word.polygon, width, height))
+                _text_equiv(we, word.text, word.conf, dropped)
+            _text_equiv(tl, line.text, line.conf, dropped)
+        _text_equiv(reg, "\n".join(line.text for line in region.lines), None, [0])
+    return xml_document(root)
+
+
+def xml_document(root: ET.Element, short_empty_elements: bool = True) -> str:
+    """``root`` as an indented UTF-8 XML document. Writers give the root its default namespace as a plain
+    ``xmlns`` attribute and use unqualified names (ElementTree's namespace registry is global, not
+    thread-safe, and its ``default_namespace`` refuses unqualified attributes). XHTML read by HTML
+    parsers needs ``short_empty_elements=False`` (``<span/>`` opens a span there)."""
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            + ET.tostring(root, encoding="unicode", short_empty_elements=short_empty_elements) + "\n")
 
 
 __all__ = ["DetRegion", "DetSample", "read_paddle_det", "write_paddle_det", "paddle_det_line", "read_icdar",
-           "read_icdar_dir", "read_page_xml", "page_xml", "IGNORE_TEXTS", "PAGE_NS"]
+           "read_icdar_dir", "read_page_xml", "page_xml", "PageRegion", "PageLine", "PageWord", "xml_text",
+           "xml_document", "unit_confidence", "pixel_points", "IGNORE_TEXTS", "PAGE_NS"]

@@ -72,7 +72,7 @@ def _init_worker(script: str, page_cfg: PageConfig, corpus_dir: str) -> None:
 
 def render_page(split: str, index: int, seed: int) -> tuple[int, bytes, str, dict]:
     """(index, PNG bytes, PAGE-XML, journal record) of page ``index`` of ``split``."""
-    from aksar.data.det_formats import page_xml
+    from aksar.data.det_formats import PageLine, PageRegion, page_xml
     from aksar.text.corpus import read_split
 
     texts = _WORKER["texts"]
@@ -81,8 +81,8 @@ def render_page(split: str, index: int, seed: int) -> tuple[int, bytes, str, dic
     page = _WORKER["renderer"].render(texts[split], rng_for(seed, "pages", split, index))
     h, w = page.image.shape
     name = stem(split, index)
-    regions = [(r.kind, r.polygon, [(ln.text, ln.polygon) for ln in page.lines if ln.block == r.index])
-               for r in page.regions]
+    regions = [PageRegion(r.kind, r.polygon, [PageLine(ln.text, ln.polygon) for ln in page.lines
+                                              if ln.block == r.index]) for r in page.regions]
     xml = page_xml(f"../images/{name}.png", w, h, regions)
     rec = {"index": index, "width": w, "height": h, "dpi": page.dpi,
            "lines": [{"text": ln.text, "points": ln.polygon, "order": ln.order, "block": ln.block,
