@@ -67,6 +67,28 @@ class PredictConfig:
     infer: InferConfig = opt(factory=InferConfig, help="how the model runs")
 
 
+OCR_FORMATS = ("txt", "json", "hocr", "alto", "page", "pdf")
+
+
+@dataclass
+class OcrConfig:
+    """``aksar ocr INPUT...``: pages in, text and page formats out."""
+
+    output_dir: str | None = opt(None, "where the outputs go: DIR/<input stem>.<ext>", metavar="DIR")
+    formats: list[str] = opt(factory=lambda: ["txt"], help="output formats, several allowed (space or comma "
+                             f"separated): {', '.join(OCR_FORMATS)}", metavar="FMT")
+    det: str | None = opt(None, "text-line detector: exported .onnx, checkpoint, or a shipped name (default: the "
+                                "shipped detector for the recognizer's script)", metavar="MODEL")
+    rec: str = opt("khmer", "recognizer: exported .onnx, checkpoint, or a shipped name", metavar="MODEL")
+    dpi: float = opt(300.0, "resolution PDFs are rasterized at")
+    det_limit_side: int | None = opt(None, "detector input long side in pixels (default: the model's)", metavar="N")
+    overwrite: bool = opt(False, "write into a non-empty folder aksar did not make (only ever replacing the "
+                                 "files aksar ocr writes)")
+    allow_outside_root: bool = opt(False, "let a list name files outside its folder (absolute, ../ or "
+                                          "symlinked paths); refused by default")
+    infer: InferConfig = opt(factory=InferConfig, help="how the recognizer runs")
+
+
 @dataclass
 class ExportConfig:
     """``aksar export CHECKPOINT``."""
@@ -77,5 +99,5 @@ class ExportConfig:
     opset: int | None = opt(None, "ONNX opset (default: 17)")
 
 
-__all__ = ["InferConfig", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
+__all__ = ["InferConfig", "OcrConfig", "OCR_FORMATS", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
            "LM_BONUS", "SHIPPED_LM"]

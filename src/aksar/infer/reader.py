@@ -28,7 +28,7 @@ from aksar.infer.config import InferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
 from aksar.infer.page_inputs import DEFAULT_DPI, PAGE_MAX_PIXELS, PageImage, PageInputs
-from aksar.infer.reading_order import group_blocks, order_boxes
+from aksar.infer.reading_order import group_blocks, order_boxes, upright_boxes
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
 
@@ -151,9 +151,10 @@ class Reader:
             words = [Word(w, pred.confidence, poly) for w, poly in word_boxes(pred.text, crop.quad)]
             lines.append(Line(polygon=_quad_list(crop.quad), text=pred.text, confidence=pred.confidence,
                               det_score=float(det.score), words=words, repaired=pred.repaired))
-        ordered = [lines[i] for i in order_boxes([ln.bbox for ln in lines])]
-        blocks = [Block.around([ordered[i] for i in group])
-                  for group in group_blocks([ln.bbox for ln in ordered])]
+        boxes = upright_boxes([np.asarray(ln.polygon) for ln in lines])
+        order = order_boxes(boxes)
+        ordered = [lines[i] for i in order]
+        blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]
         self.stats["pages"] += 1
         self.stats["lines"] += len(ordered)
         return Page(index=index, width=width, height=height, source=source, source_page=source_page, dpi=dpi,

@@ -13,10 +13,14 @@
 
 :func:`group_blocks` then cuts the ordered lines into blocks: a new block starts where a line does not
 continue the previous one (no horizontal overlap, or a vertical gap above ``BLOCK_GAP`` line heights).
+On a skewed page both work on :func:`upright_boxes`: the line boxes with the page's skew turned back.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
+
+import numpy as np
 
 Box = tuple[float, float, float, float]
 SHRINK = 0.15      # share of a box's height ignored at its top and bottom for the vertical projection
@@ -92,6 +96,30 @@ def _order(idx: list[int], boxes: Sequence[Box], depth: int) -> list[int]:
     return out
 
 
+def page_skew(quads: Sequence[np.ndarray]) -> float:
+    """The median angle (radians) of the lines' reading directions (quads: reading-order corners);
+    lines turned by more than 45 degrees do not count."""
+    angles = []
+    for q in quads:
+        dx, dy = float(q[1][0] - q[0][0]), float(q[1][1] - q[0][1])
+        if abs(dx) >= abs(dy) and dx != 0:
+            angles.append(math.atan2(dy, dx))
+    return float(np.median(angles)) if angles else 0.0
+
+
+def upright_boxes(quads: Sequence[np.ndarray]) -> list[Box]:
+    """Axis-aligned boxes of line quads after turning the page back by its skew (:func:`page_skew`), so
+    that the columns of a slightly rotated page keep their gutters."""
+    angle = page_skew(quads)
+    c, s = math.cos(-angle), math.sin(-angle)
+    rot = np.array([[c, -s], [s, c]])
+    boxes = []
+    for q in quads:
+        pts = np.asarray(q, np.float64) @ rot.T
+        boxes.append((float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())))
+    return boxes
+
+
 def order_boxes(boxes: Sequence[Box]) -> list[int]:
     """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc)."""
     return _order(list(range(len(boxes))), boxes, 0) if boxes else []
@@ -116,4 +144,4 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["order_boxes", "group_blocks", "continues", "Box"]
+__all__ = ["order_boxes", "group_blocks", "continues", "page_skew", "upright_boxes", "Box"]
