@@ -56,6 +56,20 @@ def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]]
     return out
 
 
+def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, Any]]:
+    """The (crop, Prediction) of each line read by ``recognizer`` in its batches; a line turned by ~90
+    degrees (``crop.ambiguous``) is read both ways up and the more confident reading kept."""
+    extra = [i for i, c in enumerate(crops) if c.ambiguous]
+    images = [c.image for c in crops] + [crops[i].flipped().image for i in extra]
+    preds = recognizer.predict(images) if images else []
+    best = list(zip(crops, preds[:len(crops)]))
+    for k, i in enumerate(extra):
+        alt = preds[len(crops) + k]
+        if alt.confidence > best[i][1].confidence:
+            best[i] = (crops[i].flipped(), alt)
+    return best
+
+
 def _quad_list(quad: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
 
@@ -99,7 +113,7 @@ class Reader:
         self.pad = pad
         self.max_pixels = max_pixels
         self.skipped: list[tuple[str, str]] = []  # inputs of the last read() skipped as unreadable
-        self.stats: dict[str, int] = {"pages": 0, "lines": 0, "empty_lines": 0, "flipped_lines": 0}
+        self.stats: dict[str, int] = {"pages": 0, "lines": 0, "empty_lines": 0}
 
     def describe(self) -> dict[str, Any]:
         """The models, as ``Document.models`` records them."""
@@ -119,19 +133,6 @@ class Reader:
             raise AksarError(f"{where}: page of {w}x{h} pixels is empty or above the limit of {self.max_pixels}")
         return gray
 
-    def _recognize(self, crops: list[LineCrop]) -> list[tuple[LineCrop, Any]]:
-        """The best (crop, Prediction) per line; a turned line is read both ways up, the surer kept."""
-        extra = [i for i, c in enumerate(crops) if c.ambiguous]
-        images = [c.image for c in crops] + [crops[i].flipped().image for i in extra]
-        preds = self.recognizer.predict(images) if images else []
-        best = list(zip(crops, preds[:len(crops)]))
-        for k, i in enumerate(extra):
-            alt = preds[len(crops) + k]
-            if alt.confidence > best[i][1].confidence:
-                best[i] = (crops[i].flipped(), alt)
-                self.stats["flipped_lines"] += 1
-        return best
-
     def read_page(self, image: ImageLike, index: int = 0, source: str = "", source_page: int = 0,
                   dpi: float | None = None, deadline: float | None = None) -> Page:
         """One page image -> its Page (``deadline``: a ``time.monotonic()`` after which it stops with an error)."""
@@ -141,7 +142,7 @@ class Reader:
         detections = self.detector.detect_page(gray)
         check_deadline(deadline, "after detection")
         crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
-        read = self._recognize(crops)
+        read = read_crops(self.recognizer, crops)
         check_deadline(deadline, "after recognition")
         lines: list[Line] = []
         for det, (crop, pred) in zip(detections, read):
@@ -189,4 +190,4 @@ class Reader:
         return Document(pages=pages, models=self.describe())
 
 
-__all__ = ["Reader", "ReadTimeout", "word_boxes", "check_deadline", "ImageLike"]
+__all__ = ["Reader", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]

@@ -7,12 +7,14 @@
    stacked marks still separate);
 2. join consecutive bands into *sections* as long as the joined boxes still share a vertical gap
    (a gutter): a heading that spans the columns has no gutter, so it closes the section above it
-   and is read before the columns below it;
+   and is read before the columns below it; a band that would only add a column of its own beside the
+   section's columns (a page number in the gutter) starts a new section too;
 3. a section with a gutter is cut at its gutters into columns, read left to right, each ordered by
    the same rules; a section without one is read top to bottom (boxes of one row left to right).
 
 :func:`group_blocks` then cuts the ordered lines into blocks: a new block starts where a line does not
-continue the previous one (no horizontal overlap, or a vertical gap above ``BLOCK_GAP`` line heights).
+continue the previous one (no horizontal overlap, a vertical gap above ``BLOCK_GAP`` line heights, or a
+height change above ``SIZE_CHANGE``: another font size, as a heading's).
 On a skewed page both work on :func:`upright_boxes`: the line boxes with the page's skew turned back.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 Box = tuple[float, float, float, float]
 SHRINK = 0.15      # share of a box's height ignored at its top and bottom for the vertical projection
 BLOCK_GAP = 1.2    # a gap above this many line heights starts a new block
+SIZE_CHANGE = 1.3  # a line this much taller or shorter than the previous one starts a block (a heading)
 ROW_TOLERANCE = 0.5  # boxes whose tops differ by less than this share of their height are one row
 
 
@@ -73,6 +76,17 @@ def _rows(idx: list[int], boxes: Sequence[Box]) -> list[int]:
     return out
 
 
+def _continues_columns(section: list[int], band: list[int], boxes: Sequence[Box]) -> bool:
+    """``band`` goes on the columns of ``section``: together they keep a gutter, and the band opens no column
+    of its own beside columns the section already has (a page number in the gutter below the columns)."""
+    columns = _columns(section + band, boxes)
+    if len(columns) == 1:
+        return False
+    inside = set(section)
+    with_section = sum(1 for col in columns if inside.intersection(col))
+    return with_section == len(columns) or with_section == 1
+
+
 def _order(idx: list[int], boxes: Sequence[Box], depth: int) -> list[int]:
     if len(idx) <= 1 or depth > 50:
         return _rows(idx, boxes)
@@ -80,9 +94,8 @@ def _order(idx: list[int], boxes: Sequence[Box], depth: int) -> list[int]:
     bands = _split(idx, boxes, cuts, lambda b: sum(_y_span(b)) / 2)
     sections: list[list[int]] = [bands[0]]
     for band in bands[1:]:
-        joined = sections[-1] + band
-        if len(_columns(joined, boxes)) > 1:
-            sections[-1] = joined
+        if _continues_columns(sections[-1], band, boxes):
+            sections[-1] = sections[-1] + band
         else:
             sections.append(band)
     out: list[int] = []
@@ -126,11 +139,14 @@ def order_boxes(boxes: Sequence[Box]) -> list[int]:
 
 
 def continues(prev: Box, nxt: Box) -> bool:
-    """``nxt`` continues the block of ``prev``: they overlap horizontally and the gap between them is small."""
+    """``nxt`` continues the block of ``prev``: they overlap horizontally, are of about one height and the gap
+    between them is small."""
     overlap = min(prev[2], nxt[2]) - max(prev[0], nxt[0])
-    height = max(1.0, min(prev[3] - prev[1], nxt[3] - nxt[1]))
+    h_prev, h_next = max(1.0, prev[3] - prev[1]), max(1.0, nxt[3] - nxt[1])
+    height = min(h_prev, h_next)
     gap = nxt[1] - prev[3]
-    return overlap > 0 and -height < gap < BLOCK_GAP * height
+    same_size = max(h_prev, h_next) <= SIZE_CHANGE * height
+    return overlap > 0 and same_size and -height < gap < BLOCK_GAP * height
 
 
 def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
