@@ -246,3 +246,17 @@ def test_deadline_stops_reading(reader, khmer_lines):
     with pytest.raises(ReadTimeout):
         reader.read_page(page.image, deadline=time.monotonic() - 1)
     assert issubclass(ReadTimeout, AksarError)
+
+
+def test_default_detector_is_the_zoo_detector_of_the_script(tmp_path):
+    import json
+
+    from aksar.infer.zoo import default_detector
+
+    for name, task, script in (("a_rec", "recognition", "khmer"), ("khmer_det_v1", "detection", "khmer")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text(json.dumps(
+            {"name": name, "task": task, "script": script, "file": "model.onnx", "sha256": "0", "size": 1}))
+    assert default_detector("khmer", [tmp_path]).name == "khmer_det_v1"
+    with pytest.raises(AksarError, match="--det"):
+        default_detector("thai", [tmp_path])

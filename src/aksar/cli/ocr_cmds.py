@@ -86,15 +86,20 @@ def document_writers() -> dict[str, Writer]:
 class _PdfOut:
     """A searchable PDF written page by page (``aksar.infer.pdf_layer.SearchablePdf``)."""
 
-    def __init__(self, path: Path) -> None:
+    @staticmethod
+    def writer_class() -> Any:
+        """``SearchablePdf``, or an AksarError when this aksar has no PDF writer."""
         try:
             from aksar.infer.pdf_layer import SearchablePdf
         except ModuleNotFoundError as exc:
             if exc.name != "aksar.infer.pdf_layer":
                 raise
             raise AksarError("--format pdf: this aksar has no PDF writer (aksar.infer.pdf_layer is missing)") from None
+        return SearchablePdf
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.pdf = SearchablePdf(path)
+        self.pdf = self.writer_class()(path)
 
     def add(self, page: Any, image: Any) -> None:
         self.pdf.add_page(page, image)
@@ -117,7 +122,6 @@ class OutputFolder:
         self.owned: set[str] = set((previous or {}).get("files") or [])
         self.stems: set[str] = set()
         self.settings = settings
-        out.mkdir(parents=True, exist_ok=True)
 
     def stem(self, source: str) -> str:
         """A stem for ``source`` not yet used in this run (``scan``, then ``scan_pdf``, ``scan_pdf_2``...)."""
@@ -138,9 +142,11 @@ class OutputFolder:
                                  "choose another output folder")
 
     def record(self, files: list[Path]) -> None:
+        """Note ``files`` as written by aksar ocr in the marker (creating the folder)."""
         from aksar.core.io import atomic_write_json
 
         self.owned.update(p.name for p in files)
+        self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out / MARKER, {"kind": KIND, "settings": self.settings, "files": sorted(self.owned)})
 
 
@@ -165,6 +171,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     formats = parse_formats(cfg.formats)
     writers = document_writers()
+    if "pdf" in formats:
+        _PdfOut.writer_class()
     missing = [f for f in formats if f != "pdf" and f not in writers]
     if missing:
         raise AksarError(f"--format {', '.join(missing)}: no writer installed in this aksar (have: "
@@ -172,19 +180,19 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     inputs = PageInputs.from_inputs(args.inputs, dpi=cfg.dpi, allow_outside_root=cfg.allow_outside_root)
     total = inputs.count_pages()
     out = OutputFolder(Path(cfg.output_dir), cfg.overwrite, {**to_dict(cfg), "formats": formats})
+    stems = [out.stem(src.name) for src in inputs.sources]
+    out.check([f"{stem}.{EXTENSIONS[f]}" for stem in stems for f in formats])  # before any work
+    out.record([])  # the folder and its marker first: what follows is aksar's
     reader = _reader(cfg)
     models = reader.describe()
     start = time.perf_counter()
     n_pages = n_lines = 0
     with tqdm(total=total, unit="page", desc="ocr", file=sys.stderr, dynamic_ncols=True,
               disable=not args.progress) as bar:
-        for src in inputs.sources:
-            one = PageInputs([src], inputs.dpi, inputs.max_pixels, inputs.skipped)
-            stem = out.stem(src.name)
-            out.check([f"{stem}.{EXTENSIONS[f]}" for f in formats])
+        for src, stem in zip(inputs.sources, stems):
             pdf: _PdfOut | None = None
             doc = Document(models=models)
-            for p in one:
+            for p in inputs.pages_of(src):
                 if pdf is None and "pdf" in formats:
                     pdf = _PdfOut(out.out / f"{stem}.pdf")
                 page = reader.read_page(p.image, index=len(doc.pages), source=p.source, source_page=p.page,

@@ -231,15 +231,18 @@ class PageInputs:
                 self._skip(src, exc)
         return total
 
+    def pages_of(self, src: PageSource) -> Iterator[PageImage]:
+        """The pages of one of ``sources`` (none if it was skipped; a folder/list entry failing is skipped)."""
+        if any(name == src.name for name, _ in self.skipped):
+            return
+        try:
+            yield from source_pages(src, self.dpi, self.max_pixels)
+        except AksarError as exc:
+            self._skip(src, exc)
+
     def __iter__(self) -> Iterator[PageImage]:
-        bad = {name for name, _ in self.skipped}
         for src in self.sources:
-            if src.name in bad:
-                continue
-            try:
-                yield from source_pages(src, self.dpi, self.max_pixels)
-            except AksarError as exc:
-                self._skip(src, exc)
+            yield from self.pages_of(src)
 
 
 __all__ = ["PageImage", "PageSource", "PageInputs", "gather_page_sources", "count_source_pages", "source_pages",
