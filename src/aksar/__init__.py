@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Recognizer", "__version__"]
+__all__ = ["Recognizer", "Reader", "__version__"]
 
 
 def __getattr__(name: str):
@@ -15,4 +15,8 @@ def __getattr__(name: str):
         from aksar.infer.recognizer import Recognizer
 
         return Recognizer
+    if name == "Reader":
+        from aksar.infer.reader import Reader
+
+        return Reader
     raise AttributeError(name)

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "aksar.cli.data_cmds",    # generate, valset, dataset
     "aksar.cli.train_cmds",   # train
     "aksar.cli.infer_cmds",   # eval, export, predict
+    "aksar.cli.ocr_cmds",     # ocr (whole pages)
     "aksar.cli.models_cmds",  # models (shipped models: list, show, card)
     "aksar.cli.eval_cmds",    # evalset
 ]

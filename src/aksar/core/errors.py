@@ -6,3 +6,7 @@ class AksarError(Exception):
 
     The message must name the offending file, line or config key.
     """
+
+
+class ReadTimeout(AksarError):
+    """Reading pages went past its deadline (``Reader.read_page(deadline=...)``); the work was stopped."""

@@ -12,6 +12,7 @@ from aksar.core.config import opt
 LM_WEIGHT, LM_BONUS = 0.4, 1.5     # tuned on Khmer validation lines (docs/inference.md)
 SHIPPED_LM = "shipped"
 DECODERS = ("greedy", "beam")
+OUTSIDE_ROOT_HELP = "let a list name files outside its folder (absolute, ../ or symlinked paths); refused by default"
 
 
 @dataclass
@@ -42,8 +43,7 @@ class EvalConfig:
     max_lines: int | None = opt(None, "evaluate only the first N lines (pages, for a detector)")
     segmenter: str = opt("auto", "word segmenter for the second WER (auto: one for the script if installed)",
                          choices=("auto", "none"))
-    allow_outside_root: bool = opt(False, "let a list name images outside its folder (absolute, ../ or "
-                                          "symlinked paths); refused by default")
+    allow_outside_root: bool = opt(False, OUTSIDE_ROOT_HELP)
 
 
 @dataclass
@@ -62,9 +62,29 @@ class PredictConfig:
     out: str | None = opt(None, "write predictions here (default: stdout)", metavar="FILE")
     skip_bad: bool = opt(False, "skip unreadable/empty/huge images (each named on stderr, counted) instead of "
                                 "stopping")
-    allow_outside_root: bool = opt(False, "let a list name images outside its folder (absolute, ../ or "
-                                          "symlinked paths); refused by default")
+    allow_outside_root: bool = opt(False, OUTSIDE_ROOT_HELP)
     infer: InferConfig = opt(factory=InferConfig, help="how the model runs")
+
+
+OCR_FORMATS = ("txt", "json", "hocr", "alto", "page", "pdf")
+
+
+@dataclass
+class OcrConfig:
+    """``aksar ocr INPUT...``: pages in, text and page formats out."""
+
+    output_dir: str | None = opt(None, "where the outputs go: DIR/<input stem>.<ext>", metavar="DIR")
+    formats: list[str] = opt(factory=lambda: ["txt"], help="output formats, several allowed (space or comma "
+                             f"separated): {', '.join(OCR_FORMATS)}", metavar="FMT")
+    det: str | None = opt(None, "text-line detector: exported .onnx, checkpoint, or a shipped name (default: the "
+                                "shipped detector for the recognizer's script)", metavar="MODEL")
+    rec: str = opt("khmer", "recognizer: exported .onnx, checkpoint, or a shipped name", metavar="MODEL")
+    dpi: float = opt(300.0, "resolution PDFs are rasterized at")
+    det_limit_side: int | None = opt(None, "detector input long side in pixels (default: the model's)", metavar="N")
+    overwrite: bool = opt(False, "write into a non-empty folder aksar did not make (only ever replacing the "
+                                 "files aksar ocr writes)")
+    allow_outside_root: bool = opt(False, OUTSIDE_ROOT_HELP)
+    infer: InferConfig = opt(factory=InferConfig, help="how the recognizer runs")
 
 
 @dataclass
@@ -77,5 +97,5 @@ class ExportConfig:
     opset: int | None = opt(None, "ONNX opset (default: 17)")
 
 
-__all__ = ["InferConfig", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
+__all__ = ["InferConfig", "OcrConfig", "OCR_FORMATS", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
            "LM_BONUS", "SHIPPED_LM"]

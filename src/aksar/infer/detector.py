@@ -53,6 +53,7 @@ class Detector:
                  device: str = "cpu", **postprocess: Any) -> None:
         self.session = self.model = None
         self.device = device
+        self.path = str(path_or_model) if isinstance(path_or_model, (str, os.PathLike)) else ""
         settings: dict[str, Any] = {}
         limit = 960
         if isinstance(path_or_model, (str, os.PathLike)):
@@ -87,6 +88,11 @@ class Detector:
                              f"allowed: {', '.join(DBPostProcess().settings())}")
         self.postprocess = DBPostProcess(**{**settings, **postprocess})
         self.det_limit_side = int(det_limit_side or limit)
+
+    def describe(self) -> dict[str, Any]:
+        """Model facts for reports and documents: path, backend, name, input size limit, post-processing."""
+        return {"path": self.path, "backend": "onnx" if self.session is not None else "torch", "name": self.name,
+                "det_limit_side": self.det_limit_side, "postprocess": self.postprocess.settings()}
 
     def prob_map(self, batch: np.ndarray) -> np.ndarray:
         """The shrink-map probability ``[B, 1, H, W]`` of a preprocessed batch (either back end)."""

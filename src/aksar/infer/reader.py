@@ -4,35 +4,190 @@
     doc = Reader(det="khmer_det", rec="khmer").read("scan.pdf")
     print(doc.text())
 
-(Skeleton: the page pipeline is being built; the signature below is the contract other modules use.)
+Per page: the detector finds line polygons (:class:`~aksar.infer.detector.Detector`), each is warped
+into a horizontal line image (:mod:`aksar.infer.line_crops`; a line turned by ~90 degrees is read both
+ways up and the more confident reading kept), the recognizer reads all lines of the page in its
+width-sorted batches (a line reads the same alone or in any batch), lines go into reading order and
+blocks (:mod:`aksar.infer.reading_order`), and words get boxes estimated along the line in proportion
+to their characters (the recognizer gives no character positions). Lines that read as nothing are
+dropped and counted in ``Reader.stats["empty_lines"]``.
+``Line.char_confidences`` is left None (the recognizer returns one confidence per line).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+import time
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
-from aksar.infer.document import Document, Page
+from aksar.core.errors import AksarError, ReadTimeout
+from aksar.data.preprocess import to_gray
+from aksar.infer.config import InferConfig
+from aksar.infer.document import Block, Document, Line, Page, Word
+from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
+from aksar.infer.page_inputs import DEFAULT_DPI, PAGE_MAX_PIXELS, PageImage, PageInputs
+from aksar.infer.reading_order import group_blocks, order_boxes, upright_boxes
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
 
 
+def check_deadline(deadline: float | None, stage: str) -> None:
+    """ReadTimeout if ``time.monotonic()`` is past ``deadline`` (None: no deadline)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise ReadTimeout(f"reading stopped at the deadline ({stage})")
+
+
+def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]]]]:
+    """Words of ``text`` (split on spaces) with boxes along the line ``quad`` (reading-order corners),
+    each spanning the line's share of its characters (spaces included in the count)."""
+    n = max(len(text), 1)
+    tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
+    out, pos = [], 0
+    for word in text.split(" "):
+        start, end = pos, pos + len(word)
+        pos = end + 1
+        if not word:
+            continue
+        f0, f1 = start / n, end / n
+        poly = [tl + (tr - tl) * f0, tl + (tr - tl) * f1, bl + (br - bl) * f1, bl + (br - bl) * f0]
+        out.append((word, [[round(float(x), 1), round(float(y), 1)] for x, y in poly]))
+    return out
+
+
+def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, Any]]:
+    """The (crop, Prediction) of each line read by ``recognizer`` in its batches; a line turned by ~90
+    degrees (``crop.ambiguous``) is read both ways up and the more confident reading kept."""
+    extra = [i for i, c in enumerate(crops) if c.ambiguous]
+    images = [c.image for c in crops] + [crops[i].flipped().image for i in extra]
+    preds = recognizer.predict(images) if images else []
+    best = list(zip(crops, preds[:len(crops)]))
+    for k, i in enumerate(extra):
+        alt = preds[len(crops) + k]
+        if alt.confidence > best[i][1].confidence:
+            best[i] = (crops[i].flipped(), alt)
+    return best
+
+
+def _quad_list(quad: np.ndarray) -> list[list[float]]:
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
+
+
 class Reader:
-    """Detector + recognizer. ``det``/``rec``: paths, shipped model names, or loaded Detector/Recognizer."""
+    """Detector + recognizer. ``det``/``rec``: paths, shipped model names, or loaded Detector/Recognizer.
 
-    def __init__(self, det: Any = None, rec: Any = "khmer", **options: Any) -> None:
-        raise NotImplementedError
+    ``det=None``: the shipped detector for the recognizer's script (``aksar.infer.zoo.default_detector``).
+    ``threads``, ``batch_size``, ``decoder``, ``beam_width``, ``lm``, ``lm_weight``, ``lm_bonus``, ``device``:
+    as for :class:`~aksar.infer.recognizer.Recognizer` (``threads`` and ``device`` for the detector too);
+    ``det_limit_side``: the detector's input long side (default: the model's); ``pad``: page kept around each
+    line crop (share of its height); ``max_pixels``: the largest page accepted.
+    """
 
-    def read(self, source: ImageLike | Sequence[ImageLike], dpi: float = 300) -> Document:
-        """Files (images, multi-page TIFF, PDF), arrays or PIL images -> a Document of every page."""
-        raise NotImplementedError
+    def __init__(self, det: Any = None, rec: Any = "khmer", *, threads: int | None = InferConfig.threads,
+                 batch_size: int = InferConfig.batch_size, decoder: str = InferConfig.decoder,
+                 beam_width: int = InferConfig.beam_width, lm: Any = InferConfig.lm,
+                 lm_weight: float | None = InferConfig.lm_weight, lm_bonus: float | None = InferConfig.lm_bonus,
+                 det_limit_side: int | None = None, device: str = InferConfig.device, pad: float = DEFAULT_PAD,
+                 max_pixels: int = PAGE_MAX_PIXELS) -> None:
+        from aksar.infer.detector import Detector
+        from aksar.infer.recognizer import Recognizer
+        from aksar.infer.zoo import default_detector, resolve_model, verify
+
+        if pad < 0:
+            raise AksarError(f"pad: must be >= 0, got {pad}")
+        if isinstance(rec, Recognizer):
+            self.recognizer = rec
+        else:
+            self.recognizer = Recognizer(rec, device=device, threads=threads, decoder=decoder,
+                                         beam_width=beam_width, batch_size=batch_size, lm=lm,
+                                         lm_weight=lm_weight, lm_bonus=lm_bonus)
+        if isinstance(det, Detector):
+            self.detector = det
+        else:
+            if det is None:
+                det = verify(default_detector(self.recognizer.script))
+            elif isinstance(det, (str, os.PathLike)):
+                det = resolve_model(det)
+            self.detector = Detector(det, det_limit_side=det_limit_side, threads=threads, device=device)
+        self.pad = pad
+        self.max_pixels = max_pixels
+        self.skipped: list[tuple[str, str]] = []  # inputs of the last read() skipped as unreadable
+        self.stats: dict[str, int] = {"pages": 0, "lines": 0, "empty_lines": 0}
+
+    def describe(self) -> dict[str, Any]:
+        """The models, as ``Document.models`` records them."""
+        return {"detector": self.detector.describe(), "recognizer": self.recognizer.describe()}
+
+    # -- one page ------------------------------------------------------------------------------------
+    def _gray(self, image: ImageLike, where: str) -> np.ndarray:
+        if isinstance(image, (str, os.PathLike)):
+            from aksar.infer.images import load_image
+
+            return load_image(image, self.max_pixels)
+        if isinstance(image, Image.Image):
+            image = image.convert("RGB") if image.mode not in ("L", "RGB") else image
+        gray = to_gray(image, where)
+        h, w = gray.shape[:2]
+        if h == 0 or w == 0 or h * w > self.max_pixels:
+            raise AksarError(f"{where}: page of {w}x{h} pixels is empty or above the limit of {self.max_pixels}")
+        return gray
 
     def read_page(self, image: ImageLike, index: int = 0, source: str = "", source_page: int = 0,
                   dpi: float | None = None, deadline: float | None = None) -> Page:
         """One page image -> its Page (``deadline``: a ``time.monotonic()`` after which it stops with an error)."""
-        raise NotImplementedError
+        check_deadline(deadline, "before detection")
+        gray = self._gray(image, source or f"page {index}")
+        height, width = gray.shape[:2]
+        detections = self.detector.detect_page(gray)
+        check_deadline(deadline, "after detection")
+        crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
+        read = read_crops(self.recognizer, crops)
+        check_deadline(deadline, "after recognition")
+        lines: list[Line] = []
+        for det, (crop, pred) in zip(detections, read):
+            if not pred.text.strip():
+                self.stats["empty_lines"] += 1
+                continue
+            words = [Word(w, pred.confidence, poly) for w, poly in word_boxes(pred.text, crop.quad)]
+            lines.append(Line(polygon=_quad_list(crop.quad), text=pred.text, confidence=pred.confidence,
+                              det_score=float(det.score), words=words, repaired=pred.repaired))
+        boxes = upright_boxes([np.asarray(ln.polygon) for ln in lines])
+        order = order_boxes(boxes)
+        ordered = [lines[i] for i in order]
+        blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]
+        self.stats["pages"] += 1
+        self.stats["lines"] += len(ordered)
+        return Page(index=index, width=width, height=height, source=source, source_page=source_page, dpi=dpi,
+                    blocks=blocks)
 
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
+    # -- many pages ----------------------------------------------------------------------------------
+    def page_images(self, source: ImageLike | Sequence[ImageLike], dpi: float = DEFAULT_DPI) -> Iterator[PageImage]:
+        """Every page of ``source`` (files of any input kind, arrays, PIL images, or a list of them)."""
+        items = [source] if isinstance(source, (str, os.PathLike, np.ndarray, Image.Image)) else list(source)
+        if not items:
+            raise AksarError("Reader.read: no pages given")
+        self.skipped = []
+        for item in items:
+            if isinstance(item, (str, os.PathLike)):
+                inputs = PageInputs.from_inputs([item], dpi=dpi, max_pixels=self.max_pixels)
+                yield from inputs
+                self.skipped.extend(inputs.skipped)
+            elif isinstance(item, Image.Image):
+                yield PageImage(item)
+            elif isinstance(item, np.ndarray):
+                yield PageImage(Image.fromarray(to_gray(item, "page array")))
+            else:
+                raise AksarError(f"Reader.read: expected paths, arrays or PIL images, got {type(item).__name__}")
+
+    def read(self, source: ImageLike | Sequence[ImageLike], dpi: float = DEFAULT_DPI,
+             deadline: float | None = None) -> Document:
+        """Files (images, multi-page TIFF, PDF, folders, lists), arrays or PIL images -> a Document of every page.
+
+        Unreadable files found in folders or lists are skipped and listed in ``self.skipped``."""
+        pages = [self.read_page(p.image, index=i, source=p.source, source_page=p.page, dpi=p.dpi, deadline=deadline)
+                 for i, p in enumerate(self.page_images(source, dpi))]
+        return Document(pages=pages, models=self.describe())
+
+
+__all__ = ["Reader", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]

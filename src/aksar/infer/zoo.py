@@ -147,6 +147,15 @@ def resolve_model(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathL
     return verify(find_model(name, dirs))
 
 
+def default_detector(script: str | None, dirs: Sequence[str | os.PathLike] | None = None) -> ZooModel:
+    """The first shipped model (by name) with task ``detection`` for ``script`` (AksarError naming --det if none)."""
+    for m in list_models(dirs):
+        if m.task == "detection" and m.script == script:
+            return m
+    raise AksarError(f"no shipped text-line detector for script {script!r}; give a detector with --det "
+                     "(an exported .onnx, a checkpoint, or a shipped detection model's name)")
+
+
 def shipped_lm(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None = None,
                ) -> tuple[Path, float | None, float | None]:
     """(verified file, tuned weight, tuned bonus) of the language model shipped with model ``name_or_path``
@@ -328,5 +337,6 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
     return card
 
 
-__all__ = ["ZooModel", "list_models", "find_model", "verify", "resolve_model", "shipped_lm", "read_card", "render_card",
-           "make_card", "zoo_dirs", "card_metrics", "MODELS_DIR_ENV", "BUILTIN_DIR", "LM_FILE"]
+__all__ = ["ZooModel", "list_models", "find_model", "default_detector", "verify", "resolve_model", "shipped_lm",
+           "read_card", "render_card", "make_card", "zoo_dirs", "card_metrics", "MODELS_DIR_ENV", "BUILTIN_DIR",
+           "LM_FILE"]

@@ -1,0 +1,163 @@
+"""Reading order of text lines on a page: columns left to right, top to bottom inside a column.
+
+:func:`order_boxes` is a recursive XY-cut over line boxes ``(x0, y0, x1, y1)``:
+
+1. cut the boxes into horizontal bands at the gaps of their vertical projection (each box's extent
+   shrunk by ``SHRINK`` of its height at both ends, so that lines touching by a few pixels of
+   stacked marks still separate);
+2. join consecutive bands into *sections* as long as the joined boxes still share a vertical gap
+   (a gutter): a heading that spans the columns has no gutter, so it closes the section above it
+   and is read before the columns below it; a band that would only add a column of its own beside the
+   section's columns (a page number in the gutter) starts a new section too;
+3. a section with a gutter is cut at its gutters into columns, read left to right, each ordered by
+   the same rules; a section without one is read top to bottom (boxes of one row left to right).
+
+:func:`group_blocks` then cuts the ordered lines into blocks: a new block starts where a line does not
+continue the previous one (no horizontal overlap, a vertical gap above ``BLOCK_GAP`` line heights, or a
+height change above ``SIZE_CHANGE``: another font size, as a heading's).
+On a skewed page both work on :func:`upright_boxes`: the line boxes with the page's skew turned back.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+SHRINK = 0.15      # share of a box's height ignored at its top and bottom for the vertical projection
+BLOCK_GAP = 1.2    # a gap above this many line heights starts a new block
+SIZE_CHANGE = 1.3  # a line this much taller or shorter than the previous one starts a block (a heading)
+ROW_TOLERANCE = 0.5  # boxes whose tops differ by less than this share of their height are one row
+
+
+def _gaps(intervals: list[tuple[float, float]], min_gap: float = 0.0) -> list[float]:
+    """Cut positions: the middles of the gaps (wider than ``min_gap``) in the union of ``intervals``."""
+    cuts = []
+    spans = sorted(intervals)
+    end = spans[0][1]
+    for lo, hi in spans[1:]:
+        if lo - end > min_gap:
+            cuts.append((lo + end) / 2)
+        end = max(end, hi)
+    return cuts
+
+
+def _y_span(b: Box) -> tuple[float, float]:
+    h = b[3] - b[1]
+    return b[1] + SHRINK * h, b[3] - SHRINK * h
+
+
+def _split(idx: list[int], boxes: Sequence[Box], cuts: list[float], key) -> list[list[int]]:
+    parts: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in idx:
+        centre = key(boxes[i])
+        parts[sum(centre > c for c in cuts)].append(i)
+    return [p for p in parts if p]
+
+
+def _columns(idx: list[int], boxes: Sequence[Box]) -> list[list[int]]:
+    cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
+    return _split(idx, boxes, cuts, lambda b: (b[0] + b[2]) / 2)
+
+
+def _rows(idx: list[int], boxes: Sequence[Box]) -> list[int]:
+    """Top to bottom; boxes of one row (tops within ROW_TOLERANCE of a height) left to right."""
+    out = sorted(idx, key=lambda i: (boxes[i][1], boxes[i][0]))
+    for k in range(1, len(out)):  # insertion pass, as PaddleOCR's sorted_boxes
+        j = k
+        while j > 0:
+            a, b = boxes[out[j - 1]], boxes[out[j]]
+            same_row = abs(a[1] - b[1]) < ROW_TOLERANCE * min(a[3] - a[1], b[3] - b[1])
+            if not (same_row and b[0] < a[0]):
+                break
+            out[j - 1], out[j] = out[j], out[j - 1]
+            j -= 1
+    return out
+
+
+def _continues_columns(section: list[int], band: list[int], boxes: Sequence[Box]) -> bool:
+    """``band`` goes on the columns of ``section``: together they keep a gutter, and the band opens no column
+    of its own beside columns the section already has (a page number in the gutter below the columns)."""
+    columns = _columns(section + band, boxes)
+    if len(columns) == 1:
+        return False
+    inside = set(section)
+    with_section = sum(1 for col in columns if inside.intersection(col))
+    return with_section == len(columns) or with_section == 1
+
+
+def _order(idx: list[int], boxes: Sequence[Box], depth: int) -> list[int]:
+    if len(idx) <= 1 or depth > 50:
+        return _rows(idx, boxes)
+    cuts = _gaps([_y_span(boxes[i]) for i in idx])
+    bands = _split(idx, boxes, cuts, lambda b: sum(_y_span(b)) / 2)
+    sections: list[list[int]] = [bands[0]]
+    for band in bands[1:]:
+        if _continues_columns(sections[-1], band, boxes):
+            sections[-1] = sections[-1] + band
+        else:
+            sections.append(band)
+    out: list[int] = []
+    for section in sections:
+        columns = _columns(section, boxes)
+        if len(columns) == 1:
+            out.extend(_rows(section, boxes))
+        else:
+            for col in columns:
+                out.extend(_order(col, boxes, depth + 1))
+    return out
+
+
+def page_skew(quads: Sequence[np.ndarray]) -> float:
+    """The median angle (radians) of the lines' reading directions (quads: reading-order corners);
+    lines turned by more than 45 degrees do not count."""
+    angles = []
+    for q in quads:
+        dx, dy = float(q[1][0] - q[0][0]), float(q[1][1] - q[0][1])
+        if abs(dx) >= abs(dy) and dx != 0:
+            angles.append(math.atan2(dy, dx))
+    return float(np.median(angles)) if angles else 0.0
+
+
+def upright_boxes(quads: Sequence[np.ndarray]) -> list[Box]:
+    """Axis-aligned boxes of line quads after turning the page back by its skew (:func:`page_skew`), so
+    that the columns of a slightly rotated page keep their gutters."""
+    angle = page_skew(quads)
+    c, s = math.cos(-angle), math.sin(-angle)
+    rot = np.array([[c, -s], [s, c]])
+    boxes = []
+    for q in quads:
+        pts = np.asarray(q, np.float64) @ rot.T
+        boxes.append((float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())))
+    return boxes
+
+
+def order_boxes(boxes: Sequence[Box]) -> list[int]:
+    """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc)."""
+    return _order(list(range(len(boxes))), boxes, 0) if boxes else []
+
+
+def continues(prev: Box, nxt: Box) -> bool:
+    """``nxt`` continues the block of ``prev``: they overlap horizontally, are of about one height and the gap
+    between them is small."""
+    overlap = min(prev[2], nxt[2]) - max(prev[0], nxt[0])
+    h_prev, h_next = max(1.0, prev[3] - prev[1]), max(1.0, nxt[3] - nxt[1])
+    height = min(h_prev, h_next)
+    gap = nxt[1] - prev[3]
+    same_size = max(h_prev, h_next) <= SIZE_CHANGE * height
+    return overlap > 0 and same_size and -height < gap < BLOCK_GAP * height
+
+
+def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
+    """Positions in ``ordered`` (boxes already in reading order) cut into blocks of consecutive lines."""
+    blocks: list[list[int]] = []
+    for i, box in enumerate(ordered):
+        if blocks and continues(ordered[i - 1], box):
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks
+
+
+__all__ = ["order_boxes", "group_blocks", "continues", "page_skew", "upright_boxes", "Box"]

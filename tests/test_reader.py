@@ -1,0 +1,253 @@
+"""Whole pages: page inputs (images, TIFF frames, PDFs, folders, lists), line crops of rotated lines,
+reading order, and the Reader on synthetic Khmer pages with the shipped recognizer and detector."""
+from __future__ import annotations
+
+import math
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from fixtures.pages import tiny_page_config
+from aksar.core.errors import AksarError, ReadTimeout
+from aksar.core.rng import rng_for
+from aksar.infer.document import bbox
+from aksar.infer.line_crops import crop_line, line_quad
+from aksar.infer.page_inputs import PageInputs
+from aksar.infer.reading_order import group_blocks, order_boxes, upright_boxes
+from aksar.text.metrics import cer
+
+CLEAN_PAGE_CER = 0.2  # whitespace-insensitive page CER on clean synthetic pages (measured 0.04-0.07)
+
+
+# -- fixtures -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def det_model() -> str:
+    """The shipped Khmer line detector, by its alias (its sha256 is checked on the way)."""
+    from aksar.infer.zoo import resolve_model
+
+    return str(resolve_model("khmer_det"))
+
+
+@pytest.fixture(scope="module")
+def reader(det_model):
+    from aksar.infer.reader import Reader
+
+    return Reader(det=det_model, rec="khmer", threads=1)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from aksar.infer.recognizer import Recognizer
+
+    return Recognizer("khmer", threads=1)
+
+
+def synthetic_page(lines: list[str], columns: int, seed: int, dpi: int = 100):
+    """A clean Khmer page (aksar.render.page) of 700x560 px at 100 dpi (scaled with ``dpi``)."""
+    from aksar.render.page import PageRenderer
+
+    cfg = tiny_page_config("khmer", degrade=False, columns={columns: 1}, blocks={"paragraph": 3, "heading": 1},
+                           min_column_em=6)
+    cfg.layout.dpi = (dpi, dpi)
+    cfg.layout.size_px = (7 * dpi, int(5.6 * dpi))
+    cfg.paper_texture = (0.0, 0.0)
+    return PageRenderer("khmer", cfg).render(lines, rng_for(seed, "reader-test", columns))
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+# -- line crops -----------------------------------------------------------------------------------------
+
+def test_line_quad_names_corners_in_reading_order():
+    for deg in (0, 10, -30, 44):
+        t = math.radians(deg)
+        u, v = np.array([math.cos(t), math.sin(t)]), np.array([-math.sin(t), math.cos(t)])
+        c = np.array([300.0, 200.0])
+        rect = np.array([c - 100 * u - 10 * v, c + 100 * u - 10 * v, c + 100 * u + 10 * v, c - 100 * u + 10 * v])
+        quad, ambiguous = line_quad(rect[[2, 0, 3, 1]])  # corner order must not matter
+        assert not ambiguous
+        assert np.allclose(quad, rect, atol=0.5), (deg, quad, rect)
+    quad, ambiguous = line_quad(np.array([[0, 0], [20, 0], [20, 200], [0, 200]], np.float32))
+    assert ambiguous and quad[1][1] > quad[0][1]  # a standing box is read top to bottom
+
+
+def test_rotated_lines_crop_back_to_what_the_recognizer_reads(khmer_lines, recognizer):
+    from aksar.infer.reader import read_crops
+    from aksar.render.synth import SynthConfig, Synthesizer
+
+    synth = Synthesizer("khmer", SynthConfig(fonts=["Khmer OS"]))
+    texts = [t for t in khmer_lines if 15 <= len(t) <= 40][:2]
+    for k, text in enumerate(texts):
+        line = synth.synthesize(text, rng_for(1, "crop", k), augment=False).image
+        upright = recognizer.predict([line])[0].text
+        assert cer([upright], [text]) < 0.25, (upright, text)
+        h, w = line.shape
+        for deg in (0, 8, -20, 90, -90):
+            canvas = np.full((w + 200, w + 200), 255, np.uint8)
+            y0, x0 = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
+            canvas[y0:y0 + h, x0:x0 + w] = line
+            centre = (canvas.shape[1] / 2, canvas.shape[0] / 2)
+            m = cv2.getRotationMatrix2D(centre, deg, 1.0)
+            page = cv2.warpAffine(canvas, m, canvas.shape[::-1], borderValue=255)
+            corners = np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]], np.float64)
+            polygon = np.hstack([corners, np.ones((4, 1))]) @ m.T
+            crop = crop_line(page, polygon, pad=0.0)
+            (best, pred), = read_crops(recognizer, [crop])
+            assert crop.ambiguous == (abs(deg) == 90)
+            assert cer([pred.text], [upright]) < 0.1, (deg, pred.text, upright)
+
+
+# -- reading order --------------------------------------------------------------------------------------
+
+def _two_column_layout(rows: int = 4, gutter: int = 40):
+    """(boxes in their true order): a heading across both columns, ``rows`` lines per column, a second
+    heading across, two lines per column."""
+    boxes = [(50, 20, 550, 60)]
+    right = 50 + (500 - gutter) // 2
+    for x in (50, right + gutter):
+        boxes += [(x, 80 + 30 * i, x + right - 50, 100 + 30 * i) for i in range(rows)]
+    y = 80 + 30 * rows
+    boxes.append((50, y, 550, y + 30))
+    for x in (50, right + gutter):
+        boxes += [(x, y + 50 + 30 * i, x + right - 50, y + 70 + 30 * i) for i in range(2)]
+    return boxes
+
+
+def test_reading_order_columns_after_a_spanning_heading():
+    boxes = _two_column_layout()
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(boxes))
+    shuffled = [boxes[i] for i in perm]
+    order = [int(perm[i]) for i in order_boxes(shuffled)]
+    assert order == list(range(len(boxes)))
+    blocks = group_blocks([boxes[i] for i in order])
+    assert [len(b) for b in blocks] == [1, 4, 4, 1, 2, 2]
+
+
+def test_reading_order_survives_a_skewed_page():
+    boxes = _two_column_layout(rows=20, gutter=20)
+    t = math.radians(3)
+    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    quads = [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float) @ rot.T for x0, y0, x1, y1 in boxes]
+    straight = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
+    assert order_boxes(straight) != list(range(len(boxes)))  # the tilted boxes close the gutter ...
+    assert order_boxes(upright_boxes(quads)) == list(range(len(boxes)))  # ... turning them back opens it
+
+
+# -- page inputs ----------------------------------------------------------------------------------------
+
+def _pages(n: int) -> list[Image.Image]:
+    return [Image.new("RGB", (200 + 10 * i, 300), (255, 255 - 40 * i, 255)) for i in range(n)]
+
+
+def test_tiff_pdf_folder_and_list_inputs(tmp_path):
+    pages = _pages(3)
+    pages[0].save(tmp_path / "b.tif", save_all=True, append_images=pages[1:], dpi=(150, 150))
+    pages[0].save(tmp_path / "a.pdf", "PDF", save_all=True, append_images=pages[1:2], resolution=100)
+    pages[2].save(tmp_path / "c.png")
+    (tmp_path / "d.png").write_bytes(b"not an image")
+    (tmp_path / "notes.md").write_text("ignored: not a page")
+
+    inputs = PageInputs.from_inputs([tmp_path], dpi=50)
+    assert inputs.count_pages() == 2 + 3 + 1
+    got = list(inputs)
+    assert [(p.source.rsplit("/", 1)[-1], p.page) for p in got] == [("a.pdf", 0), ("a.pdf", 1), ("b.tif", 0),
+                                                                     ("b.tif", 1), ("b.tif", 2), ("c.png", 0)]
+    assert [p.image.size for p in got[2:5]] == [pg.size for pg in pages]
+    assert got[2].dpi == 150 and got[5].dpi is None and got[0].dpi == 50
+    assert got[0].image.size == (100, 150)  # 200x300 px at 100 dpi = 2x3 in, rasterized at 50 dpi
+    assert got[0].image.mode == "RGB" and got[3].image.getpixel((0, 0)) == (255, 215, 255)
+    assert [name.rsplit("/", 1)[-1] for name, _ in inputs.skipped] == ["d.png"]
+    assert "d.png" in inputs.skipped[0][1]
+
+    (tmp_path / "pages.lst").write_text("c.png\nmissing.png\n\na.pdf\n")
+    listed = PageInputs.from_inputs([f"@{tmp_path / 'pages.lst'}"])
+    assert [p.page for p in listed] == [0, 0, 1]
+    assert [name for name, _ in listed.skipped] == ["missing.png"]
+    with pytest.raises(AksarError, match="outside the list's folder"):
+        (tmp_path / "bad.lst").write_text("../elsewhere.png\n")
+        PageInputs.from_inputs([tmp_path / "bad.lst"])
+
+
+def test_a_corrupt_file_named_directly_is_an_error(tmp_path):
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(AksarError, match="broken.pdf"):
+        list(PageInputs.from_inputs([tmp_path / "broken.pdf"]))
+    with pytest.raises(AksarError, match="nothing.png"):
+        PageInputs.from_inputs([tmp_path / "nothing.png"])
+
+
+# -- the Reader -----------------------------------------------------------------------------------------
+
+def test_reader_reads_a_clean_page(reader, khmer_lines):
+    page = synthetic_page(khmer_lines, columns=1, seed=3)
+    doc = reader.read(Image.fromarray(page.image).convert("RGB"))
+    assert len(doc.pages) == 1 and doc.models["recognizer"]["script"] == "khmer"
+    assert doc.models["detector"]["path"]
+    got = doc.pages[0]
+    truth = "".join(ln.text for ln in page.lines)
+    assert cer([squash(doc.text())], [squash(truth)]) < CLEAN_PAGE_CER
+    assert (got.width, got.height) == page.image.shape[::-1]
+    for line in got.lines:
+        assert squash("".join(w.value for w in line.words)) == squash(line.text)
+        x0, y0, x1, y1 = line.bbox
+        for w in line.words:
+            wx0, wy0, wx1, wy1 = bbox(w.polygon)
+            assert x0 - 1 <= wx0 < wx1 <= x1 + 1 and y0 - 1 <= wy0 < wy1 <= y1 + 1
+        assert 0 <= line.confidence <= 1 and line.char_confidences is None
+
+
+def test_reader_reads_two_columns_in_order(reader, khmer_lines):
+    page = synthetic_page(khmer_lines, columns=2, seed=4)
+    got = reader.read_page(page.image)
+    assert len(got.blocks) >= 2
+    # each true line -> the read line that covers most of it; their positions in the page must rise
+    positions = []
+    for true in page.lines:
+        tx0, ty0, tx1, ty1 = true.polygon[0] + true.polygon[2]
+        cover = [max(0, min(tx1, b[2]) - max(tx0, b[0])) * max(0, min(ty1, b[3]) - max(ty0, b[1]))
+                 for b in (ln.bbox for ln in got.lines)]
+        if max(cover) > 0:
+            positions.append(int(np.argmax(cover)))
+    assert len(positions) >= 0.9 * len(page.lines)
+    assert positions == sorted(positions), positions
+    assert cer([squash(got.text())], [squash("".join(ln.text for ln in page.lines))]) < CLEAN_PAGE_CER
+
+
+def test_reader_reads_tiff_and_pdf_pages_in_order(reader, khmer_lines, tmp_path):
+    images = [Image.fromarray(synthetic_page(khmer_lines, 1, seed=s).image).convert("RGB") for s in (5, 6)]
+    images[0].save(tmp_path / "scan.tif", save_all=True, append_images=images[1:], dpi=(100, 100))
+    images[0].save(tmp_path / "scan.pdf", "PDF", save_all=True, append_images=images[1:], resolution=100)
+    from_tiff = reader.read(tmp_path / "scan.tif")
+    from_pdf = reader.read([tmp_path / "scan.pdf"], dpi=100)
+    for doc in (from_tiff, from_pdf):
+        assert [(p.index, p.source_page, p.dpi) for p in doc.pages] == [(0, 0, 100), (1, 1, 100)]
+    for a, b in zip(from_tiff.pages, from_pdf.pages):
+        assert cer([squash(b.text())], [squash(a.text())]) < 0.1
+
+
+def test_deadline_stops_reading(reader, khmer_lines):
+    page = synthetic_page(khmer_lines, 1, seed=3)
+    with pytest.raises(ReadTimeout):
+        reader.read_page(page.image, deadline=time.monotonic() - 1)
+    assert issubclass(ReadTimeout, AksarError)
+
+
+def test_default_detector_is_the_zoo_detector_of_the_script(tmp_path):
+    import json
+
+    from aksar.infer.zoo import default_detector
+
+    for name, task, script in (("a_rec", "recognition", "khmer"), ("khmer_det_v1", "detection", "khmer")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text(json.dumps(
+            {"name": name, "task": task, "script": script, "file": "model.onnx", "sha256": "0", "size": 1}))
+    assert default_detector("khmer", [tmp_path]).name == "khmer_det_v1"
+    with pytest.raises(AksarError, match="--det"):
+        default_detector("thai", [tmp_path])
