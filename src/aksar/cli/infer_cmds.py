@@ -168,7 +168,8 @@ def _eval_pages(args: argparse.Namespace, cfg: EvalRunConfig, det: str, rec: str
     d = m["detection"]
     print(f"{report['dataset']['pages']} pages, {d['gt']} lines; {sp['seconds_per_page']} s per page")
     print(f"page CER {m['page_cer']:.4f} (whitespace removed; grapheme {m['page_grapheme_cer']:.4f}, "
-          f"folded {m['page_cer_folded']:.4f})  line CER {m['line_cer']:.4f} over {d['matched']} matched lines")
+          f"folded {m['page_cer_folded']:.4f}; in the truth's line order {m['page_cer_gt_order']:.4f})")
+    print(f"line CER {m['line_cer']:.4f} over {d['matched']} matched lines")
     print(f"detection hmean {d['hmean']:.4f}  precision {d['precision']:.4f}  recall {d['recall']:.4f}; "
           f"{m['missed_lines']} lines missed, {m['false_lines']} false")
     print(f"report: {out / 'report.json'}, {out / 'report.html'}")

@@ -10,6 +10,8 @@ Per page (:func:`score_page`), from the ground-truth lines and the predicted lin
 - **page CER** (whitespace-insensitive): edit distance between the page texts with ALL whitespace removed,
   over the ground-truth length; also by grapheme cluster, and after ``fold_visual``. Line breaks, word
   spaces and block gaps cost nothing; reading order does (a line read out of order is deleted and inserted).
+  ``page_cer_gt_order`` puts the predicted lines in the ground truth's order first (through the line
+  matching below): the difference between the two is what reading-order errors cost.
 - **line matching**: predicted lines matched one-to-one to ground-truth lines by polygon IoU > 0.5
   (:func:`aksar.data.det_metrics.match_image`, the detection metrics' ICDAR 2015 protocol: predictions
   mostly inside a don't-care region are dropped and their text does not count in the page text either);
@@ -57,6 +59,9 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
     ref_text = "\n".join(t for t, ign in zip(refs, ignore) if not ign)
     pred_text = "\n".join(t for j, t in enumerate(hyps) if j not in dropped)
     ref_flat, pred_flat = without_whitespace(ref_text), without_whitespace(pred_text)
+    # the predicted lines rearranged into the ground truth's order (matched ones, then the others as read)
+    by_gt = [j for _, j, _ in sorted(res.matched)] + list(res.false)
+    gt_order_flat = without_whitespace("".join(hyps[j] for j in by_gt))
     pairs = [{"gt": i, "pred": j, "iou": v, "ref": refs[i], "text": hyps[j],
               "edits": M.edit_distance(M.content(refs[i]), M.content(hyps[j]))} for i, j, v in res.matched]
     return {
@@ -65,6 +70,7 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
         "hmean": round(ratios(len(res.matched), res.gt_care, res.pred_care)["hmean"], 4),
         "chars": len(ref_flat), "edits": M.edit_distance(ref_flat, pred_flat),
         "clusters": len(clusters(ref_flat)), "cluster_edits": M.edit_distance(clusters(ref_flat), clusters(pred_flat)),
+        "gt_order_edits": M.edit_distance(ref_flat, gt_order_flat),
         "folded_chars": len(fold_visual(ref_flat, script)),
         "folded_edits": M.edit_distance(fold_visual(ref_flat, script), fold_visual(pred_flat, script)),
         "line_chars": sum(len(M.content(p["ref"])) for p in pairs), "line_edits": sum(p["edits"] for p in pairs),
@@ -89,6 +95,7 @@ def page_metrics(pages: Sequence[dict[str, Any]], iou: float = 0.5) -> dict[str,
         "page_grapheme_cer": M.error_rate(total("cluster_edits"), total("clusters")),
         "page_cer_folded": M.error_rate(total("folded_edits"), total("folded_chars")),
         "page_cer_mean": sum(p["cer"] for p in pages) / len(pages) if pages else 0.0,
+        "page_cer_gt_order": M.error_rate(total("gt_order_edits"), total("chars")),
         "line_cer": M.error_rate(total("line_edits"), total("line_chars")),
         "detection": {**ratios(matched, gt, pred), "matched": matched, "gt": gt, "pred": pred, "iou": iou},
         "missed_lines": gt - matched, "false_lines": pred - matched,
@@ -102,6 +109,8 @@ METRIC_NOTES = {
     "page_grapheme_cer": "the same over grapheme clusters",
     "page_cer_folded": "the same after aksar.text.normalize.fold_visual (look-alike encodings folded)",
     "page_cer_mean": "mean of the per-page CERs",
+    "page_cer_gt_order": "page_cer with the predicted lines put in the ground truth's order (matched lines "
+                         "first, unmatched after): what is left without reading-order errors",
     "line_cer": "CER over predicted lines matched to ground-truth lines (IoU > 0.5), spaces counted",
     "detection": "precision, recall and hmean of the line polygons at IoU > 0.5 (ICDAR 2015 protocol)",
 }
@@ -180,12 +189,12 @@ def write_page_html(report: dict[str, Any], path: str | Path, max_pages: int = 2
              f"<h1>aksar eval (pages)</h1><p>Models: <b>{names}</b><br>Dataset <b>{esc(ds['path'])}</b>: "
              f"{ds['pages']} pages, {ds['gt_lines']} lines ({ds['dont_care']} don't care)</p>",
              "<h2>Metrics</h2>" + html_table(
-                 ["page CER", "page grapheme CER", "page CER folded", "line CER (matched)", "detection hmean",
-                  "precision", "recall", "missed lines", "false lines"],
-                 [[f"{100 * m['page_cer']:.2f}%", f"{100 * m['page_grapheme_cer']:.2f}%",
-                   f"{100 * m['page_cer_folded']:.2f}%", f"{100 * m['line_cer']:.2f}%", f"{det['hmean']:.4f}",
-                   f"{det['precision']:.4f}", f"{det['recall']:.4f}", str(m["missed_lines"]),
-                   str(m["false_lines"])]], set(range(9))),
+                 ["page CER", "page grapheme CER", "page CER folded", "page CER in truth's order",
+                  "line CER (matched)", "detection hmean", "precision", "recall", "missed lines", "false lines"],
+                 [[f"{100 * m[k]:.2f}%" for k in ("page_cer", "page_grapheme_cer", "page_cer_folded",
+                                                  "page_cer_gt_order", "line_cer")]
+                  + [f"{det[k]:.4f}" for k in ("hmean", "precision", "recall")]
+                  + [str(m["missed_lines"]), str(m["false_lines"])]], set(range(10))),
              "<p class='small'>" + "<br>".join(f"{esc(k)}: {esc(v)}" for k, v in report["metric_notes"].items())
              + f"<br>{sp['seconds_per_page']} s per page (decoding, detection, recognition, order)</p>",
              "<h2>Pages</h2><p class='small'>worst first; lines: <span style='color:#00a000'>matched</span>, "
