@@ -10,8 +10,8 @@ Per page (:func:`score_page`), from the ground-truth lines and the predicted lin
 - **page CER** (whitespace-insensitive): edit distance between the page texts with ALL whitespace removed,
   over the ground-truth length; also by grapheme cluster, and after ``fold_visual``. Line breaks, word
   spaces and block gaps cost nothing; reading order does (a line read out of order is deleted and inserted).
-  ``page_cer_gt_order`` puts the predicted lines in the ground truth's order first (through the line
-  matching below): the difference between the two is what reading-order errors cost.
+  ``page_cer_gt_order`` first puts each predicted line at the ground-truth line it overlaps most (split
+  lines in their own order, lines overlapping none last): the difference is what reading order costs.
 - **line matching**: predicted lines matched one-to-one to ground-truth lines by polygon IoU > 0.5
   (:func:`aksar.data.det_metrics.match_image`, the detection metrics' ICDAR 2015 protocol: predictions
   mostly inside a don't-care region are dropped and their text does not count in the page text either);
@@ -47,7 +47,7 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
                iou: float = 0.5) -> dict[str, Any]:
     """The JSON-able score of one page: ``gt`` its ground-truth lines, ``pred`` the predicted lines (objects
     with ``.polygon`` and ``.text``), both in reading order. Texts are normalized for ``script``."""
-    from aksar.data.det_metrics import match_image, ratios
+    from aksar.data.det_metrics import match_image, most_overlapped, ratios
 
     gt_polys = [np.asarray(r.polygon, np.float64) for r in gt]
     ignore = [bool(r.ignore) for r in gt]
@@ -59,8 +59,11 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
     ref_text = "\n".join(t for t, ign in zip(refs, ignore) if not ign)
     pred_text = "\n".join(t for j, t in enumerate(hyps) if j not in dropped)
     ref_flat, pred_flat = without_whitespace(ref_text), without_whitespace(pred_text)
-    # the predicted lines rearranged into the ground truth's order (matched ones, then the others as read)
-    by_gt = [j for _, j, _ in sorted(res.matched)] + list(res.false)
+    # the predicted lines rearranged into the ground truth's order: each at the truth line it overlaps most
+    # (split lines keep their own order), lines overlapping none after all others
+    at = most_overlapped(gt_polys, pred_polys)
+    live = [j for j in range(len(hyps)) if j not in dropped]
+    by_gt = sorted(live, key=lambda j: (at[j] is None, at[j] or 0, j))
     gt_order_flat = without_whitespace("".join(hyps[j] for j in by_gt))
     pairs = [{"gt": i, "pred": j, "iou": v, "ref": refs[i], "text": hyps[j],
               "edits": M.edit_distance(M.content(refs[i]), M.content(hyps[j]))} for i, j, v in res.matched]
@@ -109,8 +112,8 @@ METRIC_NOTES = {
     "page_grapheme_cer": "the same over grapheme clusters",
     "page_cer_folded": "the same after aksar.text.normalize.fold_visual (look-alike encodings folded)",
     "page_cer_mean": "mean of the per-page CERs",
-    "page_cer_gt_order": "page_cer with the predicted lines put in the ground truth's order (matched lines "
-                         "first, unmatched after): what is left without reading-order errors",
+    "page_cer_gt_order": "page_cer with each predicted line put at the ground-truth line it overlaps most "
+                         "(lines overlapping none last): what is left without reading-order errors",
     "line_cer": "CER over predicted lines matched to ground-truth lines (IoU > 0.5), spaces counted",
     "detection": "precision, recall and hmean of the line polygons at IoU > 0.5 (ICDAR 2015 protocol)",
 }
