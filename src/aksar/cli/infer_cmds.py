@@ -26,8 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="A recognizer on line images: CER, WER, grapheme CER, confusions. A text-line "
                                    "detector on pages (a PaddleOCR detection list, PAGE-XML or ICDAR folder): "
                                    "precision, recall and hmean at IoU 0.5, pages drawn with matched, missed "
-                                   "and false lines.")
+                                   "and false lines. Both (--det and --rec) on pages with transcriptions (an "
+                                   "aksar pages split): whole pages read, page CER without whitespace, CER of "
+                                   "matched lines, detection precision/recall/hmean.")
     _add_model_arg(p)
+    p.add_argument("--det", metavar="NAME_OR_PATH",
+                   help="a text-line detector: with a recognizer (--rec, --model or MODEL), read whole pages")
+    p.add_argument("--rec", metavar="NAME_OR_PATH", help="the recognizer of page reading (as --model)")
     p.add_argument("data", metavar="DATA", help="dataset: a folder with labels.tsv, a label list (- = stdin), "
                                                 "LMDB, a split of the pre-generated layout, or a tesstrain, "
                                                 "trdg or docTR folder; for a detector, page data")
@@ -63,10 +68,10 @@ def _model_arg(args: argparse.Namespace) -> str:
     return model
 
 
-def _recognizer(args: argparse.Namespace, cfg: InferConfig):
+def _recognizer(args: argparse.Namespace, cfg: InferConfig, model: str | None = None):
     from aksar.infer.recognizer import Recognizer
 
-    model = _model_arg(args)
+    model = model or _model_arg(args)
     return Recognizer(model, device=cfg.device, threads=cfg.threads, decoder=cfg.decoder,
                       beam_width=cfg.beam_width, batch_size=cfg.batch_size, lm=cfg.lm,
                       lm_weight=cfg.lm_weight, lm_bonus=cfg.lm_bonus)
@@ -79,6 +84,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from aksar.infer.det_eval import is_detector
 
     cfg = resolve(args)
+    det, rec = _page_models(args)
+    if det and rec:
+        return _eval_pages(args, cfg, det, rec)
+    if det or rec:
+        args.model, args.model_name = det or rec, None
     if is_detector(_model_arg(args)):
         return _eval_detector(args, cfg)
     rec = _recognizer(args, cfg.infer)
@@ -96,6 +106,72 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{key:<22}{'n/a' if r is None else f'{r:.4f}':>10}{'n/a' if f is None else f'{f:.4f}':>10}")
     e = report["errors"]
     print(f"substitutions {e['substitutions']}, insertions {e['insertions']}, deletions {e['deletions']}")
+    print(f"report: {out / 'report.json'}, {out / 'report.html'}")
+    return 0
+
+
+def _page_models(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(detector, recognizer) named by --det, --rec, --model and MODEL; MODEL may be either one."""
+    from aksar.infer.det_eval import is_detector
+    from aksar.infer.zoo import resolve_model
+
+    det, rec = args.det, args.rec
+    named = [m for m in (args.model_name, args.model) if m]
+    if rec and args.model_name:
+        raise AksarError(f"two recognizers given (--rec {rec!r} and --model {args.model_name!r}); give one")
+    if len(named) > 1:
+        raise AksarError(f"two models given ({args.model!r} and --model {args.model_name!r}); give one")
+    if named and (det or rec):
+        if not det and _is_detector(named[0]):
+            det = named[0]
+        elif not rec:
+            rec = named[0]
+        else:
+            raise AksarError(f"{named[0]!r}: --det {det!r} and --rec {rec!r} are given already; which model "
+                             "is MODEL?")
+    if det:
+        det = str(resolve_model(det))
+        if not is_detector(det):
+            raise AksarError(f"--det {det}: not a text-line detector (a recognizer? pass it as --rec)")
+    return det, rec
+
+
+def _is_detector(model: str) -> bool:
+    """True if ``model`` (a path or a shipped model's name) is a text-line detector."""
+    from aksar.infer.det_eval import is_detector
+    from aksar.infer.zoo import resolve_model
+
+    try:
+        return is_detector(resolve_model(model))
+    except AksarError:
+        return False  # not found: the recognizer's loading names the problem
+
+
+def _eval_pages(args: argparse.Namespace, cfg: EvalRunConfig, det: str, rec: str) -> int:
+    """``aksar eval DATA --det D --rec R``: whole pages read by a Reader, scored against their transcriptions."""
+    from aksar.infer.detector import Detector
+    from aksar.infer.page_eval import evaluate_pages, write_page_html
+    from aksar.infer.reader import Reader
+    from aksar.infer.report import write_json
+
+    detector = Detector(det, threads=cfg.infer.threads, device=cfg.infer.device)
+    recognizer = _recognizer(args, cfg.infer, model=rec)
+    reader = Reader(det=detector, rec=recognizer)
+    report = evaluate_pages(reader, args.data, script=recognizer.script, max_pages=cfg.eval.max_lines,
+                            progress=args.progress, allow_outside_root=cfg.eval.allow_outside_root,
+                            models={"detector": {"path": str(det), "name": detector.name},
+                                    "recognizer": recognizer.describe()})
+    out = Path(cfg.output_dir)
+    write_json(report, out / "report.json")
+    write_page_html(report, out / "report.html", max_pages=cfg.eval.worst)
+    m, sp = report["metrics"], report["speed"]
+    d = m["detection"]
+    print(f"{report['dataset']['pages']} pages, {d['gt']} lines; {sp['seconds_per_page']} s per page")
+    print(f"page CER {m['page_cer']:.4f} (whitespace removed; grapheme {m['page_grapheme_cer']:.4f}, "
+          f"folded {m['page_cer_folded']:.4f}; in the truth's line order {m['page_cer_gt_order']:.4f})")
+    print(f"line CER {m['line_cer']:.4f} over {d['matched']} matched lines")
+    print(f"detection hmean {d['hmean']:.4f}  precision {d['precision']:.4f}  recall {d['recall']:.4f}; "
+          f"{m['missed_lines']} lines missed, {m['false_lines']} false")
     print(f"report: {out / 'report.json'}, {out / 'report.html'}")
     return 0
 

@@ -167,9 +167,61 @@ def _coords(el: ET.Element, ns: str, where: str) -> np.ndarray:
                     f"{where}: Coords of {el.get('id', '?')}")  # PAGE 2009/2010: Point children
 
 
+_LINE_INDEX = re.compile(r"readingOrder\s*\{[^}]*index\s*:\s*(\d+)")
+_ORDER_TAGS = {"OrderedGroup", "UnorderedGroup", "OrderedGroupIndexed", "UnorderedGroupIndexed",
+               "RegionRef", "RegionRefIndexed"}
+
+
+def _region_order(page: ET.Element, ns: str) -> dict[str, int]:
+    """Region id -> its position in the page's ``ReadingOrder`` (groups flattened: indexed children by
+    ``@index``, unordered ones in document order; a group's own ``regionRef`` before its children)."""
+    order: dict[str, int] = {}
+
+    def walk(group: ET.Element) -> None:
+        ref = group.get("regionRef")
+        if ref and ref not in order:
+            order[ref] = len(order)
+        children = [c for c in group if c.tag.startswith(ns) and c.tag[len(ns):] in _ORDER_TAGS]
+        if any(c.get("index") is not None for c in children):
+            children.sort(key=lambda c: int(c.get("index", "0")) if (c.get("index") or "").isdigit() else 0)
+        for child in children:
+            walk(child)
+
+    ro = page.find(f"{ns}ReadingOrder")
+    for group in (ro if ro is not None else []):
+        walk(group)
+    return order
+
+
+def _lines_in_reading_order(page: ET.Element, ns: str) -> list[ET.Element]:
+    """The TextLines of ``page``: regions by the ReadingOrder (regions it does not name after their enclosing
+    region, or after every named one, in document order), lines of a region by their
+    ``custom="readingOrder {index:N;}"`` where every line has one, else in document order."""
+    order = _region_order(page, ns)
+    regions: list[tuple[float, int, ET.Element]] = []
+
+    def walk(el: ET.Element, inherited: float) -> None:
+        for child in el:
+            if child.tag.startswith(ns) and child.tag.endswith("Region"):
+                key = float(order[child.get("id", "")]) if child.get("id", "") in order else inherited
+                regions.append((key, len(regions), child))
+                walk(child, key)
+
+    walk(page, float("inf"))
+    lines: list[ET.Element] = []
+    for _, _, region in sorted(regions, key=lambda t: (t[0], t[1])):
+        own = region.findall(f"{ns}TextLine")
+        found = [_LINE_INDEX.search(ln.get("custom", "")) for ln in own]
+        if own and all(found):
+            own = [ln for _, ln in sorted(zip((int(m.group(1)) for m in found), own), key=lambda t: t[0])]
+        lines.extend(own)
+    return lines
+
+
 def read_page_xml(path: str | Path, errors: list[str] | None = None) -> DetSample:
-    """The text lines of a PAGE-XML file (any schema version), in document order; the image path is
-    ``Page/@imageFilename`` resolved against the file's folder."""
+    """The text lines of a PAGE-XML file (any schema version) in reading order (``ReadingOrder`` over the
+    regions, ``readingOrder {index:N;}`` inside one; document order where these are missing); the image
+    path is ``Page/@imageFilename`` resolved against the file's folder."""
     path = Path(path)
     try:
         root = ET.parse(path).getroot()
@@ -180,7 +232,7 @@ def read_page_xml(path: str | Path, errors: list[str] | None = None) -> DetSampl
     if root.tag != f"{ns}PcGts" or page is None:
         raise AksarError(f"{path}: not PAGE-XML (expected PcGts/Page, got {root.tag})")
     sample = DetSample(str(path.parent / page.get("imageFilename", "")))
-    for line in page.iter(f"{ns}TextLine"):
+    for line in _lines_in_reading_order(page, ns):
         try:
             poly = _coords(line, ns, str(path))
         except AksarError as exc:

@@ -79,6 +79,20 @@ def match_image(gts: Sequence, preds: Sequence, ignore: Sequence[bool] | None = 
     return res
 
 
+def most_overlapped(gts: Sequence, preds: Sequence) -> list[int | None]:
+    """For each prediction, the index of the ground truth it overlaps most (largest intersection area),
+    or None when it overlaps none (or either polygon is invalid)."""
+    g_shapes = [_shape(g) for g in gts]
+    out: list[int | None] = []
+    for p in preds:
+        ps = _shape(p)
+        areas = [(ps.intersection(g).area if ps is not None and g is not None and ps.intersects(g) else 0.0, -i)
+                 for i, g in enumerate(g_shapes)]
+        best = max(areas, default=(0.0, 0))
+        out.append(-best[1] if best[0] > 0 else None)
+    return out
+
+
 def ratios(matched: int, gt: int, pred: int) -> dict[str, float]:
     """Precision, recall and hmean of ``matched`` pairs among ``gt`` ground truths and ``pred`` predictions."""
     recall = matched / gt if gt else (1.0 if pred == 0 else 0.0)
@@ -103,4 +117,4 @@ def detection_metrics(gts: Sequence[Sequence], preds: Sequence[Sequence],
     return out
 
 
-__all__ = ["ImageResult", "match_image", "detection_metrics", "ratios"]
+__all__ = ["ImageResult", "match_image", "detection_metrics", "ratios", "most_overlapped"]

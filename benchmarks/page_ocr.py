@@ -1,0 +1,152 @@
+"""Whole-page OCR on the same pages, one CPU thread each: aksar (``Reader``: line detector + recognizer, reading
+order) against Tesseract 5 (its own page layout and recognition, ``--psm 3``). Page CER without whitespace,
+CER of the lines matched at IoU > 0.5, line-detection hmean and seconds per page
+(:mod:`aksar.infer.page_eval`; both engines' texts through ``aksar.text.normalize``).
+
+    .venv/bin/python benchmarks/page_ocr.py --sets khmer:degraded=DIR khmer:clean=DIR thai:degraded=DIR ... \\
+        [--det khmer=khmer_det thai=thai_det] [--rec khmer=khmer thai=thai] [--engines aksar tesseract] \\
+        [--max-pages N] [--out page_ocr.json]
+
+A set is ``SCRIPT:NAME=DIR``, DIR a page dataset with transcriptions (an ``aksar pages`` split folder). The
+held-out-font pages of BENCHMARKS.md ("Text-line detection (issue 11)"), e.g. for Thai::
+
+    aksar pages --corpus-dir THAI_CORPUS --splits test -o pages.test=20 --font "Arundina Sans" \\
+        "Arundina Serif" "Noto Serif Thai" -o "page.layout.dpi=[100,200]" --seed 102 --output-dir DIR  # degraded
+    # clean: the same with -o page.degrade.enabled=false --seed 101
+
+- aksar: ``Reader(det, rec, threads=1).read_page(image_path)``; its time covers decoding, detection,
+  recognition and ordering. One untimed warm-up page first (onnxruntime's first run).
+- Tesseract 5: ``tesseract PAGE stdout -l LANG tsv`` (default ``--psm 3``), ``OMP_THREAD_LIMIT=1``, one process
+  per page (its start-up is in its time, as when it is run on a page). The TSV gives the same words as the
+  plain-text output plus its line boxes, which the line metrics need; a line's text is its words joined by
+  spaces (spaces do not count in the page CER).
+
+Prints a Markdown table; ``--out`` writes the reports (metrics, per-page CER and seconds) as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aksar.core.io import atomic_write_json
+from aksar.infer.document import Block, Line, Page, box_polygon
+from aksar.infer.page_eval import evaluate_pages
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import TESSERACT_LANGS, tesseract_version  # noqa: E402
+
+
+class TesseractPages:
+    """Tesseract 5 reading a whole page: ``read_page(path)`` -> a :class:`Page` (blocks, lines, texts)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def read_page(self, image: str, index: int = 0, source: str = "") -> Page:
+        env = dict(os.environ, OMP_THREAD_LIMIT="1")
+        tsv = subprocess.run(["tesseract", str(image), "stdout", "-l", self.lang, "tsv"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+        return tesseract_page(tsv, index, source or str(image))
+
+
+def tesseract_page(tsv: str, index: int = 0, source: str = "") -> Page:
+    """A Page from Tesseract's TSV: level-4 rows are lines (their boxes), level-5 rows their words, in its order."""
+    width = height = 0
+    blocks: dict[str, list[tuple[str, str, str]]] = {}
+    boxes: dict[tuple[str, str, str], list[float]] = {}
+    words: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    for row in tsv.splitlines()[1:]:
+        f = row.split("\t")
+        if len(f) < 12:
+            continue
+        level, key = f[0], (f[2], f[3], f[4])
+        x, y, w, h = (float(v) for v in f[6:10])
+        if level == "1":
+            width, height = int(w), int(h)
+        elif level == "4":
+            boxes[key] = [x, y, x + w, y + h]
+            blocks.setdefault(f[2], []).append(key)
+        elif level == "5" and f[11].strip():
+            words.setdefault(key, []).append((f[11], float(f[10]) / 100))
+
+    def line(key: tuple[str, str, str]) -> Line:
+        found = words.get(key, [])
+        conf = sum(c for _, c in found) / len(found) if found else 0.0
+        return Line(box_polygon(*boxes[key]), " ".join(t for t, _ in found), conf)
+
+    return Page(index, width, height, source, blocks=[Block.around([line(k) for k in b]) for b in blocks.values()])
+
+
+def aksar_reader(det: str, rec: str, first_page: str) -> Any:
+    from aksar.infer.reader import Reader
+
+    reader = Reader(det=det, rec=rec, threads=1)
+    reader.read_page(first_page)  # warm-up, untimed
+    return reader
+
+
+def pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"{what} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", nargs="+", required=True, metavar="SCRIPT:NAME=DIR")
+    ap.add_argument("--det", nargs="*", default=[], metavar="SCRIPT=MODEL", help="default: SCRIPT_det (shipped)")
+    ap.add_argument("--rec", nargs="*", default=[], metavar="SCRIPT=MODEL", help="default: SCRIPT (shipped)")
+    ap.add_argument("--engines", nargs="+", default=["aksar", "tesseract"], choices=["aksar", "tesseract"])
+    ap.add_argument("--max-pages", type=int, default=None)
+    ap.add_argument("--out", help="write the results here (JSON)")
+    args = ap.parse_args()
+    dets, recs = pairs(args.det, "--det"), pairs(args.rec, "--rec")
+    results = []
+    for spec in args.sets:
+        head, eq, folder = spec.partition("=")
+        script, _, name = head.partition(":")
+        if not eq or script not in TESSERACT_LANGS:
+            raise SystemExit(f"--sets {spec!r}: expected SCRIPT:NAME=DIR with SCRIPT in {sorted(TESSERACT_LANGS)}")
+        for engine in args.engines:
+            if engine == "aksar":
+                from aksar.data.det_dataset import read_det_dataset
+
+                det, rec = dets.get(script, f"{script}_det"), recs.get(script, script)
+                reader = aksar_reader(det, rec, read_det_dataset(folder)[0].image)
+                models = {"detector": det, "recognizer": rec}
+            else:
+                reader, models = TesseractPages(TESSERACT_LANGS[script]), {"tesseract": tesseract_version()}
+            report = evaluate_pages(reader, folder, script=script, max_pages=args.max_pages, progress=False,
+                                    models=models)
+            print(f"{script} {name} {engine}: page CER {report['metrics']['page_cer']:.4f}", file=sys.stderr)
+            results.append({"script": script, "set": name, "path": folder, "engine": engine, "models": models,
+                            "metrics": report["metrics"], "speed": report["speed"],
+                            "pages": [{"image": p["image"], "cer": p["cer"], "chars": p["chars"],
+                                       "seconds": p["seconds"]} for p in report["pages"]]})
+    machine = f"{platform.processor() or platform.machine()}, one thread per engine"
+    print(f"{machine}; {tesseract_version()}")
+    print("| script | set | pages | engine | page CER | page grapheme CER | page CER, truth's line order "
+          "| line CER (matched) | line hmean | s/page |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        m = r["metrics"]
+        rates = " | ".join(f"{100 * m[k]:.2f}%" for k in ("page_cer", "page_grapheme_cer", "page_cer_gt_order",
+                                                           "line_cer"))
+        print(f"| {r['script']} | {r['set']} | {m['pages']} | {r['engine']} | {rates} "
+              f"| {m['detection']['hmean']:.3f} | {r['speed']['seconds_per_page']:.2f} |")
+    if args.out:
+        atomic_write_json(args.out, {"machine": machine, "tesseract": tesseract_version(), "results": results})
+
+
+if __name__ == "__main__":
+    main()
