@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from aksar.data.det_formats import DetRegion, page_xml, read_page_xml
+from aksar.data.det_formats import DetRegion, PageLine, PageRegion, page_xml, read_page_xml
 from aksar.infer.document import Line
 from aksar.infer.page_eval import page_metrics, page_report, score_page, without_whitespace, write_page_html
 
@@ -98,9 +98,9 @@ def test_dataset_totals_are_micro_averaged():
 
 def test_page_xml_is_read_in_its_reading_order(tmp_path):
     """Regions in document order r0, r1 but ReadingOrder r1 then r0; lines of r1 indexed in reverse."""
-    xml = page_xml("page.png", 100, 100, [("paragraph", box(0, 0, 50, 50), [("A", box(0, 0, 50, 10))]),
-                                          ("paragraph", box(0, 60, 50, 99), [("B", box(0, 60, 50, 70)),
-                                                                             ("C", box(0, 80, 50, 90))])])
+    xml = page_xml("page.png", 100, 100, [
+        PageRegion("paragraph", box(0, 0, 50, 50), [PageLine("A", box(0, 0, 50, 10))]),
+        PageRegion("paragraph", box(0, 60, 50, 99), [PageLine("B", box(0, 60, 50, 70)), PageLine("C", box(0, 80, 50, 90))])])
     xml = (xml.replace('index="0" regionRef="r0"', 'index="9" regionRef="r0"')
               .replace('id="r1l0" custom="readingOrder {index:0;}"', 'id="r1l0" custom="readingOrder {index:5;}"'))
     assert xml.index('"r0"') < xml.index('"r1"') and "index:5" in xml
