@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "aksar.cli.infer_cmds",   # eval, export, predict
     "aksar.cli.models_cmds",  # models (shipped models: list, show, card)
     "aksar.cli.eval_cmds",    # evalset
+    "aksar.cli.serve_cmds",   # serve (HTTP API)
 ]
 
 
