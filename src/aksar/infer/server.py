@@ -182,15 +182,15 @@ class BodyLimit:
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    def _refusal(self, size: str) -> dict[str, str]:
-        return {"detail": f"request body {size} is over max_upload_bytes={self.limit}"}
+    def _refusal(self, seen: str) -> dict[str, str]:
+        return {"detail": f"request body over max_upload_bytes={self.limit} ({seen})"}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
-            return await _send_json(send, 413, self._refusal(f"of {int(length)} bytes"))
+            return await _send_json(send, 413, self._refusal(f"Content-Length: {int(length)}"))
         seen, over, started = 0, False, False
 
         async def limited_receive() -> dict:
@@ -215,7 +215,7 @@ class BodyLimit:
         except _BodyTooLarge:
             pass
         if over and not started:
-            await _send_json(send, 413, self._refusal("of more bytes"))
+            await _send_json(send, 413, self._refusal(f"stopped reading after {seen} bytes"))
 
 
 class AccessLog:
