@@ -274,3 +274,33 @@ def test_ocr_text_formats(page_server, khmer_page_png, fmt, media):
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith(media)
     assert first_line.split()[0] in r.text
+
+
+def test_aksar_serve_command_starts_and_answers(tmp_path):
+    """The CLI end to end: `aksar serve` in its own process, a config file and a flag, then GET /health."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "serve.yaml").write_text("det: none\nmax_files: 3\n")
+    proc = subprocess.Popen([sys.executable, "-m", "aksar", "serve", "--config", str(tmp_path / "serve.yaml"),
+                             "--port", str(port), "--max-pages", "5"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        stop = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < stop, proc.stdout.read() if proc.poll() else "timeout"
+            try:
+                h = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert (h["limits"]["max_files"], h["limits"]["max_pages"], h["models"]["detector"]) == (3, 5, None)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "GET /health 200" in out  # every request is logged with its status

@@ -237,6 +237,9 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, send_status)
+        except Exception:
+            status = status or 500  # answered by Starlette's ServerErrorMiddleware, outside this one
+            raise
         finally:
             client = scope.get("client") or ("-", 0)
             log.info("%s %s %s %d %.1f ms", client[0], scope["method"], scope["path"], status,
@@ -326,7 +329,8 @@ def create_app(settings: ServeConfig | None = None, recognizer: Any = None, read
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        log.error("%s %s failed: %s: %s (traceback follows from the server)", request.method, request.url.path,
+                  type(exc).__name__, exc)
         return JSONResponse({"detail": "internal error (logged by the server)"}, status_code=500)
 
     def _fail(exc: Exception, where: str) -> HTTPException:
