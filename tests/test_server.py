@@ -133,7 +133,7 @@ def test_oversized_bodies_are_refused_before_being_read(server):
 
     def streamed():  # no Content-Length: the limit holds while the body streams in
         yield b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
-        for _ in range(100):
+        for _ in range(25):  # 2.5 MB: over the limit, within what the server drains to answer cleanly
             yield b"\0" * 100_000
         yield b"\r\n--b--\r\n"
 
@@ -214,31 +214,34 @@ def test_a_concurrent_burst_of_good_and_bad_requests(server, khmer_line_pngs):
 
 
 # -- time and queue limits ------------------------------------------------------------------------------------
-def test_timeouts_and_a_full_queue(shared_recognizer, khmer_line_pngs):
-    """One worker, one queue place, 0.5 s per request; a slow request holds the worker ~1 s or more."""
+def test_timeouts_and_a_full_queue(khmer_line_pngs):
+    """One worker, one queue place, 0.5 s per request. The slow request is ONE batch of 64 wide lines (over
+    a second, which no deadline check can cut): it gets its 504 at 0.5 s, but holds the worker until its
+    batch ends, so the request queued behind it gets 503 at its own deadline."""
     line = np.asarray(Image.open(io.BytesIO(khmer_line_pngs[0][1])))
     slow = lines_upload([(f"{i}.png", png_bytes(np.tile(line, (1, 12)))) for i in range(64)])
+    quick = lines_upload([("g.png", khmer_line_pngs[0][1])])
     cfg = ServeConfig(det="none", max_concurrency=1, max_queue=1, timeout_s=0.5, max_files=64,
                       max_upload_bytes=10_000_000)
-    with BackgroundServer(create_app(cfg, recognizer=shared_recognizer)) as url, \
+    one_batch = Recognizer("khmer", threads=1, batch_size=64)
+    with BackgroundServer(create_app(cfg, recognizer=one_batch)) as url, \
             httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
         t0 = time.monotonic()
         first = pool.submit(client.post, "/recognize", files=slow)
         while client.get("/health").json()["active"] == 0:
             assert not first.done(), first.result().text
             time.sleep(0.01)
-        second = pool.submit(client.post, "/recognize", files=lines_upload([("g.png", khmer_line_pngs[0][1])]))
+        second = pool.submit(client.post, "/recognize", files=quick)
         while client.get("/health").json()["queued"] == 0:
             assert not second.done(), second.result().text
             time.sleep(0.01)
-        assert_error(client.post("/recognize", files=lines_upload([("g.png", khmer_line_pngs[0][1])])), 503,
-                     "max_queue")
+        assert_error(client.post("/recognize", files=quick), 503, "max_queue")
         assert_error(first.result(), 504, "timeout_s=0.5")
         assert time.monotonic() - t0 < 5
         assert_error(second.result(), 503, "no worker free", "timeout_s=0.5")
-        while client.get("/health").json()["active"]:  # the slow work ends by itself and frees the worker
+        while client.get("/health").json()["active"]:  # the slow batch ends by itself and frees the worker
             time.sleep(0.05)
-        r = client.post("/recognize", files=lines_upload([("g.png", khmer_line_pngs[0][1])]))
+        r = client.post("/recognize", files=quick)
         assert r.status_code == 200, r.text
 
 

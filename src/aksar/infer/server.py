@@ -175,9 +175,28 @@ async def _send_json(send: Callable, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+async def _drain(receive: Callable, max_bytes: int, max_s: float) -> None:
+    """Read and drop what is left of a refused body (up to ``max_bytes`` / ``max_s``), so that the client, still
+    sending, reads the refusal instead of a connection reset."""
+    stop = time.monotonic() + max_s
+    while max_bytes > 0:
+        try:
+            message = await asyncio.wait_for(receive(), timeout=max(0.0, stop - time.monotonic()))
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        max_bytes -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyLimit:
-    """413 for a request body over ``limit`` bytes: from Content-Length before reading, else while it streams in
-    (nothing past the limit is read)."""
+    """413 for a request body over ``limit`` bytes: from Content-Length before reading, else as soon as the
+    streamed body passes it. Nothing past the limit is kept; up to ``drain_factor`` x ``limit`` more bytes are
+    read and dropped before answering, so that ordinary clients see the 413 (larger bodies: connection closed)."""
+
+    drain_factor, drain_s = 2, 10.0
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -190,6 +209,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
+            if int(length) <= self.drain_factor * self.limit:
+                await _drain(receive, int(length), self.drain_s)
             return await _send_json(send, 413, self._refusal(f"Content-Length: {int(length)}"))
         seen, over, started = 0, False, False
 
@@ -215,6 +236,7 @@ class BodyLimit:
         except _BodyTooLarge:
             pass
         if over and not started:
+            await _drain(receive, self.drain_factor * self.limit, self.drain_s)
             await _send_json(send, 413, self._refusal(f"stopped reading after {seen} bytes"))
 
 
