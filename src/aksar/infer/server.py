@@ -100,7 +100,7 @@ class RecognizeOut(_Strict):
 class HealthOut(_Strict):
     status: Literal["ok"]
     version: str
-    models: dict[str, dict[str, Any] | None] = Field(description="recognizer and detector (null: /ocr off)")
+    models: dict[str, Any] = Field(description="recognizer and detector (null: /ocr off), as Document.models")
     limits: dict[str, float | int]
     active: int = Field(description="requests being read now")
     queued: int = Field(description="requests waiting for a worker")
@@ -325,8 +325,10 @@ def create_app(settings: ServeConfig | None = None, recognizer: Any = None, read
         recognizer, reader = load_models(cfg)
     limits = UploadLimits(max_pixels=cfg.max_pixels, max_pages=cfg.max_pages, dpi=cfg.dpi)
     page_html = resources.files("aksar.infer").joinpath("static/index.html").read_text(encoding="utf-8")
-    models = {"recognizer": recognizer_info(recognizer),
-              "detector": None if reader is None else reader.describe()}
+    models: dict[str, Any] = {"recognizer": recognizer_info(recognizer), "detector": None}
+    if reader is not None:  # Reader.describe(): {"detector": ..., "recognizer": ...} as Document.models
+        described = reader.describe()
+        models.update(described if "detector" in described else {"detector": described})
     state: dict[str, Gate] = {}
 
     @asynccontextmanager
