@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "aksar.cli.ocr_cmds",     # ocr (whole pages)
     "aksar.cli.models_cmds",  # models (shipped models: list, show, card)
     "aksar.cli.eval_cmds",    # evalset
+    "aksar.cli.serve_cmds",   # serve (HTTP API)
 ]
 
 

@@ -97,5 +97,29 @@ class ExportConfig:
     opset: int | None = opt(None, "ONNX opset (default: 17)")
 
 
-__all__ = ["InferConfig", "OcrConfig", "OCR_FORMATS", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
+@dataclass
+class ServeConfig:
+    """``aksar serve``: the models, where it listens and the limits of every request (docs/notes/server.md)."""
+
+    det: str = opt("khmer_det", "text-line detector for POST /ocr: a path or a shipped model's name; 'none': "
+                                "serve /recognize only (/ocr answers 503)", metavar="MODEL")
+    rec: str = opt("khmer", "recognizer: a path or a shipped model's name", metavar="MODEL")
+    lm: str | None = opt(None, "character language model fused into the recognizer's beam search; 'shipped': the "
+                               "one that ships with --rec", metavar="FILE|shipped")
+    host: str = opt("127.0.0.1", "address to listen on (0.0.0.0: every interface)")
+    port: int = opt(8000, "TCP port")
+    threads: int | None = opt(1, "onnxruntime intra-op threads per model (shared by all requests)", metavar="N")
+    max_concurrency: int = opt(2, "requests read at the same time (each in a worker thread)", metavar="N")
+    max_queue: int = opt(16, "requests waiting for a worker; more are refused with 503", metavar="N")
+    timeout_s: float = opt(60.0, "seconds a request may take, waiting included (503 while queued, 504 while "
+                                 "reading)", metavar="S")
+    max_upload_bytes: int = opt(20_000_000, "largest request body in bytes (413)", metavar="BYTES")
+    max_pixels: int = opt(40_000_000, "largest image (or PDF page at --dpi) in pixels, checked before decoding "
+                                      "(413)", metavar="N")
+    max_pages: int = opt(20, "most PDF pages read per request (413)", metavar="N")
+    max_files: int = opt(64, "most line images per POST /recognize (413)", metavar="N")
+    dpi: float = opt(300.0, "resolution PDF pages are rasterized at")
+
+
+__all__ = ["InferConfig", "OcrConfig", "OCR_FORMATS", "ServeConfig", "EvalConfig", "EvalRunConfig", "PredictConfig", "ExportConfig", "DECODERS", "LM_WEIGHT",
            "LM_BONUS", "SHIPPED_LM"]
