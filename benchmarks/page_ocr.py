@@ -4,7 +4,7 @@ CER of the lines matched at IoU > 0.5, line-detection hmean and seconds per page
 (:mod:`aksar.infer.page_eval`; both engines' texts through ``aksar.text.normalize``).
 
     .venv/bin/python benchmarks/page_ocr.py --sets khmer:degraded=DIR khmer:clean=DIR thai:degraded=DIR ... \\
-        [--det khmer=khmer_det thai=thai_det] [--rec khmer=khmer thai=thai] [--engines aksar tesseract] \\
+        [--det khmer=khmer_det thai=thai_det] [--rec khmer=khmer thai=thai] [--engines aksar aksar+lm tesseract] \\
         [--max-pages N] [--out page_ocr.json]
 
 A set is ``SCRIPT:NAME=DIR``, DIR a page dataset with transcriptions (an ``aksar pages`` split folder). The
@@ -83,10 +83,10 @@ def tesseract_page(tsv: str, index: int = 0, source: str = "") -> Page:
     return Page(index, width, height, source, blocks=[Block.around([line(k) for k in b]) for b in blocks.values()])
 
 
-def aksar_reader(det: str, rec: str, first_page: str) -> Any:
+def aksar_reader(det: str, rec: str, first_page: str, lm: str | None = None) -> Any:
     from aksar.infer.reader import Reader
 
-    reader = Reader(det=det, rec=rec, threads=1)
+    reader = Reader(det=det, rec=rec, threads=1, lm=lm)
     reader.read_page(first_page)  # warm-up, untimed
     return reader
 
@@ -106,7 +106,8 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", required=True, metavar="SCRIPT:NAME=DIR")
     ap.add_argument("--det", nargs="*", default=[], metavar="SCRIPT=MODEL", help="default: SCRIPT_det (shipped)")
     ap.add_argument("--rec", nargs="*", default=[], metavar="SCRIPT=MODEL", help="default: SCRIPT (shipped)")
-    ap.add_argument("--engines", nargs="+", default=["aksar", "tesseract"], choices=["aksar", "tesseract"])
+    ap.add_argument("--engines", nargs="+", default=["aksar", "tesseract"], choices=["aksar", "aksar+lm", "tesseract"],
+                    help="aksar+lm: the recognizer's shipped character LM in a beam search")
     ap.add_argument("--max-pages", type=int, default=None)
     ap.add_argument("--out", help="write the results here (JSON)")
     args = ap.parse_args()
@@ -118,12 +119,13 @@ def main() -> None:
         if not eq or script not in TESSERACT_LANGS:
             raise SystemExit(f"--sets {spec!r}: expected SCRIPT:NAME=DIR with SCRIPT in {sorted(TESSERACT_LANGS)}")
         for engine in args.engines:
-            if engine == "aksar":
+            if engine.startswith("aksar"):
                 from aksar.data.det_dataset import read_det_dataset
 
                 det, rec = dets.get(script, f"{script}_det"), recs.get(script, script)
-                reader = aksar_reader(det, rec, read_det_dataset(folder)[0].image)
-                models = {"detector": det, "recognizer": rec}
+                lm = "shipped" if engine == "aksar+lm" else None
+                reader = aksar_reader(det, rec, read_det_dataset(folder)[0].image, lm)
+                models = {"detector": det, "recognizer": rec, "lm": lm}
             else:
                 reader, models = TesseractPages(TESSERACT_LANGS[script]), {"tesseract": tesseract_version()}
             report = evaluate_pages(reader, folder, script=script, max_pages=args.max_pages, progress=False,
