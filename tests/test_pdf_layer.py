@@ -199,3 +199,16 @@ def test_user_errors_name_the_page(tmp_path):
     with pytest.raises(AksarError, match="no pages"):
         SearchablePdf(tmp_path / "y.pdf").close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lines_sharing_a_row_are_extracted_as_separate_lines(tmp_path):
+    """Two columns: each row holds two lines side by side; extraction keeps them apart, in reading order."""
+    rows = [("ស្ត្រី កម្ពុជា", "ដើម្បី គោល"), ("ព្រះរាជាណាចក្រ", "ទឹក ភ្លើង ១២៣")]
+    lines = []
+    for r, (left, right) in enumerate(rows):
+        y = 80 + 110 * r
+        lines += [Line(box_polygon(60, y, 560, y + 70), left, 0.9), Line(box_polygon(700, y, 1200, y + 70), right, 0.9)]
+    page = Page(index=0, width=1300, height=400, dpi=300.0, blocks=[Block.around(lines)])
+    write_pdf(Document(pages=[page]), [Image.new("L", (1300, 400), 255)], tmp_path / "cols.pdf", script="khmer")
+    text = pdfium.PdfDocument(tmp_path / "cols.pdf")[0].get_textpage().get_text_range()
+    assert _page_lines(text) == [ln.text for ln in lines]

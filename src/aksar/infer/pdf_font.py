@@ -208,10 +208,7 @@ class EmbeddedFont:
     def ink_bounds(self, glyphs: Sequence[PlacedGlyph]) -> tuple[int, int, int, int] | None:
         """``(xmin, ymin, xmax, ymax)`` of the glyphs' outlines laid out from the origin (font units, y up),
         or None when nothing has ink (spaces only)."""
-        import uharfbuzz as hb
-
-        if self._hb_font is None:
-            self._hb_font = hb.Font(_load_face(self.font.path, self.font.index)[0])
+        self._ensure_hb()
         boxes = []
         pen = 0
         for g in glyphs:
@@ -224,6 +221,17 @@ class EmbeddedFont:
         if not boxes:
             return None
         return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+    def blank_gid(self) -> int:
+        """The glyph of the space character (0, .notdef, when the font has none)."""
+        self._ensure_hb()
+        return self._hb_font.get_nominal_glyph(0x20) or 0
+
+    def _ensure_hb(self) -> None:
+        import uharfbuzz as hb
+
+        if self._hb_font is None:
+            self._hb_font = hb.Font(_load_face(self.font.path, self.font.index)[0])
 
     def advance(self, cid: int) -> int:
         """The advance /W gives ``cid``, in font units."""

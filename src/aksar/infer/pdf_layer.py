@@ -137,15 +137,45 @@ def _glyph_run(glyphs: Sequence[PlacedGlyph], font: EmbeddedFont, size: float, r
     return ops
 
 
+# Text extraction (PDFium, Poppler) starts a new line where the next text sits on another row. A line that shares
+# the previous line's row (columns, a line split in two) starts with a zero-width glyph mapped to a line break.
+LINE_BREAK = "\r\n"
+
+
+# The invisible text is squashed vertically to the middle of its box, so that stacked rows of Khmer, whose boxes
+# often overlap a little (subscripts, tall vowels), do not overlap in the PDF: readers then break lines between
+# them by themselves. Lines whose middle bands overlap share a row and get an explicit line break.
+INVISIBLE_SQUASH = 0.5
+MIN_ROW_PT = 5.0  # PDFium compares text rows by their boxes only when both are taller than 4.5 pt
+
+
+def _squash(line: Line, k: float) -> float:
+    """How much the invisible text of ``line`` is squashed: ``INVISIBLE_SQUASH``, less where that would leave
+    it under ``MIN_ROW_PT`` tall (k: points per pixel)."""
+    _, y0, _, y1 = line.bbox
+    return min(1.0, max(INVISIBLE_SQUASH, MIN_ROW_PT / max((y1 - y0) * k, 1e-6)))
+
+
+def _same_row(a: Line, b: Line, k: float) -> bool:
+    """Whether the middle bands of the two lines' boxes, where their invisible text lies, overlap vertically."""
+    def band(line: Line) -> tuple[float, float]:
+        _, y0, _, y1 = line.bbox
+        half = (y1 - y0) * _squash(line, k) / 2
+        return (y0 + y1) / 2 - half, (y0 + y1) / 2 + half
+
+    (a0, a1), (b0, b1) = band(a), band(b)
+    return min(a1, b1) > max(a0, b0)
+
+
 MAX_INK_ZOOM = 2.5  # the ink fit may make the font at most this much larger than the em box fit
 
 
 def _fit_line(box: tuple[float, float, float, float], font: EmbeddedFont, glyphs: Sequence[PlacedGlyph],
-              k: float, page_h: float) -> tuple[float, float, float, float]:
+              k: float, page_h: float, squash: float = 1.0) -> tuple[float, float, float, float]:
     """(x, baseline y, font size, horizontal scale %) in points that lay the shaped line over its pixel box
-    (k: points per pixel): the line's ink is fitted to the box (detected boxes enclose ink); the font size is
-    kept between the size whose ascent..descent fills the box and ``MAX_INK_ZOOM`` times that, so a line of
-    short letters in a loose box does not balloon."""
+    (k: points per pixel): the line's ink is fitted to the box (detected boxes enclose ink), squashed vertically
+    by ``squash``; the font size stays under ``MAX_INK_ZOOM`` times the size whose ascent..descent fills the box,
+    so a line of short letters in a loose box does not balloon."""
     m = font.metrics
     upem = m.units_per_em
     x0, y0, x1, y1 = box
@@ -156,11 +186,11 @@ def _fit_line(box: tuple[float, float, float, float], font: EmbeddedFont, glyphs
         advance = sum(g.x_advance for g in glyphs)
         ink = (0, m.descent, advance, m.ascent)
     ix0, iy0, ix1, iy1 = ink
-    size = min(max(height * upem / max(iy1 - iy0, 1), em_size), MAX_INK_ZOOM * em_size)
+    size = min(height * upem / max(iy1 - iy0, 1), MAX_INK_ZOOM * em_size)
     ink_w = (ix1 - ix0) * size / upem
     scale = 100 * width / ink_w if ink_w > 0 else 100.0
-    # centre the ink vertically in the box (exact when the size was not clamped)
-    baseline = page_h - (y0 + y1) / 2 * k - (iy0 + iy1) / 2 * size / upem
+    # centre the ink (squashed vertically by ``squash``) in the box (it fills the box unless the size was clamped)
+    baseline = page_h - (y0 + y1) / 2 * k - squash * (iy0 + iy1) / 2 * size / upem
     x = x0 * k - ix0 * size / upem * scale / 100
     return x, baseline, size, scale
 
@@ -207,18 +237,23 @@ class SearchablePdf:
             emb = self._fonts[info] = EmbeddedFont(info, f"F{len(self._fonts)}", self._pdf.reserve())
         return emb
 
-    def _line_ops(self, line: Line, k: float, page_h: float) -> tuple[list[str], EmbeddedFont | None]:
-        """Operators of one line's text object (k: points per pixel), and the font it uses."""
+    def _line_ops(self, line: Line, k: float, page_h: float,
+                  break_before: bool) -> tuple[list[str], EmbeddedFont | None]:
+        """Operators of one line's text object (k: points per pixel), and the font it uses; ``break_before``
+        starts it with a zero-width glyph standing for a line break."""
         text = line.text.rstrip("\r\n")
         if not text.strip():
             return [], None
         font = self._font_for(text)
         glyphs = font.place(text, self._gate)
-        x, baseline, size, scale = _fit_line(line.bbox, font, glyphs, k, page_h)
+        squash = 1.0 if self.visible_text else _squash(line, k)
+        x, baseline, size, scale = _fit_line(line.bbox, font, glyphs, k, page_h, squash)
         if not self.visible_text:
             glyphs = merge_clusters(glyphs)
+        if break_before:
+            glyphs = [PlacedGlyph(font.blank_gid(), LINE_BREAK, 0, 0, 0), *glyphs]
         ops = ["BT", f"/{font.resource_name} {_num(size)} Tf", "0 Tr 1 0 0 rg" if self.visible_text else "3 Tr",
-               f"{_num(scale)} Tz", f"1 0 0 1 {_num(x)} {_num(baseline)} Tm"]
+               f"{_num(scale)} Tz", f"1 0 0 {_num(squash)} {_num(x)} {_num(baseline)} Tm"]
         ops += _glyph_run(glyphs, font, size, rise=self.visible_text)
         ops.append("ET")
         return ops, font
@@ -238,11 +273,13 @@ class SearchablePdf:
         pw, ph = page.width * k, page.height * k
         ops = ["q", f"{_num(pw)} 0 0 {_num(ph)} 0 0 cm", "/Im0 Do", "Q"]
         used: dict[str, int] = {}
+        previous: Line | None = None
         for line in page.lines:
-            line_ops, font = self._line_ops(line, k, ph)
+            line_ops, font = self._line_ops(line, k, ph, previous is not None and _same_row(previous, line, k))
             if font is not None:
                 ops += line_ops
                 used[font.resource_name] = font.object_number
+                previous = line
         pdf = self._pdf
         page_obj, content, image_obj = pdf.reserve(), pdf.reserve(), pdf.reserve()
         entries, data, compress = encode_image(image, self.jpeg_quality)
