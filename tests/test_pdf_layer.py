@@ -212,3 +212,15 @@ def test_lines_sharing_a_row_are_extracted_as_separate_lines(tmp_path):
     write_pdf(Document(pages=[page]), [Image.new("L", (1300, 400), 255)], tmp_path / "cols.pdf", script="khmer")
     text = pdfium.PdfDocument(tmp_path / "cols.pdf")[0].get_textpage().get_text_range()
     assert _page_lines(text) == [ln.text for ln in lines]
+
+
+def test_text_only_page_has_no_image(tmp_path):
+    page, _ = _render_page(0, [["ស្ត្រី កម្ពុជា", "Total 99.50"]], "khmer", 300.0)
+    with SearchablePdf(tmp_path / "text.pdf", script="khmer") as pdf:
+        pdf.add_page(page, None)
+    pdf_page = pdfium.PdfDocument(tmp_path / "text.pdf")[0]
+    assert pdfium.raw.FPDF_PAGEOBJ_IMAGE not in [obj.type for obj in pdf_page.get_objects()]
+    assert pdf_page.get_size() == pytest.approx((page.width * 72 / 300, page.height * 72 / 300), abs=0.01)
+    assert _page_lines(pdf_page.get_textpage().get_text_range()) == ["ស្ត្រី កម្ពុជា", "Total 99.50"]
+    assert np.asarray(pdf_page.render().to_pil().convert("L")).min() == 255  # nothing visible
+    _check_structure((tmp_path / "text.pdf").read_bytes())

@@ -234,7 +234,7 @@ class SearchablePdf:
         info = self._chooser.for_text(text)
         emb = self._fonts.get(info)
         if emb is None:
-            emb = self._fonts[info] = EmbeddedFont(info, f"F{len(self._fonts)}", self._pdf.reserve())
+            emb = self._fonts[info] = EmbeddedFont(info, f"F{len(self._fonts) + 1}", self._pdf.reserve())
         return emb
 
     def _line_ops(self, line: Line, k: float, page_h: float,
@@ -258,12 +258,13 @@ class SearchablePdf:
         ops.append("ET")
         return ops, font
 
-    def add_page(self, page: Page, image: Image.Image) -> None:
-        """Write one page: ``image`` (the page's pixels, ``page.width`` x ``page.height``) and ``page``'s lines."""
+    def add_page(self, page: Page, image: Image.Image | None) -> None:
+        """Write one page: ``image`` (the page's pixels, ``page.width`` x ``page.height``) and ``page``'s lines;
+        with ``image=None`` the page holds the text layer alone (OCRmyPDF grafts such pages onto its own)."""
         if self._closed:
             raise AksarError(f"{self.path}: searchable PDF already closed")
         where = f"{self.path}: page {page.index + 1}"
-        if image.size != (page.width, page.height):
+        if image is not None and image.size != (page.width, page.height):
             raise AksarError(f"{where}: image is {image.size[0]}x{image.size[1]} px, the page is "
                              f"{page.width}x{page.height}")
         dpi = page.dpi or self.default_dpi
@@ -271,7 +272,7 @@ class SearchablePdf:
             raise AksarError(f"{where}: dpi must be positive, got {dpi}")
         k = 72.0 / dpi
         pw, ph = page.width * k, page.height * k
-        ops = ["q", f"{_num(pw)} 0 0 {_num(ph)} 0 0 cm", "/Im0 Do", "Q"]
+        ops = [] if image is None else ["q", f"{_num(pw)} 0 0 {_num(ph)} 0 0 cm", "/Im0 Do", "Q"]
         used: dict[str, int] = {}
         previous: Line | None = None
         for line in page.lines:
@@ -281,14 +282,17 @@ class SearchablePdf:
                 used[font.resource_name] = font.object_number
                 previous = line
         pdf = self._pdf
-        page_obj, content, image_obj = pdf.reserve(), pdf.reserve(), pdf.reserve()
-        entries, data, compress = encode_image(image, self.jpeg_quality)
-        pdf.put_stream(image_obj, entries, data, compress)
+        page_obj, content = pdf.reserve(), pdf.reserve()
+        xobjects = ""
+        if image is not None:
+            image_obj = pdf.reserve()
+            entries, data, compress = encode_image(image, self.jpeg_quality)
+            pdf.put_stream(image_obj, entries, data, compress)
+            xobjects = f"/XObject << /Im0 {image_obj} 0 R >> "
         pdf.put_stream(content, "", ("\n".join(ops) + "\n").encode("ascii"))
         fonts = " ".join(f"/{name} {num} 0 R" for name, num in sorted(used.items()))
         pdf.put_object(page_obj, f"<< /Type /Page /Parent {self._pages_obj} 0 R /MediaBox [0 0 {_num(pw)} {_num(ph)}] "
-                                 f"/Resources << /XObject << /Im0 {image_obj} 0 R >> /Font << {fonts} >> >> "
-                                 f"/Contents {content} 0 R >>")
+                                 f"/Resources << {xobjects}/Font << {fonts} >> >> /Contents {content} 0 R >>")
         self._page_objs.append(page_obj)
         self.pages_written += 1
 
