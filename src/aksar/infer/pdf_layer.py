@@ -338,10 +338,10 @@ def write_pdf(doc: Document, images: Iterable[Image.Image], path: str | os.PathL
     options.setdefault("script", document_script(doc))
     with SearchablePdf(path, **options) as pdf:
         images = iter(images)
-        for page in doc.pages:
+        for n, page in enumerate(doc.pages):
             image = next(images, None)
             if image is None:
-                raise AksarError(f"{path}: {len(doc.pages)} pages but only {page.index} images")
+                raise AksarError(f"{path}: {len(doc.pages)} pages but only {n} images")
             pdf.add_page(page, image)
         return pdf.pages_written
 
