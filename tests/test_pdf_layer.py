@@ -198,6 +198,8 @@ def test_user_errors_name_the_page(tmp_path):
             pdf.add_page(page, image.resize((100, 100)))
     with pytest.raises(AksarError, match="no pages"):
         SearchablePdf(tmp_path / "y.pdf").close()
+    with pytest.raises(AksarError, match="2 pages but only 1 images"):
+        write_pdf(Document(pages=[page, page]), [image], tmp_path / "z.pdf")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -224,6 +226,3 @@ def test_text_only_page_has_no_image(tmp_path):
     assert _page_lines(pdf_page.get_textpage().get_text_range()) == ["ស្ត្រី កម្ពុជា", "Total 99.50"]
     assert np.asarray(pdf_page.render().to_pil().convert("L")).min() == 255  # nothing visible
     _check_structure((tmp_path / "text.pdf").read_bytes())
-    with pytest.raises(AksarError, match="2 pages but only 1 images"):
-        write_pdf(Document(pages=[page, page]), [image], tmp_path / "z.pdf")
-    assert list(tmp_path.iterdir()) == []
