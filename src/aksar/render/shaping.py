@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import regex
 
@@ -20,6 +21,17 @@ from aksar.render.fonts import FontInfo, discover_fonts, font_cmap, _load_face
 from aksar.text.scripts import ScriptField, get_script
 
 DOTTED_CIRCLE = 0x25CC
+
+
+class ShapedGlyph(NamedTuple):
+    """One glyph HarfBuzz placed: its id, the index of its cluster's first character, and its advance and
+    offsets in font units."""
+
+    gid: int
+    cluster: int
+    x_advance: int
+    x_offset: int
+    y_offset: int
 
 
 def _is_default_ignorable(ch: str) -> bool:
@@ -108,7 +120,13 @@ class ShapingGate:
         """(glyph id, cluster) pairs of ``text`` shaped in ``font``."""
         return self._shape(self._hb_font(font)[0], text)
 
-    def _shape(self, hb_font, text: str) -> list[tuple[int, int]]:
+    def shape_positioned(self, text: str, font: FontInfo) -> list[ShapedGlyph]:
+        """``text`` shaped in ``font`` with each glyph's advance and offset (font units)."""
+        buf = self._shaped_buffer(self._hb_font(font)[0], text)
+        return [ShapedGlyph(g.codepoint, g.cluster, p.x_advance, p.x_offset, p.y_offset)
+                for g, p in zip(buf.glyph_infos, buf.glyph_positions)]
+
+    def _shaped_buffer(self, hb_font, text: str):
         import uharfbuzz as hb
 
         buf = hb.Buffer()
@@ -120,7 +138,10 @@ class ShapingGate:
         if language:
             buf.language = language
         hb.shape(hb_font, buf, {})
-        return [(g.codepoint, g.cluster) for g in buf.glyph_infos]
+        return buf
+
+    def _shape(self, hb_font, text: str) -> list[tuple[int, int]]:
+        return [(g.codepoint, g.cluster) for g in self._shaped_buffer(hb_font, text).glyph_infos]
 
     def _reference_hb(self):
         if self._reference is None:
@@ -179,4 +200,4 @@ class ShapingGate:
         return None
 
 
-__all__ = ["ShapingGate", "orphan_mark", "DOTTED_CIRCLE"]
+__all__ = ["ShapingGate", "ShapedGlyph", "orphan_mark", "DOTTED_CIRCLE"]
