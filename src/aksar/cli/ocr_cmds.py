@@ -13,7 +13,8 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from contextlib import ExitStack
+from typing import Any, Callable
 
 from aksar.cli.flags import add_config, resolve
 from aksar.core.errors import AksarError
@@ -49,34 +50,6 @@ def parse_formats(values: list[str]) -> list[str]:
     if not out:
         raise AksarError(f"--format: give at least one of {', '.join(OCR_FORMATS)}")
     return out
-
-
-# -- writers ----------------------------------------------------------------------------------------------
-
-class _PdfOut:
-    """A searchable PDF written page by page (``aksar.infer.pdf_layer.SearchablePdf``)."""
-
-    @staticmethod
-    def writer_class() -> Any:
-        """``SearchablePdf``, or an AksarError when this aksar has no PDF writer."""
-        try:
-            from aksar.infer.pdf_layer import SearchablePdf
-        except ModuleNotFoundError as exc:
-            if exc.name != "aksar.infer.pdf_layer":
-                raise
-            raise AksarError("--format pdf: this aksar has no PDF writer (aksar.infer.pdf_layer is missing)") from None
-        return SearchablePdf
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pdf = self.writer_class()(path)
-
-    def add(self, page: Any, image: Any) -> None:
-        self.pdf.add_page(page, image)
-
-    def close(self) -> list[Path]:
-        self.pdf.close()
-        return [self.path]
 
 
 # -- output folder --------------------------------------------------------------------------------------
@@ -131,19 +104,35 @@ def _reader(cfg: OcrConfig):
                   det_limit_side=cfg.det_limit_side, device=i.device)
 
 
+def read_source(reader: Any, inputs: Any, src: Any, pdf_path: Path | None, on_page: Callable[[Any], None]) -> Any:
+    """Every page of one input read into a Document; with ``pdf_path``, its searchable PDF written page by page
+    (kept only if every page was read: an error removes the unfinished file)."""
+    from aksar.infer.document import Document
+    from aksar.infer.pdf_layer import SearchablePdf
+
+    doc = Document(models=reader.describe())
+    with ExitStack() as stack:
+        pdf = None
+        for p in inputs.pages_of(src):
+            if pdf is None and pdf_path is not None:
+                pdf = stack.enter_context(SearchablePdf(pdf_path, script=reader.recognizer.script))
+            page = reader.read_page(p.image, index=len(doc.pages), source=p.source, source_page=p.page, dpi=p.dpi)
+            doc.pages.append(page)
+            if pdf is not None:
+                pdf.add_page(page, p.image)
+            on_page(page)
+    return doc
+
+
 def cmd_ocr(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from aksar.core.config import to_dict
-    from aksar.infer.document import Document
     from aksar.infer.page_inputs import PageInputs
-
     from aksar.infer.page_outputs import WRITERS, output_names
 
     cfg = resolve(args)
     formats = parse_formats(cfg.formats)
-    if "pdf" in formats:
-        _PdfOut.writer_class()
     inputs = PageInputs.from_inputs(args.inputs, dpi=cfg.dpi, allow_outside_root=cfg.allow_outside_root)
     total = inputs.count_pages()
     out = OutputFolder(Path(cfg.output_dir), cfg.overwrite, {**to_dict(cfg), "formats": formats})
@@ -152,29 +141,22 @@ def cmd_ocr(args: argparse.Namespace) -> int:
                for name in ([f"{stem}.pdf"] if f == "pdf" else output_names(f, stem, inputs.counts.get(src.name, 0)))])
     out.record([])  # the folder and its marker first: what follows is aksar's
     reader = _reader(cfg)
-    models = reader.describe()
     start = time.perf_counter()
     n_pages = n_lines = 0
     with tqdm(total=total, unit="page", desc="ocr", file=sys.stderr, dynamic_ncols=True,
               disable=not args.progress) as bar:
         for src, stem in zip(inputs.sources, stems):
-            pdf: _PdfOut | None = None
-            doc = Document(models=models)
-            for p in inputs.pages_of(src):
-                if pdf is None and "pdf" in formats:
-                    pdf = _PdfOut(out.out / f"{stem}.pdf")
-                page = reader.read_page(p.image, index=len(doc.pages), source=p.source, source_page=p.page,
-                                        dpi=p.dpi)
-                doc.pages.append(page)
-                if pdf is not None:
-                    pdf.add(page, p.image)
-                n_lines += len(page.lines)
+            def on_page(page: Any, name: str = src.name) -> None:
+                nonlocal n_pages, n_lines
+                n_pages, n_lines = n_pages + 1, n_lines + len(page.lines)
                 bar.update(1)
                 if not args.progress:
-                    log.info("%s page %d: %d lines (%.2f pages/s)", src.name, p.page + 1, len(page.lines),
-                             (n_pages + len(doc.pages)) / max(time.perf_counter() - start, 1e-9))
-            n_pages += len(doc.pages)
-            written = pdf.close() if pdf is not None else []
+                    log.info("%s page %d: %d lines (%.2f pages/s)", name, page.source_page + 1, len(page.lines),
+                             n_pages / max(time.perf_counter() - start, 1e-9))
+
+            pdf_path = out.out / f"{stem}.pdf" if "pdf" in formats else None
+            doc = read_source(reader, inputs, src, pdf_path, on_page)
+            written = [pdf_path] if pdf_path is not None and doc.pages else []
             if doc.pages:
                 for fmt in formats:
                     if fmt != "pdf":
