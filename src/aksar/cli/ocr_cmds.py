@@ -165,6 +165,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for _, reason in inputs.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    print(f"{n_pages} pages, {n_lines} lines, {len(inputs.skipped)} input(s) skipped; "
+    print(f"{n_pages} pages, {n_lines} lines ({reader.stats['empty_lines']} detected lines read as nothing, "
+          f"dropped), {len(inputs.skipped)} input(s) skipped; "
           f"{seconds / max(n_pages, 1):.2f} s per page; outputs in {out.out}")
     return 0 if n_pages else 1
