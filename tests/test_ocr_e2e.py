@@ -155,3 +155,24 @@ def test_the_pdf_text_layer_gives_back_the_json_text(read_out, inputs, stem):
                                         round(doc.pages[0].height * 72 / (doc.pages[0].dpi or 300)))
     finally:
         pdf.close()
+
+
+def test_thai_pages_with_the_default_detector_of_the_script(thai_lines, run_cli, tmp_path):
+    """`--rec thai` without `--det`: the shipped Thai detector is chosen by the recognizer's script."""
+    from aksar.core.rng import rng_for
+    from aksar.render.page import PageRenderer
+    from fixtures.pages import tiny_page_config
+
+    cfg = tiny_page_config("thai", degrade=False, columns={1: 1}, blocks={"paragraph": 3, "heading": 1},
+                           min_column_em=6)
+    cfg.layout.dpi, cfg.layout.size_px, cfg.paper_texture = (120, 120), (840, 672), (0.0, 0.0)
+    page = PageRenderer("thai", cfg).render(thai_lines, rng_for(5, "ocr-thai"))
+    truth = "".join(ln.text for ln in page.lines)
+    Image.fromarray(page.image).save(tmp_path / "thai.png")
+    proc = run_cli(["ocr", tmp_path / "thai.png", "--rec", "thai", "--format", "json", "--output-dir",
+                    tmp_path / "out", "--threads", "1", "--no-progress"])
+    assert proc.returncode == 0, proc.stderr
+    doc = Document.from_dict(json.loads((tmp_path / "out" / "thai.json").read_text(encoding="utf-8")))
+    assert doc.models["detector"]["path"].endswith("thai_det_v1/model.onnx")
+    assert doc.models["recognizer"]["script"] == "thai"
+    assert page_cer(truth, doc.pages[0].text()) < PAGE_CER_BOUND

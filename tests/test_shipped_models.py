@@ -36,8 +36,8 @@ def test_every_shipped_script_has_an_alias(script):
     assert any(script in m.aliases for m in SHIPPED), f"no model answers to --model {script}"
 
 
-def test_the_zoo_ships_a_khmer_detector_for_its_recognizer():
-    assert "khmer" in {m.script for m in DETECTORS}, [m.name for m in SHIPPED]
+def test_the_zoo_ships_a_khmer_and_a_thai_detector_for_its_recognizers():
+    assert {"khmer", "thai"} <= {m.script for m in DETECTORS}, [m.name for m in SHIPPED]
     assert {m.script for m in DETECTORS} <= set(SHIPPED_SCRIPTS)
     assert all(m.file.name == "model.onnx" for m in DETECTORS)
 
