@@ -15,7 +15,8 @@ Per page (:func:`score_page`), from the ground-truth lines and the predicted lin
 - **line matching**: predicted lines matched one-to-one to ground-truth lines by polygon IoU > 0.5
   (:func:`aksar.data.det_metrics.match_image`, the detection metrics' ICDAR 2015 protocol: predictions
   mostly inside a don't-care region are dropped and their text does not count in the page text either);
-  **line CER** over the matched pairs (code points, spaces counted as ``aksar eval`` counts them), detection
+  **line CER** over the matched pairs (code points, whitespace removed as for the page CER: engines differ in
+  where they put spaces, e.g. Tesseract between Thai words), detection
   precision/recall/hmean, missed and false lines.
 
 Dataset totals (:func:`page_metrics`) are micro-averaged: total edits over total reference characters.
@@ -66,7 +67,8 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
     by_gt = sorted(live, key=lambda j: (at[j] is None, at[j] or 0, j))
     gt_order_flat = without_whitespace("".join(hyps[j] for j in by_gt))
     pairs = [{"gt": i, "pred": j, "iou": v, "ref": refs[i], "text": hyps[j],
-              "edits": M.edit_distance(M.content(refs[i]), M.content(hyps[j]))} for i, j, v in res.matched]
+              "edits": M.edit_distance(without_whitespace(refs[i]), without_whitespace(hyps[j]))}
+             for i, j, v in res.matched]
     return {
         "gt": res.gt_care, "pred": res.pred_care, "matched": len(res.matched), "missed": res.missed,
         "false": res.false, "dropped": res.dropped,
@@ -76,7 +78,8 @@ def score_page(gt: Sequence[DetRegion], pred: Sequence[Any], script: str | None 
         "gt_order_edits": M.edit_distance(ref_flat, gt_order_flat),
         "folded_chars": len(fold_visual(ref_flat, script)),
         "folded_edits": M.edit_distance(fold_visual(ref_flat, script), fold_visual(pred_flat, script)),
-        "line_chars": sum(len(M.content(p["ref"])) for p in pairs), "line_edits": sum(p["edits"] for p in pairs),
+        "line_chars": sum(len(without_whitespace(p["ref"])) for p in pairs),
+        "line_edits": sum(p["edits"] for p in pairs),
         "cer": M.error_rate(M.edit_distance(ref_flat, pred_flat), len(ref_flat)),
         "ref_text": ref_text, "pred_text": pred_text, "pairs": pairs,
         "missed_text": [refs[i] for i in res.missed], "false_text": [hyps[j] for j in res.false],
@@ -114,7 +117,7 @@ METRIC_NOTES = {
     "page_cer_mean": "mean of the per-page CERs",
     "page_cer_gt_order": "page_cer with each predicted line put at the ground-truth line it overlaps most "
                          "(lines overlapping none last): what is left without reading-order errors",
-    "line_cer": "CER over predicted lines matched to ground-truth lines (IoU > 0.5), spaces counted",
+    "line_cer": "CER over predicted lines matched to ground-truth lines (IoU > 0.5), whitespace removed",
     "detection": "precision, recall and hmean of the line polygons at IoU > 0.5 (ICDAR 2015 protocol)",
 }
 
