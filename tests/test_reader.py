@@ -251,3 +251,25 @@ def test_default_detector_is_the_zoo_detector_of_the_script(tmp_path):
     assert default_detector("khmer", [tmp_path]).name == "khmer_det_v1"
     with pytest.raises(AksarError, match="--det"):
         default_detector("thai", [tmp_path])
+
+
+def test_overlapping_pieces_of_a_line_merge_and_nothing_else_does():
+    from aksar.infer.reader import merge_split_lines
+    from aksar.infer.reading_order import split_line_groups
+    from aksar.models.det_postprocess import Detection
+
+    def det(x0, y0, x1, y1, score=0.9):
+        return Detection(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32), score)
+
+    pieces = [det(62, 425, 246, 446, 0.8), det(234, 422, 639, 449, 0.6)]    # one line split, seam overlapping
+    stacked = [det(60, 460, 640, 482), det(60, 478, 640, 500)]               # two lines touching by 4 px
+    apart = [det(700, 425, 900, 446), det(905, 425, 990, 446)]               # one row, a gap: two boxes
+    tall = [det(60, 520, 640, 580), det(70, 522, 600, 548)]                  # a box spanning two lines' height
+    boxes = [tuple(d.polygon.min(0)) + tuple(d.polygon.max(0)) for d in pieces + stacked + apart + tall]
+    assert split_line_groups(boxes) == [[0, 1], [2], [3], [4], [5], [6], [7]]
+    merged = merge_split_lines(pieces + stacked + apart + tall)
+    assert len(merged) == 7
+    xs, ys = merged[0].polygon[:, 0], merged[0].polygon[:, 1]
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((62, 639, 422, 449), abs=1)
+    assert merged[0].score == pytest.approx(0.7)
+    assert [m.polygon.tolist() for m in merged[1:]] == [d.polygon.tolist() for d in stacked + apart + tall]

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 VERTICAL_RATIO = 1.5  # a box this much longer than wide is a line along its long side (PaddleOCR's rule)
-DEFAULT_PAD = 0.08    # page around the line, as a share of its height on each side (best of 0-0.25 on eval pages)
+DEFAULT_PAD = 0.12    # page around the line, as a share of its height on each side (chosen on validation pages)
 
 
 @dataclass

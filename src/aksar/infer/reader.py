@@ -4,7 +4,8 @@
     doc = Reader(det="khmer_det", rec="khmer").read("scan.pdf")
     print(doc.text())
 
-Per page: the detector finds line polygons (:class:`~aksar.infer.detector.Detector`), each is warped
+Per page: the detector finds line polygons (:class:`~aksar.infer.detector.Detector`); pieces of one line
+split with overlapping boxes are merged (:func:`merge_split_lines`, else the seam is read twice); each is warped
 into a horizontal line image (:mod:`aksar.infer.line_crops`; a line turned by ~90 degrees is read both
 ways up and the more confident reading kept), the recognizer reads all lines of the page in its
 width-sorted batches (a line reads the same alone or in any batch), lines go into reading order and
@@ -28,7 +29,8 @@ from aksar.infer.config import InferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
 from aksar.infer.page_inputs import DEFAULT_DPI, PAGE_MAX_PIXELS, PageImage, PageInputs
-from aksar.infer.reading_order import group_blocks, order_boxes, upright_boxes
+from aksar.infer.reading_order import group_blocks, order_boxes, split_line_groups, upright_boxes
+from aksar.models.det_postprocess import Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
 
@@ -68,6 +70,23 @@ def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, A
         if alt.confidence > best[i][1].confidence:
             best[i] = (crops[i].flipped(), alt)
     return best
+
+
+def merge_split_lines(detections: Sequence[Any]) -> list[Detection]:
+    """Detections with the pieces of one line that overlap (:func:`split_line_groups`) merged into one: the
+    minimum-area rectangle of their points, scored by their mean."""
+    import cv2
+
+    groups = split_line_groups(upright_boxes([np.asarray(d.polygon) for d in detections]))
+    merged = []
+    for group in groups:
+        if len(group) == 1:
+            merged.append(detections[group[0]])
+            continue
+        pts = np.concatenate([np.asarray(detections[i].polygon, np.float32).reshape(-1, 2) for i in group])
+        merged.append(Detection(cv2.boxPoints(cv2.minAreaRect(pts)).astype(np.float32),
+                                float(np.mean([detections[i].score for i in group]))))
+    return merged
 
 
 def _quad_list(quad: np.ndarray) -> list[list[float]]:
@@ -139,7 +158,7 @@ class Reader:
         check_deadline(deadline, "before detection")
         gray = self._gray(image, source or f"page {index}")
         height, width = gray.shape[:2]
-        detections = self.detector.detect_page(gray)
+        detections = merge_split_lines(self.detector.detect_page(gray))
         check_deadline(deadline, "after detection")
         crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
         read = read_crops(self.recognizer, crops)
@@ -190,4 +209,4 @@ class Reader:
         return Document(pages=pages, models=self.describe())
 
 
-__all__ = ["Reader", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]
+__all__ = ["Reader", "merge_split_lines", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]

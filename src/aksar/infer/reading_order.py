@@ -4,7 +4,7 @@
 
 1. cut the boxes into horizontal bands at the gaps of their vertical projection (each box's extent
    shrunk by ``SHRINK`` of its height at both ends, so that lines touching by a few pixels of
-   stacked marks still separate);
+   stacked marks still separate; gutters likewise ignore ``X_SHRINK`` of a height at each end);
 2. join consecutive bands into *sections* as long as the joined boxes still share a vertical gap
    (a gutter): a heading that spans the columns has no gutter, so it closes the section above it
    and is read before the columns below it; a band that would only add a column of its own beside the
@@ -26,6 +26,7 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 SHRINK = 0.15      # share of a box's height ignored at its top and bottom for the vertical projection
+X_SHRINK = 0.3     # share of a box's height ignored at its left and right ends for the horizontal projection
 BLOCK_GAP = 1.2    # a gap above this many line heights starts a new block
 SIZE_CHANGE = 1.3  # a line this much taller or shorter than the previous one starts a block (a heading)
 ROW_TOLERANCE = 0.5  # boxes whose tops differ by less than this share of their height are one row
@@ -56,8 +57,15 @@ def _split(idx: list[int], boxes: Sequence[Box], cuts: list[float], key) -> list
     return [p for p in parts if p]
 
 
+def _x_span(b: Box) -> tuple[float, float]:
+    """A box's horizontal extent without ``X_SHRINK`` of its height at both ends (detector boxes are grown
+    around the ink, so columns set close together can touch by a few pixels)."""
+    pad = min(X_SHRINK * (b[3] - b[1]), 0.25 * (b[2] - b[0]))
+    return b[0] + pad, b[2] - pad
+
+
 def _columns(idx: list[int], boxes: Sequence[Box]) -> list[list[int]]:
-    cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
+    cuts = _gaps([_x_span(boxes[i]) for i in idx])
     return _split(idx, boxes, cuts, lambda b: (b[0] + b[2]) / 2)
 
 
@@ -133,6 +141,32 @@ def upright_boxes(quads: Sequence[np.ndarray]) -> list[Box]:
     return boxes
 
 
+def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[list[int]]:
+    """Groups of ``boxes`` (upright, see :func:`upright_boxes`) that are pieces of one text line the detector
+    split with overlapping boxes: two boxes join when their x-ranges overlap and their y-ranges overlap by at
+    least ``min_vertical`` of the taller one (so the same characters are never read twice at the seam; a box
+    spanning two lines, or a mark's fragment, joins nothing).
+    Groups come in the order of their first box; every box is in exactly one group."""
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            taller = max(1.0, a[3] - a[1], b[3] - b[1])
+            if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) - max(a[1], b[1]) >= min_vertical * taller:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
 def order_boxes(boxes: Sequence[Box]) -> list[int]:
     """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc)."""
     return _order(list(range(len(boxes))), boxes, 0) if boxes else []
@@ -160,4 +194,4 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["order_boxes", "group_blocks", "continues", "page_skew", "upright_boxes", "Box"]
+__all__ = ["split_line_groups", "order_boxes", "group_blocks", "continues", "page_skew", "upright_boxes", "Box"]
