@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
@@ -252,7 +253,13 @@ class EmbeddedFont:
         tt = TTFont(self.font.path, fontNumber=self.font.index, recalcTimestamp=False)
         subsetter = subset.Subsetter(opts)
         subsetter.populate(gids=sorted({gid for gid, _, _ in self._pairs}))
-        subsetter.subset(tt)
+        quiet = logging.getLogger("fontTools")  # it logs every table it subsets at INFO
+        level = quiet.level
+        quiet.setLevel(max(level, logging.WARNING))
+        try:
+            subsetter.subset(tt)
+        finally:
+            quiet.setLevel(level)
         buf = io.BytesIO()
         tt.save(buf)
         return buf.getvalue()
