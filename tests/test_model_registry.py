@@ -79,6 +79,18 @@ def test_every_model_trains_exports_and_reads_the_same_from_onnx(name, lines, tm
     assert any(t for t, _ in expected), "the model reads nothing: the comparison would be trivial"
     assert [t for t, _ in got] == [t for t, _ in expected]
     assert [c for _, c in got] == pytest.approx([c for _, c in expected], abs=1e-4)
+    # one confidence per token where the decoder gives them (greedy), the same from the checkpoint and the export
+    detailed = onnx_model.run_detailed(batch, widths)
+    assert [(i, c) for i, c, _ in detailed] == got
+    with torch.inference_mode():
+        arrays, lengths = model.decoder_inputs(model(torch.from_numpy(batch), torch.from_numpy(widths)))
+        from_torch = model.output_decoder.token_confidences([np.asarray(a) for a in arrays], lengths, expected)
+    assert any(t is not None for _, _, t in detailed)
+    for (ids, _, tokens), mine in zip(detailed, from_torch):
+        assert (tokens is None) == (mine is None)
+        if tokens is not None:
+            assert len(tokens) == len(ids) and all(0 <= t <= 1 for t in tokens)
+            assert tokens == pytest.approx(mine, abs=1e-4)
     # and through the Recognizer (sorted batches of its own)
     assert [t for t, _ in Recognizer(path, threads=1, batch_size=3).predict_ids(images)] == [t for t, _ in expected]
     # beam search: from the exported outputs where the decoder can, else the Recognizer says to use the checkpoint
@@ -134,3 +146,4 @@ def test_model_decode_applies_the_same_rules(lines):
         model.decode(out, method="beam", lm=lambda p, t: 0.0)
     with pytest.raises(AksarError, match="viterbi"):
         _tiny("char_small").decode({"logits": torch.zeros(1, 5)}, method="viterbi")
+

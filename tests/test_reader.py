@@ -200,7 +200,10 @@ def test_reader_reads_a_clean_page(reader, khmer_lines):
         for w in line.words:
             wx0, wy0, wx1, wy1 = bbox(w.polygon)
             assert x0 - 1 <= wx0 < wx1 <= x1 + 1 and y0 - 1 <= wy0 < wy1 <= y1 + 1
-        assert 0 <= line.confidence <= 1 and line.char_confidences is None
+        assert 0 <= line.confidence <= 1
+        cc = line.char_confidences  # greedy CTC: one per character, the line's confidence between them
+        assert cc is not None and len(cc) == len(line.text) and all(0 <= c <= 1 for c in cc)
+        assert min(cc) - 1e-6 <= line.confidence <= max(cc) + 1e-6
 
 
 def test_reader_reads_two_columns_in_order(reader, khmer_lines):
@@ -273,3 +276,13 @@ def test_overlapping_pieces_of_a_line_merge_and_nothing_else_does():
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((62, 639, 422, 449), abs=1)
     assert merged[0].score == pytest.approx(0.7)
     assert [m.polygon.tolist() for m in merged[1:]] == [d.polygon.tolist() for d in stacked + apart + tall]
+
+
+def test_char_confidences_follow_the_final_text(recognizer):
+    cs = recognizer.charset
+    ids = [cs.index("ក"), cs.index("ា"), cs.index("ខ")]
+    assert recognizer.char_confidences(ids, [0.9, 0.5, 0.7], "កាខ") == (0.9, 0.5, 0.7)
+    assert recognizer.char_confidences(ids, [0.9, 0.5, 0.7], "កខ") == (0.9, 0.7)        # a mark dropped
+    assert recognizer.char_confidences(ids, [0.9, 0.5, 0.7], "កាខ។") == pytest.approx((0.9, 0.5, 0.7, 0.7))
+    assert recognizer.char_confidences(ids, None, "កាខ") is None                          # none given
+    assert recognizer.char_confidences(ids, [0.9], "កាខ") is None                         # not one per token

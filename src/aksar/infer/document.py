@@ -9,7 +9,7 @@ Geometry is kept twice, as docTR users and page-format writers each need it:
 ``Document.to_dict()`` is the JSON that ``aksar ocr --format json`` writes and ``aksar serve`` returns;
 ``Document.from_dict`` reads it back (a round trip is lossless for every field listed here).
 Confidences are in [0, 1]. ``Line.char_confidences`` holds one value per character of ``Line.text``
-where the recognizer gives them (CTC models), else it is None.
+where the recognizer gives them (greedy decoding), else it is None.
 """
 from __future__ import annotations
 

@@ -178,6 +178,14 @@ class OnnxModel:
         return self.info.decoder.decode_export(self.forward(batch, widths), widths, self.info.width_stride,
                                                method, beam_width, lm)
 
+    def run_detailed(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
+                     lm: LMScorer | None = None) -> list[tuple[list[int], float, list[float] | None]]:
+        """As :meth:`run`, with one confidence per decoded token where the outputs give them (else None)."""
+        outputs, dec = self.forward(batch, widths), self.info.decoder
+        decoded = dec.decode_export(outputs, widths, self.info.width_stride, method, beam_width, lm)
+        tokens = dec.token_confidences_export(outputs, widths, self.info.width_stride, decoded)
+        return [(ids, conf, tok) for (ids, conf), tok in zip(decoded, tokens)]
+
 
 __all__ = [
     "ModelInfo", "OnnxModel", "decode_outputs", "info_from_metadata", "INPUT_NAME", "WIDTHS_NAME",

@@ -12,7 +12,8 @@ width-sorted batches (a line reads the same alone or in any batch), lines go int
 blocks (:mod:`aksar.infer.reading_order`), and words get boxes estimated along the line in proportion
 to their characters (the recognizer gives no character positions). Lines that read as nothing are
 dropped and counted in ``Reader.stats["empty_lines"]``.
-``Line.char_confidences`` is left None (the recognizer returns one confidence per line).
+``Line.char_confidences``: one per character where the recognizer gives them (greedy CTC: the best path's
+probability at each character's first frame), else None (a beam search's result, or text changed by a repair).
 """
 from __future__ import annotations
 
@@ -41,9 +42,10 @@ def check_deadline(deadline: float | None, stage: str) -> None:
         raise ReadTimeout(f"reading stopped at the deadline ({stage})")
 
 
-def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]]]]:
+def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]], int]]:
     """Words of ``text`` (split on spaces) with boxes along the line ``quad`` (reading-order corners),
-    each spanning the line's share of its characters (spaces included in the count)."""
+    each spanning the line's share of its characters (spaces included in the count), and where each starts
+    in ``text``."""
     n = max(len(text), 1)
     tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
     out, pos = [], 0
@@ -54,7 +56,7 @@ def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]]
             continue
         f0, f1 = start / n, end / n
         poly = [tl + (tr - tl) * f0, tl + (tr - tl) * f1, bl + (br - bl) * f1, bl + (br - bl) * f0]
-        out.append((word, [[round(float(x), 1), round(float(y), 1)] for x, y in poly]))
+        out.append((word, [[round(float(x), 1), round(float(y), 1)] for x, y in poly], start))
     return out
 
 
@@ -168,9 +170,12 @@ class Reader:
             if not pred.text.strip():
                 self.stats["empty_lines"] += 1
                 continue
-            words = [Word(w, pred.confidence, poly) for w, poly in word_boxes(pred.text, crop.quad)]
+            chars = None if pred.char_confidences is None else list(pred.char_confidences)
+            words = [Word(w, pred.confidence if chars is None else float(np.mean(chars[at:at + len(w)])), poly)
+                     for w, poly, at in word_boxes(pred.text, crop.quad)]
             lines.append(Line(polygon=_quad_list(crop.quad), text=pred.text, confidence=pred.confidence,
-                              det_score=float(det.score), words=words, repaired=pred.repaired))
+                              det_score=float(det.score), words=words, char_confidences=chars,
+                              repaired=pred.repaired))
         boxes = upright_boxes([np.asarray(ln.polygon) for ln in lines])
         order = order_boxes(boxes)
         ordered = [lines[i] for i in order]

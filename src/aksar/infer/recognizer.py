@@ -47,6 +47,7 @@ class Prediction:
     text: str
     confidence: float
     repaired: bool = False  # marks were dropped or moved to make the decoded text valid orthography
+    char_confidences: tuple[float, ...] | None = None  # one per character of text (greedy CTC, attention, char)
 
 
 def is_onnx_file(path: Path) -> bool:
@@ -77,12 +78,16 @@ class _TorchModel:
                               width_stride=int(getattr(self.model, "width_stride", 4)),
                               pad_margin=int(self.model.pad_margin), extra=loaded.info)
 
-    def run(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-            lm: LMScorer | None = None) -> list[tuple[list[int], float]]:
+    def run_detailed(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
+                     lm: LMScorer | None = None) -> list[tuple[list[int], float, list[float] | None]]:
+        """(ids, confidence, one confidence per token or None) of each line, as ``OnnxModel.run_detailed``."""
         torch = self.torch
         with torch.inference_mode():
             out = self.model(torch.from_numpy(batch).to(self.device), torch.from_numpy(widths).to(self.device))
-            return self.model.decode(out, method=method, beam_width=beam_width, lm=lm)
+            decoded = self.model.decode(out, method=method, beam_width=beam_width, lm=lm)
+            arrays, lengths = self.model.decoder_inputs(out)
+            tokens = self.model.output_decoder.token_confidences([np.asarray(a) for a in arrays], lengths, decoded)
+        return [(ids, conf, tok) for (ids, conf), tok in zip(decoded, tokens)]
 
 
 class Recognizer:
@@ -181,16 +186,42 @@ class Recognizer:
         for start in range(0, len(order), bs):
             yield order[start:start + bs]
 
+    def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None,
+                    ) -> list[tuple[list[int], float, list[float] | None]]:
+        arrays = [self._as_array(img, f"image {i}") for i, img in enumerate(images)]
+        out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(arrays)
+        for idx in self.batches(arrays, batch_size):
+            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
+            for i, res in zip(idx, self._model.run_detailed(batch, widths, self.decoder, self.beam_width,
+                                                            self._lm_scorer)):
+                out[i] = res
+        return out  # type: ignore[return-value]
+
     def predict_ids(self, images: Sequence[ImageLike], batch_size: int | None = None,
                     ) -> list[tuple[list[int], float]]:
         """Charset ids and confidences per image (before text normalization)."""
-        arrays = [self._as_array(img, f"image {i}") for i, img in enumerate(images)]
-        out: list[tuple[list[int], float] | None] = [None] * len(arrays)
-        for idx in self.batches(arrays, batch_size):
-            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
-            for i, res in zip(idx, self._model.run(batch, widths, self.decoder, self.beam_width, self._lm_scorer)):
-                out[i] = res
-        return out  # type: ignore[return-value]
+        return [(ids, conf) for ids, conf, _ in self._decode_all(images, batch_size)]
+
+    def char_confidences(self, ids: list[int], token_confidences: list[float] | None, text: str,
+                         ) -> tuple[float, ...] | None:
+        """One confidence per character of ``text``: each decoded token's for each of its characters, carried
+        to ``text`` along the edit alignment when normalization or a repair changed the decoded string (a
+        character that no decoded one aligns with gets the mean). None when the decoder gives none."""
+        if token_confidences is None or len(token_confidences) != len(ids):
+            return None
+        raw = "".join(self.charset[i] for i in ids)
+        per_raw = [float(c) for i, c in zip(ids, token_confidences) for _ in self.charset[i]]
+        if raw == text:
+            return tuple(per_raw)
+        from rapidfuzz.distance import Levenshtein
+
+        fill = float(np.mean(per_raw)) if per_raw else 0.0
+        out = [fill] * len(text)
+        for tag, a0, a1, b0, b1 in Levenshtein.opcodes(raw, text):
+            if tag in ("equal", "replace"):
+                for k in range(min(a1 - a0, b1 - b0)):
+                    out[b0 + k] = per_raw[a0 + k]
+        return tuple(out)
 
     def text_of(self, ids: list[int]) -> tuple[str, bool]:
         """Valid-orthography text of decoded charset ids (and whether it needed a repair).
@@ -210,9 +241,9 @@ class Recognizer:
         if isinstance(images, (str, os.PathLike, np.ndarray, Image.Image)):
             images = [images]
         preds = []
-        for ids, conf in self.predict_ids(list(images), batch_size):
+        for ids, conf, tokens in self._decode_all(list(images), batch_size):
             text, repaired = self.text_of(ids)
-            preds.append(Prediction(text, float(conf), repaired))
+            preds.append(Prediction(text, float(conf), repaired, self.char_confidences(ids, tokens, text)))
         return preds
 
     def describe(self) -> dict[str, Any]:

@@ -82,9 +82,20 @@ class Decoder:
         """Decode the outputs of an exported graph run on lines of true ``widths``."""
         return self.decode(outputs, self.lengths(widths, width_stride, outputs), method, beam_width, lm)
 
+    def token_confidences_export(self, outputs: Sequence[np.ndarray], widths: np.ndarray | None, width_stride: int,
+                                 decoded: Decoded) -> list[list[float] | None]:
+        """:meth:`token_confidences` of the outputs of an exported graph run on lines of true ``widths``."""
+        arrays = [np.asarray(o) for o in outputs]
+        return self.token_confidences(arrays, self.lengths(widths, width_stride, arrays), decoded)
+
     def longest_label(self, max_length: int, max_width: int, width_stride: int) -> int:
         """The longest label a ``max_width`` line can carry (``batch_size: auto`` sizes its probe with it)."""
         return max_length
+
+    def token_confidences(self, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, decoded: Decoded,
+                          ) -> list[list[float] | None]:
+        """One confidence per decoded token of each sample, where the outputs give them (else None)."""
+        return [None] * len(decoded)
 
     def _decode(self, outputs: list[np.ndarray], lengths: np.ndarray | None, method: str, beam_width: int,
                 lm: LMScorer | None) -> Decoded:
@@ -112,6 +123,16 @@ class CTCDecoder(Decoder):
     def _decode(self, outputs, lengths, method, beam_width, lm):
         return decoding.ctc_decode_batch(outputs[0], lengths, method=method, beam_width=beam_width, lm=lm)
 
+    def token_confidences(self, outputs, lengths, decoded):
+        """The best path's probability at each token's first frame, when the decoded ids are the best path's
+        (greedy decoding; a beam result that differs from it has none)."""
+        probs = np.asarray(outputs[0])
+        out: list[list[float] | None] = []
+        for b, (ids, _) in enumerate(decoded):
+            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], None if lengths is None else int(lengths[b]))
+            out.append(probs_b if path_ids == list(ids) else None)
+        return out
+
 
 @register_decoder
 class AttentionDecoder(Decoder):
@@ -123,6 +144,12 @@ class AttentionDecoder(Decoder):
     special_classes = decoding.ATTN_OFFSET
     classes_in_output = False
     export_beam = False
+
+    def token_confidences(self, outputs, lengths, decoded):
+        """The probability of each emitted token (the ``probs`` output of the greedy decode)."""
+        rows = decoding.attention_tokens(outputs[0], outputs[1])
+        return [[float(p) for p in ps[:len(tokens)]] if tokens == list(ids) else None
+                for (tokens, ps), (ids, _) in zip(rows, decoded)]
 
     def _decode(self, outputs, lengths, method, beam_width, lm):
         if method == "beam":
@@ -143,6 +170,9 @@ class CharDecoder(Decoder):
 
     def _decode(self, outputs, lengths, method, beam_width, lm):
         return decoding.classify(outputs[0])
+
+    def token_confidences(self, outputs, lengths, decoded):
+        return [[float(conf)] for _, conf in decoded]
 
 
 __all__ = ["Decoder", "CTCDecoder", "AttentionDecoder", "CharDecoder", "DECODERS", "register_decoder",

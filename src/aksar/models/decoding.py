@@ -24,17 +24,24 @@ PAD, SOS, EOS = 0, 1, 2
 ATTN_OFFSET = 3
 
 
-def ctc_greedy(probs: np.ndarray, length: int | None = None) -> tuple[list[int], float]:
-    """Best-path decode of one ``[T, C]`` probability matrix: argmax, collapse repeats, drop blanks."""
+def ctc_best_path(probs: np.ndarray, length: int | None = None) -> tuple[list[int], list[float], float]:
+    """(ids, probability of each id's first frame, line confidence) of the best path of one ``[T, C]``
+    probability matrix: argmax, collapse repeats, drop blanks."""
     probs = np.asarray(probs)[: length if length is not None else None]
     if probs.shape[0] == 0:
-        return [], 0.0
+        return [], [], 0.0
     best = probs.argmax(-1)
     best_p = probs.max(-1)
     keep = best != CTC_BLANK
     keep[1:] &= best[1:] != best[:-1]
     ids = [int(c) - 1 for c in best[keep]]
     conf = float(best_p[keep].mean()) if keep.any() else float(best_p.mean())
+    return ids, [float(p) for p in best_p[keep]], conf
+
+
+def ctc_greedy(probs: np.ndarray, length: int | None = None) -> tuple[list[int], float]:
+    """Best-path decode of one ``[T, C]`` probability matrix: argmax, collapse repeats, drop blanks."""
+    ids, _, conf = ctc_best_path(probs, length)
     return ids, conf
 
 
@@ -147,11 +154,10 @@ def ctc_decode_batch(probs: np.ndarray, lengths: np.ndarray | None = None, metho
     return out
 
 
-def attention_ids_to_tokens(ids: np.ndarray, probs: np.ndarray) -> list[tuple[list[int], float]]:
-    """Turn greedy attention output (class ids ``[B, L]`` and their probabilities ``[B, L]``) into tokens.
-
-    Reading stops at the first EOS (included in the confidence) or PAD; SOS is skipped.
-    """
+def attention_tokens(ids: np.ndarray, probs: np.ndarray) -> list[tuple[list[int], list[float]]]:
+    """(tokens, probabilities) of each row of a greedy attention output (class ids ``[B, L]`` and their
+    probabilities ``[B, L]``): reading stops at the first EOS (its probability is listed after the tokens')
+    or PAD; SOS is skipped."""
     ids, probs = np.asarray(ids), np.asarray(probs)
     out = []
     for row, prow in zip(ids, probs):
@@ -167,8 +173,14 @@ def attention_ids_to_tokens(ids: np.ndarray, probs: np.ndarray) -> list[tuple[li
                 continue
             tokens.append(c - ATTN_OFFSET)
             ps.append(p)
-        out.append((tokens, float(np.mean(ps)) if ps else 0.0))
+        out.append((tokens, ps))
     return out
+
+
+def attention_ids_to_tokens(ids: np.ndarray, probs: np.ndarray) -> list[tuple[list[int], float]]:
+    """Turn greedy attention output into (tokens, confidence): the mean probability, EOS included
+    (:func:`attention_tokens`)."""
+    return [(tokens, float(np.mean(ps)) if ps else 0.0) for tokens, ps in attention_tokens(ids, probs)]
 
 
 def classify(probs: np.ndarray) -> list[tuple[list[int], float]]:
