@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -46,13 +46,15 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 @dataclass(frozen=True)
 class InputImage:
-    """One image to recognise: ``name`` as the user gave it (for output), ``path`` to read."""
+    """One input file: ``name`` as the user gave it (for output), ``path`` to read; ``direct``: named by the
+    user, not found in a folder or a list (callers may skip an unreadable file only when it is not direct)."""
 
     name: str
     path: Path
+    direct: bool = True
 
 
-def _read_list_file(source: str | Path, allow_outside_root: bool = False) -> list[InputImage]:
+def read_list_file(source: str | Path, allow_outside_root: bool = False) -> list[InputImage]:
     """A list file (``-``: standard input): one image path per line, optionally followed by TAB and text.
 
     Paths are relative to the list's folder (the working directory for ``-``) and must stay inside it
@@ -69,32 +71,50 @@ def _read_list_file(source: str | Path, allow_outside_root: bool = False) -> lis
         target = safe_join(root, name, allow_outside_root)
         if target is None:
             raise AksarError(outside_root_message(f"{where}:{lineno}", name, root))
-        items.append(InputImage(name, target))
+        items.append(InputImage(name, target, direct=False))
     return items
+
+
+def gather_files(inputs: Iterable[str | Path], allow_outside_root: bool = False, *,
+                 suffixes: Sequence[str] = IMAGE_SUFFIXES, list_suffixes: Sequence[str] = LIST_SUFFIXES,
+                 recursive: bool = True, at_lists: bool = False, kind: str = "image",
+                 kinds: str = "images") -> list[InputImage]:
+    """Expand command-line inputs into files, in order: files as named, folders (their files ending in
+    ``suffixes``, sorted; ``recursive`` or not), list files (names ending in ``list_suffixes``, or ``@FILE``
+    when ``at_lists``; see :func:`read_list_file`) and ``-`` (a list on standard input). ``kind`` and
+    ``kinds`` name what is looked for in the errors."""
+    out: list[InputImage] = []
+    for raw in inputs:
+        text, path = str(raw), Path(raw)
+        if text == "-":
+            out.extend(read_list_file("-", allow_outside_root))
+        elif at_lists and text.startswith("@") and not path.exists():
+            listed = Path(text[1:])
+            if not listed.is_file():
+                raise AksarError(f"{listed}: list file not found")
+            out.extend(read_list_file(listed, allow_outside_root))
+        elif path.is_dir():
+            files = path.rglob("*") if recursive else path.iterdir()
+            found = sorted(p for p in files if p.is_file() and p.suffix.lower() in suffixes)
+            if not found:
+                raise AksarError(f"{path}: folder holds no {kinds} ({', '.join(suffixes)})")
+            out.extend(InputImage(str(p), p, direct=False) for p in found)
+        elif path.suffix.lower() in list_suffixes:
+            if not path.is_file():
+                raise AksarError(f"{path}: list file not found")
+            out.extend(read_list_file(path, allow_outside_root))
+        elif path.is_file():
+            out.append(InputImage(text, path))
+        else:
+            raise AksarError(f"{path}: no such {kind}, folder or list file")
+    return out
 
 
 def gather_inputs(inputs: Iterable[str | Path], allow_outside_root: bool = False) -> list[InputImage]:
     """Expand `predict` arguments: image files, folders (images inside, sorted, recursive), list files
     and ``-`` (a list on standard input)."""
-    out: list[InputImage] = []
-    for raw in inputs:
-        path = Path(raw)
-        if str(raw) == "-":
-            out.extend(_read_list_file("-", allow_outside_root))
-        elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise AksarError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            out.extend(InputImage(str(p), p) for p in found)
-        elif path.suffix.lower() in LIST_SUFFIXES:
-            if not path.is_file():
-                raise AksarError(f"{path}: list file not found")
-            out.extend(_read_list_file(path, allow_outside_root))
-        elif path.is_file():
-            out.append(InputImage(str(raw), path))
-        else:
-            raise AksarError(f"{path}: no such image, folder or list file")
-    return out
+    return gather_files(inputs, allow_outside_root)
 
 
-__all__ = ["MAX_PIXELS", "InputImage", "check_image_size", "load_image", "gather_inputs"]
+__all__ = ["MAX_PIXELS", "InputImage", "check_image_size", "load_image", "read_list_file", "gather_files",
+           "gather_inputs", "IMAGE_SUFFIXES", "LIST_SUFFIXES"]

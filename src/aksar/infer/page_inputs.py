@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 from PIL import Image, ImageOps, ImageSequence
 
 from aksar.core.errors import AksarError
-from aksar.infer.images import IMAGE_SUFFIXES, _read_list_file
+from aksar.infer.images import IMAGE_SUFFIXES, InputImage, gather_files
 
 log = logging.getLogger(__name__)
 
@@ -52,56 +52,17 @@ class PageImage:
     dpi: float | None = None
 
 
-@dataclass(frozen=True)
-class PageSource:
-    """One input file; ``direct``: named by the user (errors stop), else found in a folder or list (skipped)."""
-
-    name: str
-    path: Path
-    direct: bool = True
-
-    @property
-    def is_pdf(self) -> bool:
-        return self.path.suffix.lower() in PDF_SUFFIXES
+PageSource = InputImage  # one input file (``direct``: named by the user; else found in a folder or list)
 
 
-def _list_entries(source: str | Path, allow_outside_root: bool) -> list[PageSource]:
-    return [PageSource(it.name, it.path, direct=False) for it in _read_list_file(source, allow_outside_root)]
-
-
-def _folder_entries(folder: Path) -> list[PageSource]:
-    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES)
-    if not found:
-        raise AksarError(f"{folder}: folder holds no images or PDFs ({', '.join(PAGE_SUFFIXES)})")
-    return [PageSource(str(p), p, direct=False) for p in found]
+def is_pdf(path: Path) -> bool:
+    return path.suffix.lower() in PDF_SUFFIXES
 
 
 def gather_page_sources(inputs: Iterable[str | os.PathLike], allow_outside_root: bool = False) -> list[PageSource]:
     """Expand inputs (files, folders, ``@lists``, list files, ``-``) into the files to read, in order."""
-    out: list[PageSource] = []
-    for raw in inputs:
-        text = str(raw)
-        if text == "-":
-            out.extend(_list_entries("-", allow_outside_root))
-            continue
-        if text.startswith("@") and not Path(text).exists():
-            listed = Path(text[1:])
-            if not listed.is_file():
-                raise AksarError(f"{listed}: list file not found")
-            out.extend(_list_entries(listed, allow_outside_root))
-            continue
-        path = Path(text)
-        if path.is_dir():
-            out.extend(_folder_entries(path))
-        elif path.suffix.lower() in PAGE_LIST_SUFFIXES:
-            if not path.is_file():
-                raise AksarError(f"{path}: list file not found")
-            out.extend(_list_entries(path, allow_outside_root))
-        elif path.is_file():
-            out.append(PageSource(text, path))
-        else:
-            raise AksarError(f"{path}: no such image, PDF, folder or list file")
-    return out
+    return gather_files(inputs, allow_outside_root, suffixes=PAGE_SUFFIXES, list_suffixes=PAGE_LIST_SUFFIXES,
+                        recursive=False, at_lists=True, kind="image, PDF", kinds="images or PDFs")
 
 
 def _image_dpi(im: Image.Image) -> float | None:
@@ -131,7 +92,7 @@ def _check_pixels(w: int, h: int, where: str, max_pixels: int) -> None:
 
 def count_source_pages(src: PageSource) -> int:
     """Pages in one file from its header (PDF page count, image frames); AksarError if unreadable."""
-    if src.is_pdf:
+    if is_pdf(src.path):
         pdf = _open_pdf(src.path)
         try:
             return len(pdf)
@@ -189,7 +150,7 @@ def source_pages(src: PageSource, dpi: float = DEFAULT_DPI, max_pixels: int = PA
     """Every page of one file, in order (AksarError naming the file when it cannot be read)."""
     if not src.path.is_file():
         raise AksarError(f"{src.path}: file not found")
-    if src.is_pdf:
+    if is_pdf(src.path):
         yield from _pdf_pages(src, dpi, max_pixels)
     else:
         yield from _image_pages(src, max_pixels)
