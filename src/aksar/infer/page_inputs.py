@@ -105,26 +105,42 @@ def count_source_pages(src: PageSource) -> int:
         raise AksarError(f"{src.path}: cannot read image ({exc})") from None
 
 
+class PageTooLarge(AksarError):
+    """A PDF page above the pixel limit at the requested dpi (:func:`rasterize_pdf` with ``shrink=False``)."""
+
+
+def rasterize_pdf(pdf, dpi: float, max_pixels: int, where: str, shrink: bool = True,
+                  grayscale: bool = False) -> Iterator[tuple[int, Image.Image, float]]:
+    """(page index, PIL image, dpi) of each page of an open pypdfium2 document, rasterized at ``dpi``. A page
+    above ``max_pixels`` at that dpi is rasterized at the highest dpi that fits (``shrink``; logged) or refused
+    with :class:`PageTooLarge`; a page that cannot be rasterized is an AksarError naming ``where``."""
+    for i in range(len(pdf)):
+        page = pdf[i]
+        try:
+            w_pt, h_pt = page.get_size()
+            page_dpi = dpi
+            w, h = round(w_pt * dpi / 72), round(h_pt * dpi / 72)
+            if w * h > max_pixels:
+                if not shrink:
+                    raise PageTooLarge(f"{where}: page {i + 1} is {w}x{h} pixels at {dpi:g} dpi; the limit is "
+                                       f"max_pixels={max_pixels}")
+                page_dpi = float(int(dpi * (max_pixels / (w * h)) ** 0.5))
+                log.warning("%s page %d: rasterized at %g dpi (at %g dpi it would exceed %d pixels)",
+                            where, i + 1, page_dpi, dpi, max_pixels)
+            try:
+                image = page.render(scale=page_dpi / 72, grayscale=grayscale).to_pil()
+            except Exception as exc:  # pdfium's own errors
+                raise AksarError(f"{where}: page {i + 1}: cannot rasterize ({exc})") from None
+        finally:
+            page.close()
+        yield i, image, page_dpi
+
+
 def _pdf_pages(src: PageSource, dpi: float, max_pixels: int) -> Iterator[PageImage]:
     pdf = _open_pdf(src.path)
     try:
-        for i in range(len(pdf)):
-            page = pdf[i]
-            try:
-                w_pt, h_pt = page.get_size()
-                page_dpi = dpi
-                pixels = (w_pt * dpi / 72) * (h_pt * dpi / 72)
-                if pixels > max_pixels:
-                    page_dpi = float(int(dpi * (max_pixels / pixels) ** 0.5))
-                    log.warning("%s page %d: rasterized at %g dpi (at %g dpi it would exceed %d pixels)",
-                                src.name, i + 1, page_dpi, dpi, max_pixels)
-                try:
-                    image = page.render(scale=page_dpi / 72).to_pil().convert("RGB")
-                except Exception as exc:
-                    raise AksarError(f"{src.path}: page {i + 1}: cannot rasterize ({exc})") from None
-            finally:
-                page.close()
-            yield PageImage(image, src.name, i, page_dpi)
+        for i, image, page_dpi in rasterize_pdf(pdf, dpi, max_pixels, src.name):
+            yield PageImage(image.convert("RGB"), src.name, i, page_dpi)
     finally:
         pdf.close()
 
@@ -208,5 +224,5 @@ class PageInputs:
             yield from self.pages_of(src)
 
 
-__all__ = ["PageImage", "PageSource", "PageInputs", "gather_page_sources", "count_source_pages", "source_pages",
+__all__ = ["PageImage", "PageSource", "PageTooLarge", "rasterize_pdf", "PageInputs", "gather_page_sources", "count_source_pages", "source_pages",
            "PAGE_SUFFIXES", "PAGE_LIST_SUFFIXES", "DEFAULT_DPI", "PAGE_MAX_PIXELS"]

@@ -77,7 +77,8 @@ def decode_upload_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
 def _pdf_pages(data: bytes, name: str, limits: UploadLimits) -> list[PageImage]:
     import pypdfium2 as pdfium
 
-    scale = limits.dpi / 72.0
+    from aksar.infer.page_inputs import PageTooLarge, rasterize_pdf
+
     with _PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(data)
@@ -89,23 +90,11 @@ def _pdf_pages(data: bytes, name: str, limits: UploadLimits) -> list[PageImage]:
                 raise UploadRejected(422, f"{name}: PDF without pages")
             if n > limits.max_pages:
                 raise UploadRejected(413, f"{name}: PDF of {n} pages; the limit is max_pages={limits.max_pages}")
-            pages = []
-            for i in range(n):
-                page = pdf[i]
-                try:
-                    w_pt, h_pt = page.get_size()
-                    w, h = round(w_pt * scale), round(h_pt * scale)
-                    if w * h > limits.max_pixels:
-                        raise UploadRejected(413, f"{name}: page {i + 1} is {w}x{h} pixels at {limits.dpi:g} dpi; "
-                                                  f"the limit is max_pixels={limits.max_pixels}")
-                    bitmap = page.render(scale=scale, grayscale=True)
-                    pixels = np.array(bitmap.to_numpy(), dtype=np.uint8)
-                finally:
-                    page.close()
-                if pixels.ndim == 3:
-                    pixels = pixels[..., 0]
-                pages.append(PageImage(pixels, source_page=i, dpi=limits.dpi))
-            return pages
+            return [PageImage(np.asarray(image.convert("L"), dtype=np.uint8), source_page=i, dpi=page_dpi)
+                    for i, image, page_dpi in rasterize_pdf(pdf, limits.dpi, limits.max_pixels, name, shrink=False,
+                                                            grayscale=True)]
+        except PageTooLarge as exc:
+            raise UploadRejected(413, str(exc)) from None
         finally:
             pdf.close()
 
