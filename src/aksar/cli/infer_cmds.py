@@ -139,10 +139,9 @@ def _page_models(args: argparse.Namespace) -> tuple[str | None, str | None]:
 def _is_detector(model: str) -> bool:
     """True if ``model`` (a path or a shipped model's name) is a text-line detector."""
     from aksar.infer.det_eval import is_detector
-    from aksar.infer.zoo import resolve_model
 
     try:
-        return is_detector(resolve_model(model))
+        return is_detector(model)
     except AksarError:
         return False  # not found: the recognizer's loading names the problem
 
@@ -159,8 +158,7 @@ def _eval_pages(args: argparse.Namespace, cfg: EvalRunConfig, det: str, rec: str
     reader = Reader(det=detector, rec=recognizer)
     report = evaluate_pages(reader, args.data, script=recognizer.script, max_pages=cfg.eval.max_lines,
                             progress=args.progress, allow_outside_root=cfg.eval.allow_outside_root,
-                            models={"detector": {"path": str(det), "name": detector.name},
-                                    "recognizer": recognizer.describe()})
+                            models=reader.describe())
     out = Path(cfg.output_dir)
     write_json(report, out / "report.json")
     write_page_html(report, out / "report.html", max_pages=cfg.eval.worst)

@@ -66,6 +66,7 @@ class Detector:
             limit = int(meta.get(META_LIMIT_SIDE) or limit)
             self.stride = int(meta.get(META_STRIDE) or STRIDE)
             self.name = meta.get("aksar.model_name", "")
+            self.kind = meta.get("aksar.model_kind", "")
         else:
             import torch
 
@@ -82,6 +83,7 @@ class Detector:
             settings = path_or_model.postprocess.settings()
             self.stride = int(path_or_model.stride)
             self.name = getattr(path_or_model, "name", "")
+            self.kind = getattr(path_or_model, "kind", "")
         unknown = sorted(set(postprocess) - set(DBPostProcess().settings()))
         if unknown:
             raise AksarError(f"Detector: unknown post-processing option(s) {', '.join(unknown)}; "

@@ -251,14 +251,11 @@ def _eval_metrics(spec: str, task: str = "recognition") -> tuple[str, dict[str, 
 def _model_facts(onnx_path: str | os.PathLike, task: str) -> tuple[dict[str, Any], str | None]:
     """(the card's ``model`` section, the script the export records) of an aksar export of ``task``."""
     if task == "detection":
-        from aksar.infer.detector import META_LIMIT_SIDE, META_POSTPROCESS, META_TASK
-        from aksar.infer.onnx_model import META_NAME, open_session
+        from aksar.infer.detector import Detector
 
-        _, meta = open_session(Path(onnx_path), 1)
-        if meta.get(META_TASK) != "detection":
-            raise AksarError(f"{onnx_path}: not an aksar detection export (task {meta.get(META_TASK)!r})")
-        return {"name": meta.get(META_NAME), "kind": "db", "det_limit_side": int(meta.get(META_LIMIT_SIDE) or 960),
-                "postprocess": json.loads(meta.get(META_POSTPROCESS) or "{}")}, None
+        det = Detector(Path(onnx_path), threads=1)  # an aksar detection export (AksarError otherwise)
+        return {"name": det.name, "kind": det.kind, "det_limit_side": det.det_limit_side,
+                "postprocess": det.postprocess.settings()}, None
     from aksar.infer.onnx_model import OnnxModel
 
     info = OnnxModel(onnx_path).info  # an aksar export (AksarError otherwise)
