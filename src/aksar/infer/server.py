@@ -56,12 +56,6 @@ def load_models(cfg: ServeConfig) -> tuple[Any, Any]:
     return recognizer, Reader(det=detector, rec=recognizer)
 
 
-def recognizer_info(recognizer: Any) -> dict[str, Any]:
-    return {"name": recognizer.info.name or recognizer.path.stem, "script": recognizer.script,
-            "kind": recognizer.kind, "backend": recognizer.backend, "decoder": recognizer.decoder,
-            "lm": recognizer.lm is not None}
-
-
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, ReadTimeout)
 
@@ -94,10 +88,8 @@ def create_app(settings: ServeConfig | None = None, recognizer: Any = None, read
         recognizer, reader = load_models(cfg)
     limits = UploadLimits(max_pixels=cfg.max_pixels, max_pages=cfg.max_pages, dpi=cfg.dpi)
     page_html = resources.files("aksar.infer").joinpath("static/index.html").read_text(encoding="utf-8")
-    models: dict[str, Any] = {"recognizer": recognizer_info(recognizer), "detector": None}
-    if reader is not None:  # Reader.describe(): {"detector": ..., "recognizer": ...} as Document.models
-        described = reader.describe()
-        models.update(described if "detector" in described else {"detector": described})
+    # as Document.models records them (the detector None: /ocr is off)
+    models = reader.describe() if reader is not None else {"recognizer": recognizer.describe(), "detector": None}
     state: dict[str, Gate] = {}
 
     @asynccontextmanager
