@@ -10,14 +10,17 @@ thread) is scored on the same pages and ground truth. Prints a Markdown table fo
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from aksar.infer.det_eval import evaluate_detection
 from aksar.infer.detector import Detector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import tesseract_page, tesseract_page_tsv  # noqa: E402
 
 
 class TesseractLines:
@@ -34,16 +37,8 @@ class TesseractLines:
 
         buf = "/tmp/aksar_tess_page.png"
         Image.fromarray(image).save(buf)
-        env = dict(os.environ, OMP_THREAD_LIMIT="1")
-        out = subprocess.run(["tesseract", buf, "stdout", "-l", self.lang, "--psm", "3", "tsv"], env=env,
-                             capture_output=True, text=True, check=True).stdout
-        boxes = []
-        for row in out.splitlines()[1:]:
-            f = row.split("\t")
-            if len(f) >= 10 and f[0] == "4":
-                x, y, w, h = (float(v) for v in f[6:10])
-                boxes.append(Detection(np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32), 1.0))
-        return boxes
+        lines = tesseract_page(tesseract_page_tsv(buf, self.lang)).lines
+        return [Detection(np.asarray(line.polygon, np.float32), 1.0) for line in lines]
 
 
 def main() -> None:

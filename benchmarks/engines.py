@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from aksar.data.readers import open_dataset
+from aksar.infer.document import Block, Line, Page, box_polygon
 from aksar.infer.recognizer import Recognizer, is_onnx_file
 from aksar.text import metrics as M
 from aksar.text.normalize import fold_visual, normalize
@@ -86,6 +87,41 @@ def run_tesseract(lang: str, paths: list[Path], per_image: bool, workdir: Path) 
     return texts, time.perf_counter() - t0
 
 
+def tesseract_page_tsv(image: str | Path, lang: str) -> str:
+    """Tesseract 5's TSV output for a whole page (its own layout, ``--psm 3``), one thread."""
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    return subprocess.run(["tesseract", str(image), "stdout", "-l", lang, "--psm", "3", "tsv"], env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def tesseract_page(tsv: str, index: int = 0, source: str = "") -> Page:
+    """A Page from Tesseract's TSV: level-4 rows are lines (their boxes), level-5 rows their words, in its order."""
+    width = height = 0
+    blocks: dict[str, list[tuple[str, str, str]]] = {}
+    boxes: dict[tuple[str, str, str], list[float]] = {}
+    words: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    for row in tsv.splitlines()[1:]:
+        f = row.split("\t")
+        if len(f) < 12:
+            continue
+        level, key = f[0], (f[2], f[3], f[4])
+        x, y, w, h = (float(v) for v in f[6:10])
+        if level == "1":
+            width, height = int(w), int(h)
+        elif level == "4":
+            boxes[key] = [x, y, x + w, y + h]
+            blocks.setdefault(f[2], []).append(key)
+        elif level == "5" and f[11].strip():
+            words.setdefault(key, []).append((f[11], float(f[10]) / 100))
+
+    def line(key: tuple[str, str, str]) -> Line:
+        found = words.get(key, [])
+        conf = sum(c for _, c in found) / len(found) if found else 0.0
+        return Line(box_polygon(*boxes[key]), " ".join(t for t, _ in found), conf)
+
+    return Page(index, width, height, source, blocks=[Block.around([line(k) for k in b]) for b in blocks.values()])
+
+
 def score(preds: list[str], refs: list[str], script: str | None) -> dict:
     """CER raw / folded, each with and without spaces, and line accuracy (both sides normalized)."""
     p = [normalize(x, script) for x in preds]
@@ -101,5 +137,5 @@ def score(preds: list[str], refs: list[str], script: str | None) -> dict:
             "line_accuracy": M.line_accuracy(p, r), "line_accuracy_nospace": M.line_accuracy(nospace(p), nospace(r))}
 
 
-__all__ = ["TESSERACT_LANGS", "load_lines", "onnx_model", "run_aksar", "run_tesseract", "tesseract_version",
+__all__ = ["TESSERACT_LANGS", "tesseract_page", "tesseract_page_tsv", "load_lines", "onnx_model", "run_aksar", "run_tesseract", "tesseract_version",
            "score"]

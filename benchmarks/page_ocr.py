@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from aksar.core.io import atomic_write_json
-from aksar.infer.document import Block, Line, Page, box_polygon
+from aksar.infer.document import Page
 from aksar.infer.page_eval import evaluate_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import TESSERACT_LANGS, tesseract_version  # noqa: E402
+from engines import TESSERACT_LANGS, tesseract_page, tesseract_page_tsv, tesseract_version  # noqa: E402
 
 
 class TesseractPages:
@@ -49,38 +47,7 @@ class TesseractPages:
         self.lang = lang
 
     def read_page(self, image: str, index: int = 0, source: str = "") -> Page:
-        env = dict(os.environ, OMP_THREAD_LIMIT="1")
-        tsv = subprocess.run(["tesseract", str(image), "stdout", "-l", self.lang, "tsv"], env=env,
-                             capture_output=True, text=True, check=True).stdout
-        return tesseract_page(tsv, index, source or str(image))
-
-
-def tesseract_page(tsv: str, index: int = 0, source: str = "") -> Page:
-    """A Page from Tesseract's TSV: level-4 rows are lines (their boxes), level-5 rows their words, in its order."""
-    width = height = 0
-    blocks: dict[str, list[tuple[str, str, str]]] = {}
-    boxes: dict[tuple[str, str, str], list[float]] = {}
-    words: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
-    for row in tsv.splitlines()[1:]:
-        f = row.split("\t")
-        if len(f) < 12:
-            continue
-        level, key = f[0], (f[2], f[3], f[4])
-        x, y, w, h = (float(v) for v in f[6:10])
-        if level == "1":
-            width, height = int(w), int(h)
-        elif level == "4":
-            boxes[key] = [x, y, x + w, y + h]
-            blocks.setdefault(f[2], []).append(key)
-        elif level == "5" and f[11].strip():
-            words.setdefault(key, []).append((f[11], float(f[10]) / 100))
-
-    def line(key: tuple[str, str, str]) -> Line:
-        found = words.get(key, [])
-        conf = sum(c for _, c in found) / len(found) if found else 0.0
-        return Line(box_polygon(*boxes[key]), " ".join(t for t, _ in found), conf)
-
-    return Page(index, width, height, source, blocks=[Block.around([line(k) for k in b]) for b in blocks.values()])
+        return tesseract_page(tesseract_page_tsv(image, self.lang), index, source or str(image))
 
 
 def aksar_reader(det: str, rec: str, first_page: str, lm: str | None = None) -> Any:
