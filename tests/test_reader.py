@@ -286,3 +286,20 @@ def test_char_confidences_follow_the_final_text(recognizer):
     assert recognizer.char_confidences(ids, [0.9, 0.5, 0.7], "កាខ។") == pytest.approx((0.9, 0.5, 0.7, 0.7))
     assert recognizer.char_confidences(ids, None, "កាខ") is None                          # none given
     assert recognizer.char_confidences(ids, [0.9], "កាខ") is None                         # not one per token
+
+
+def test_a_page_above_the_pixel_limit_is_refused_as_a_page(det_model, tmp_path):
+    """Reader and Detector check pages with the page limit and say "page", never "crop the line"."""
+    from aksar.infer.detector import Detector
+    from aksar.infer.reader import Reader
+
+    small = Reader(det=det_model, rec="khmer", threads=1, max_pixels=100_000)
+    page = np.full((400, 300), 255, np.uint8)  # 120,000 pixels
+    Image.fromarray(page).save(tmp_path / "page.png")
+    for image in (tmp_path / "page.png", page, Image.fromarray(page).convert("RGBA")):
+        with pytest.raises(AksarError, match=r"(too large|above the limit of 100000 pixels) for a page") as err:
+            small.read_page(image, source="scan")
+        assert "crop the line" not in str(err.value)
+    assert small.read_page(page[:300]).lines == []          # 90,000 pixels: read (blank, no lines)
+    with pytest.raises(AksarError, match="empty image"):
+        Detector(det_model).detect_page(page[:0])

@@ -26,8 +26,7 @@ from PIL import Image
 
 from aksar.core.errors import AksarError
 from aksar.data.det_dataset import STRIDE, detection_size, resize_for_detection
-from aksar.data.preprocess import to_gray
-from aksar.infer.images import load_image
+from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.models.det_postprocess import DBPostProcess, Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -35,12 +34,6 @@ META_POSTPROCESS = "aksar.det_postprocess"  # JSON DBPostProcess settings
 META_TASK = "aksar.task"                    # "detection" for detector exports
 META_STRIDE = "aksar.stride"                # input sides must be multiples of this
 META_LIMIT_SIDE = "aksar.det_limit_side"    # the default long-side limit
-
-
-def _page(image: ImageLike, where: str) -> np.ndarray:
-    if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
-    return to_gray(image, where)
 
 
 class Detector:
@@ -113,7 +106,7 @@ class Detector:
 
     def detect_page(self, image: ImageLike) -> list[Detection]:
         """One page (path, array or PIL image) -> its text lines in reading order."""
-        gray = _page(image, "page")
+        gray = as_gray(image, "page", PAGE_MAX_PIXELS, kind="page")
         batch = resize_for_detection(gray, self.det_limit_side, self.stride)
         return self.postprocess.post(self.prob_map(batch), [gray.shape[:2]])[0]
 

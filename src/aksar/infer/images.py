@@ -6,30 +6,35 @@ decompression bomb; the limit is the dataset readers' ``MAX_PIXELS``, changeable
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from aksar.core.errors import AksarError
 from aksar.data.files import MAX_PIXELS, BadImage, decode_image, outside_root_message, read_list, safe_join
+from aksar.data.preprocess import to_gray
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 LIST_SUFFIXES = (".tsv", ".txt", ".list", ".lst")
+PAGE_MAX_PIXELS = 100_000_000  # A0 at 300 dpi is 140 Mpx: a page image beyond this is a mistake or a bomb
 
 
-def check_image_size(shape: tuple[int, ...], where: str, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse empty images and images with more than ``max_pixels`` pixels."""
+def check_image_size(shape: tuple[int, ...], where: str, max_pixels: int = MAX_PIXELS, kind: str = "text line") -> None:
+    """Refuse empty images and images with more than ``max_pixels`` pixels (``kind``: what the image should be)."""
     h, w = int(shape[0]), int(shape[1]) if len(shape) > 1 else 0
     if h == 0 or w == 0:
         raise AksarError(f"{where}: empty image ({h}x{w} pixels)")
     if h * w > max_pixels:
+        hint = "crop the line first, or raise max_pixels" if kind == "text line" else "raise max_pixels"
         raise AksarError(f"{where}: image of {w}x{h} = {h * w} pixels is above the limit of {max_pixels} "
-                         "pixels for a text line (crop the line first, or raise max_pixels)")
+                         f"pixels for a {kind} ({hint})")
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, kind: str = "text line") -> np.ndarray:
     """Read an image file as uint8 HxW grayscale; AksarError naming the file when it cannot be used."""
     path = Path(path)
     if not path.is_file():
@@ -38,10 +43,24 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         img = decode_image(path, max_pixels)
     except BadImage as exc:
         if exc.reason == "too_large_image":
-            raise AksarError(f"{path}: image too large for a text line ({exc}); crop the line first") from None
+            hint = "; crop the line first" if kind == "text line" else ""
+            raise AksarError(f"{path}: image too large for a {kind} ({exc}){hint}") from None
         raise AksarError(f"{path}: cannot read image ({exc})") from None
-    check_image_size(img.shape, str(path), max_pixels)
+    check_image_size(img.shape, str(path), max_pixels, kind)
     return img
+
+
+def as_gray(image: "str | os.PathLike | Image.Image | np.ndarray", where: str, max_pixels: int = MAX_PIXELS,
+            kind: str = "text line") -> np.ndarray:
+    """A path, PIL image or array as uint8 HxW grayscale (``to_gray``), refused when empty or above
+    ``max_pixels`` (checked before a PIL image is decoded); the one input check of lines and pages."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, max_pixels, kind)
+    if isinstance(image, Image.Image):
+        check_image_size((image.height, image.width), where, max_pixels, kind)
+    gray = to_gray(image, where)
+    check_image_size(gray.shape, where, max_pixels, kind)
+    return gray
 
 
 @dataclass(frozen=True)
@@ -116,5 +135,5 @@ def gather_inputs(inputs: Iterable[str | Path], allow_outside_root: bool = False
     return gather_files(inputs, allow_outside_root)
 
 
-__all__ = ["MAX_PIXELS", "InputImage", "check_image_size", "load_image", "read_list_file", "gather_files",
+__all__ = ["MAX_PIXELS", "PAGE_MAX_PIXELS", "InputImage", "check_image_size", "load_image", "as_gray", "read_list_file", "gather_files",
            "gather_inputs", "IMAGE_SUFFIXES", "LIST_SUFFIXES"]

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 from PIL import Image, ImageOps, ImageSequence
 
 from aksar.core.errors import AksarError
-from aksar.infer.images import IMAGE_SUFFIXES, InputImage, gather_files
+from aksar.infer.images import IMAGE_SUFFIXES, PAGE_MAX_PIXELS, InputImage, gather_files
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ PDF_SUFFIXES = (".pdf",)
 PAGE_SUFFIXES = tuple(IMAGE_SUFFIXES) + PDF_SUFFIXES
 PAGE_LIST_SUFFIXES = (".txt", ".lst", ".list")
 DEFAULT_DPI = 300.0
-PAGE_MAX_PIXELS = 100_000_000  # A0 at 300 dpi is 140 Mpx: a page image beyond this is a mistake or a bomb
 
 
 @dataclass

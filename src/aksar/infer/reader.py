@@ -29,7 +29,8 @@ from aksar.data.preprocess import to_gray
 from aksar.infer.config import InferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
-from aksar.infer.page_inputs import DEFAULT_DPI, PAGE_MAX_PIXELS, PageImage, PageInputs
+from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
+from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
 from aksar.infer.reading_order import group_blocks, order_boxes, split_line_groups, upright_boxes
 from aksar.models.det_postprocess import Detection
 
@@ -141,24 +142,13 @@ class Reader:
         return {"detector": self.detector.describe(), "recognizer": self.recognizer.describe()}
 
     # -- one page ------------------------------------------------------------------------------------
-    def _gray(self, image: ImageLike, where: str) -> np.ndarray:
-        if isinstance(image, (str, os.PathLike)):
-            from aksar.infer.images import load_image
-
-            return load_image(image, self.max_pixels)
-        if isinstance(image, Image.Image):
-            image = image.convert("RGB") if image.mode not in ("L", "RGB") else image
-        gray = to_gray(image, where)
-        h, w = gray.shape[:2]
-        if h == 0 or w == 0 or h * w > self.max_pixels:
-            raise AksarError(f"{where}: page of {w}x{h} pixels is empty or above the limit of {self.max_pixels}")
-        return gray
-
     def read_page(self, image: ImageLike, index: int = 0, source: str = "", source_page: int = 0,
                   dpi: float | None = None, deadline: float | None = None) -> Page:
         """One page image -> its Page (``deadline``: a ``time.monotonic()`` after which it stops with an error)."""
         check_deadline(deadline, "before detection")
-        gray = self._gray(image, source or f"page {index}")
+        if isinstance(image, Image.Image) and image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")  # a page's alpha is not ink (PDF renders, screenshots)
+        gray = as_gray(image, source or f"page {index}", self.max_pixels, kind="page")
         height, width = gray.shape[:2]
         detections = merge_split_lines(self.detector.detect_page(gray))
         check_deadline(deadline, "after detection")

@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 
 from aksar.core.errors import AksarError
-from aksar.data.preprocess import to_array_batch, to_gray, target_width
+from aksar.data.preprocess import to_array_batch, target_width
 from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, SHIPPED_LM, InferConfig
-from aksar.infer.images import MAX_PIXELS, check_image_size, load_image
+from aksar.infer.images import MAX_PIXELS, as_gray
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
 from aksar.infer.zoo import resolve_model, shipped_lm
 from aksar.models.decoding import LMScorer
@@ -169,15 +169,6 @@ class Recognizer:
         return self.info.kind
 
     # -- prediction ----------------------------------------------------------------------------------
-    def _as_array(self, image: ImageLike, where: str) -> np.ndarray:
-        if isinstance(image, (str, os.PathLike)):
-            return load_image(image, self.max_pixels)
-        if isinstance(image, Image.Image):
-            check_image_size((image.height, image.width), where, self.max_pixels)
-        arr = to_gray(image, where)
-        check_image_size(arr.shape, where, self.max_pixels)
-        return arr
-
     def batches(self, arrays: Sequence[np.ndarray], batch_size: int | None = None) -> Iterable[list[int]]:
         """Indices of ``arrays`` grouped into batches of similar width (the order every back end uses)."""
         cfg = self.preprocess
@@ -188,7 +179,7 @@ class Recognizer:
 
     def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None,
                     ) -> list[tuple[list[int], float, list[float] | None]]:
-        arrays = [self._as_array(img, f"image {i}") for i, img in enumerate(images)]
+        arrays = [as_gray(img, f"image {i}", self.max_pixels) for i, img in enumerate(images)]
         out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(arrays)
         for idx in self.batches(arrays, batch_size):
             batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
