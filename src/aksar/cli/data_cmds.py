@@ -45,6 +45,8 @@ GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free 
     "shard": "render only indices with index % N == i (split one job over machines)",
     "overwrite": "start again: delete the files generate wrote in --output-dir (only those), also when the "
                  "folder holds other files or output made with other settings",
+    "format": "files: OUT/{split}/{images,labels}/; webdataset: OUT/{split}/{split}_NNNNNN.tar shards + index.json",
+    "shard_size": "webdataset: samples per tar shard", "image_format": "webdataset: image encoding in the shards",
 }
 PAGES_HELP = {  # PagesConfig (aksar.data.pages)
     "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,page,det_labels.txt} go",
@@ -66,13 +68,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     from aksar.data.generate import SPLITS, GenerateConfig
     from aksar.data.pages import PagesConfig
     from aksar.data.valset import ValsetConfig
+    from aksar.data.wds_write import IMAGE_FORMATS
 
     p = sub.add_parser("generate", help="pre-generate synthetic line images (resumable, shardable)",
                        description="Render corpus splits to OUT/{split}/{images,labels}/ with metadata. "
                                    "Deterministic and resumable: rerun the same command to finish a "
                                    "stopped job.")
-    add_config(p, GenerateConfig, helps=GENERATE_HELP, choices={"splits": SPLITS}, metavars={"shard": "i/N"},
-               formats=("text", "json"))
+    # --format is the dataset layout here; the summary is text, or JSON with --json
+    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"},
+               choices={"splits": SPLITS, "format": ("files", "webdataset"), "image_format": IMAGE_FORMATS})
+    p.add_argument("--json", dest="output_format", action="store_const", const="json", default="text",
+                   help="print the summary (or --stats) as JSON")
     p.add_argument("--stats", action="store_true", help="only print statistics of what exists in --output-dir")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
@@ -134,14 +140,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     cfg = _resolve_with_synth(args)
     if args.stats:
         stats = dataset_stats(cfg.output_dir)
-        _print(stats, args.format, format_stats(stats))
+        _print(stats, args.output_format, format_stats(stats))
         return 0
     result = generate(cfg)
     head = (f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
             f"in {result['elapsed_s']} s ({result['images_per_s']} images/s)")
-    lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs",
+    lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs"
+                         + (f" in {i['shards']} tar shards" if "shards" in i else ""),
                          lambda i: f"unrenderable {i['skipped_unrenderable']}")
-    _print(result, args.format, "\n".join(lines))
+    _print(result, args.output_format, "\n".join(lines))
     return 0
 
 
