@@ -198,7 +198,8 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
                       persistent_workers: bool | None = None, prefetch_factor: int | None = None):
     """A training DataLoader for an ``OnTheFlyDataset`` or any reader dataset.
 
-    On-the-fly: ``EpochSampler`` keys batched by ``torch.utils.data.BatchSampler``. Reader datasets
+    On-the-fly: ``EpochSampler`` keys batched by ``torch.utils.data.BatchSampler``. Tar shards
+    (``ShardStream``): a ``ShardLoader`` (whole shards per rank and worker, see ``aksar.data.webdataset``). Reader datasets
     (pre-generated, labels.tsv, LMDB): ``WidthBucketBatchSampler`` over ``dataset.widths(cfg)``.
     Workers: ``num_workers`` processes, ``persistent_workers`` (default: when workers > 0; safe because
     the epoch travels in the keys), ``pin_memory`` (default: when CUDA is available).
@@ -209,8 +210,15 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
 
     from aksar.data.collate import Collate, WidthBucketBatchSampler
     from aksar.data.preprocess import PreprocessConfig
+    from aksar.data.webdataset import ShardLoader, ShardStream
 
     cfg = preprocess_cfg or PreprocessConfig()
+    if pin_memory is None:
+        pin_memory = torch.cuda.is_available()
+    if isinstance(dataset, ShardStream):
+        return ShardLoader(dataset, batch_size, Collate(cfg), num_workers=num_workers, rank=rank,
+                           world_size=world_size, seed=seed, pin_memory=pin_memory,
+                           worker_init_fn=_worker_init if num_workers > 0 else None, prefetch_factor=prefetch_factor)
     if isinstance(dataset, OnTheFlyDataset):
         sampler = EpochSampler(len(dataset), epoch=epoch, rank=rank, world_size=world_size,
                                start=start_batch * batch_size, shuffle=False, seed=seed)
@@ -220,8 +228,6 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
                                                 drop_last=drop_last, rank=rank, world_size=world_size,
                                                 epoch=epoch)
         batch_sampler.set_epoch(epoch, start_batch)
-    if pin_memory is None:
-        pin_memory = torch.cuda.is_available()
     if persistent_workers is None:
         persistent_workers = num_workers > 0
     kwargs: dict[str, Any] = {}
