@@ -10,6 +10,7 @@ and consecutive epochs see different lines.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -24,6 +25,28 @@ from aksar.core.rng import rng_for, weighted_choice
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # texts tried per key when the synthesizer cannot render one (counted)
+SAMPLE_JOURNAL_ENV = "AKSAR_SAMPLE_JOURNAL"
+_journal_files: dict[int, Any] = {}
+
+
+def journal_sample(**fields: Any) -> None:
+    """With ``AKSAR_SAMPLE_JOURNAL=DIR`` set, append one JSON line per training sample drawn to
+    ``DIR/rank{RANK}-pid{PID}.jsonl``: node (torchrun's ``GROUP_RANK``), rank, DataLoader worker and
+    ``fields`` (the key). Which rank and worker drew what, across nodes: a debugging aid, and the
+    multi-node test's evidence. Unset: nothing is written."""
+    folder = os.environ.get(SAMPLE_JOURNAL_ENV)
+    if not folder:
+        return
+    import torch.utils.data
+
+    pid = os.getpid()
+    f = _journal_files.get(pid)
+    if f is None:
+        f = _journal_files[pid] = open(Path(folder) / f"rank{os.environ.get('RANK', '0')}-pid{pid}.jsonl", "a",
+                                       buffering=1, encoding="utf-8")
+    info = torch.utils.data.get_worker_info()
+    f.write(json.dumps({"node": int(os.environ.get("GROUP_RANK", 0)), "rank": int(os.environ.get("RANK", 0)),
+                        "worker": info.id if info is not None else None, **fields}) + "\n")
 
 
 class OnTheFlyDataset:
@@ -116,6 +139,7 @@ class OnTheFlyDataset:
                 if attempt:
                     self.counters["fallback_text"] += 1
                 self.counters[f"domain:{self.domain_for(epoch, index)}"] += 1
+                journal_sample(epoch=epoch, index=index)
                 return {
                     "image": sample.image,
                     "text": sample.text,

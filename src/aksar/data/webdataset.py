@@ -38,6 +38,7 @@ import torch
 from aksar.core.errors import AksarError
 from aksar.core.rng import rng_for
 from aksar.data.files import MAX_PIXELS, BadImage, decode_image
+from aksar.data.onthefly import journal_sample
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ class ShardStream(torch.utils.data.IterableDataset):
             if want is not None and n >= want:
                 return
             if n >= skip:
+                journal_sample(epoch=self.epoch, shard=path.name, key=key)
                 yield self._decode(path, key, parts)
 
     def _problem(self, reason: str, where: str, detail: str = "") -> None:
