@@ -37,6 +37,7 @@ def _resolve_with_synth(args: argparse.Namespace) -> Any:
     return cfg
 
 
+LAYOUTS = ("files", "webdataset")  # GenerateConfig.format
 WORKERS_HELP = "worker processes (default: one per core; 0 = render in this process)"
 GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free of CLI metadata
     "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,labels}/ go",
@@ -74,11 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Render corpus splits to OUT/{split}/{images,labels}/ with metadata. "
                                    "Deterministic and resumable: rerun the same command to finish a "
                                    "stopped job.")
-    # --format is the dataset layout here; the summary is text, or JSON with --json
-    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"},
-               choices={"splits": SPLITS, "format": ("files", "webdataset"), "image_format": IMAGE_FORMATS})
-    p.add_argument("--json", dest="output_format", action="store_const", const="json", default="text",
-                   help="print the summary (or --stats) as JSON")
+    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"}, formats=("text", "json"),
+               names={"format": "--dataset-format"},
+               choices={"splits": SPLITS, "format": LAYOUTS, "image_format": IMAGE_FORMATS})
+    out_format = next(a for a in p._actions if "--format" in a.option_strings)
+    out_format.choices = [*out_format.choices, *LAYOUTS]  # `--format webdataset`: the dataset layout
+    out_format.help = ("the summary as text or json, or the dataset layout: files or webdataset (the same as "
+                       "--dataset-format; --dataset-format webdataset --json for both) (default: text)")
     p.add_argument("--stats", action="store_true", help="only print statistics of what exists in --output-dir")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
@@ -137,10 +140,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from aksar.data.generate import generate
     from aksar.data.stats import dataset_stats, format_stats
 
+    if args.format in LAYOUTS:  # --format webdataset: the layout (--json still picks JSON output)
+        args.override.append(f"format={args.format}")
+        args.format = "text"
     cfg = _resolve_with_synth(args)
     if args.stats:
         stats = dataset_stats(cfg.output_dir)
-        _print(stats, args.output_format, format_stats(stats))
+        _print(stats, args.format, format_stats(stats))
         return 0
     result = generate(cfg)
     head = (f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
@@ -148,7 +154,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs"
                          + (f" in {i['shards']} tar shards" if "shards" in i else ""),
                          lambda i: f"unrenderable {i['skipped_unrenderable']}")
-    _print(result, args.output_format, "\n".join(lines))
+    _print(result, args.format, "\n".join(lines))
     return 0
 
 
