@@ -82,6 +82,18 @@ def test_generate_writes_webdataset_shards_byte_for_byte_and_resumes(shards, tra
         _generate(train_data["corpus"], foreign, max_lines=8)
 
 
+def test_cli_format_webdataset(run_cli, train_data, tmp_path):
+    out = tmp_path / "cli"
+    result = run_cli(["generate", "--corpus-dir", train_data["corpus"], "--output-dir", out, "--format", "webdataset",
+                      "--json", "--shard-size", "8", "--max-lines", "12", "--splits", "train", "--workers", "0"],
+                     check=True)
+    summary = json.loads(result.stdout)["splits"]["train"]
+    assert summary["shards"] == 2 and summary["total_samples"] + summary["total_skipped"] == 12
+    assert sorted(p.name for p in (out / "train").iterdir()) == [".journal", "index.json", "train_000000.tar",
+                                                                  "train_000001.tar"]
+    assert [len(list(iter_samples(out / "train" / n))) for n in ("train_000000.tar", "train_000001.tar")] == [8, 4]
+
+
 def _keys(stream: ShardStream, worker: int, workers: int) -> list[str]:
     return [item["meta"]["key"] for item in stream.worker_samples(worker, workers)]
 

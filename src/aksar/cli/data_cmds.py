@@ -38,6 +38,15 @@ def _resolve_with_synth(args: argparse.Namespace) -> Any:
 
 
 LAYOUTS = ("files", "webdataset")  # GenerateConfig.format
+class _FormatOrLayout(argparse.Action):
+    """generate's ``--format``: text/json is how the summary prints, files/webdataset the dataset layout
+    (``--format webdataset --json`` gives both)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, "layout" if value in LAYOUTS else self.dest, value)
+
+
 WORKERS_HELP = "worker processes (default: one per core; 0 = render in this process)"
 GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free of CLI metadata
     "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,labels}/ go",
@@ -75,13 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Render corpus splits to OUT/{split}/{images,labels}/ with metadata. "
                                    "Deterministic and resumable: rerun the same command to finish a "
                                    "stopped job.")
-    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"}, formats=("text", "json"),
-               names={"format": "--dataset-format"},
+    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"}, names={"format": "--dataset-format"},
                choices={"splits": SPLITS, "format": LAYOUTS, "image_format": IMAGE_FORMATS})
-    out_format = next(a for a in p._actions if "--format" in a.option_strings)
-    out_format.choices = [*out_format.choices, *LAYOUTS]  # `--format webdataset`: the dataset layout
-    out_format.help = ("the summary as text or json, or the dataset layout: files or webdataset (the same as "
-                       "--dataset-format; --dataset-format webdataset --json for both) (default: text)")
+    p.add_argument("--format", choices=("text", "json", *LAYOUTS), action=_FormatOrLayout, default="text",
+                   help="the summary as text or json, or the dataset layout: files or webdataset (the same as "
+                        "--dataset-format) (default: text)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help=argparse.SUPPRESS)
     p.add_argument("--stats", action="store_true", help="only print statistics of what exists in --output-dir")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
@@ -140,9 +148,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from aksar.data.generate import generate
     from aksar.data.stats import dataset_stats, format_stats
 
-    if args.format in LAYOUTS:  # --format webdataset: the layout (--json still picks JSON output)
-        args.override.append(f"format={args.format}")
-        args.format = "text"
+    if getattr(args, "layout", None):  # --format webdataset
+        args.override = [*args.override, f"format={args.layout}"]
     cfg = _resolve_with_synth(args)
     if args.stats:
         stats = dataset_stats(cfg.output_dir)
