@@ -68,7 +68,12 @@ def is_shard_spec(spec: str | Path) -> bool:
     if _BRACE.search(s) or s.endswith(".tar"):
         return True
     p = Path(s)
-    return p.is_dir() and ((p / INDEX_NAME).is_file() or (any(p.glob("*.tar")) and not (p / "labels").is_dir()))
+    if not p.is_dir():
+        return False
+    if (p / INDEX_NAME).is_file():
+        return True
+    other = ("data.mdb", "labels.tsv", "labels", "labels.json", "labels.txt")  # the other readers' markers
+    return not any((p / name).exists() for name in other) and any(p.glob("*.tar"))
 
 
 def _read_index(folder: Path) -> dict | None:
