@@ -50,7 +50,7 @@ def test_two_nodes_disjoint_samples_identical_weights(train_data, tmp_path):
 
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    # node 1 holds global rank 1 but local rank 0 (its device index and its DataLoader seeds come from these)
+    # node 1 holds global rank 1 but local rank 0: the data share comes from RANK, the device from LOCAL_RANK
     assert r0["env"] == {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "GROUP_RANK": "0"}
     assert r1["env"] == {"RANK": "1", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "GROUP_RANK": "1"}
     # 64 samples per epoch over 2 ranks: 4 batches of 8 per rank and epoch, 8 steps in 2 epochs
