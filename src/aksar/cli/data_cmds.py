@@ -37,6 +37,16 @@ def _resolve_with_synth(args: argparse.Namespace) -> Any:
     return cfg
 
 
+LAYOUTS = ("files", "webdataset")  # GenerateConfig.format
+class _FormatOrLayout(argparse.Action):
+    """generate's ``--format``: text/json is how the summary prints, files/webdataset the dataset layout
+    (``--format webdataset --json`` gives both)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, "layout" if value in LAYOUTS else self.dest, value)
+
+
 WORKERS_HELP = "worker processes (default: one per core; 0 = render in this process)"
 GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free of CLI metadata
     "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,labels}/ go",
@@ -45,6 +55,8 @@ GENERATE_HELP = {  # GenerateConfig (aksar.data.generate) keeps its fields free 
     "shard": "render only indices with index % N == i (split one job over machines)",
     "overwrite": "start again: delete the files generate wrote in --output-dir (only those), also when the "
                  "folder holds other files or output made with other settings",
+    "format": "files: OUT/{split}/{images,labels}/; webdataset: OUT/{split}/{split}_NNNNNN.tar shards + index.json",
+    "shard_size": "webdataset: samples per tar shard", "image_format": "webdataset: image encoding in the shards",
 }
 PAGES_HELP = {  # PagesConfig (aksar.data.pages)
     "corpus_dir": "built corpus", "output_dir": "where OUT/{split}/{images,page,det_labels.txt} go",
@@ -66,13 +78,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     from aksar.data.generate import SPLITS, GenerateConfig
     from aksar.data.pages import PagesConfig
     from aksar.data.valset import ValsetConfig
+    from aksar.data.wds_write import IMAGE_FORMATS
 
     p = sub.add_parser("generate", help="pre-generate synthetic line images (resumable, shardable)",
                        description="Render corpus splits to OUT/{split}/{images,labels}/ with metadata. "
                                    "Deterministic and resumable: rerun the same command to finish a "
                                    "stopped job.")
-    add_config(p, GenerateConfig, helps=GENERATE_HELP, choices={"splits": SPLITS}, metavars={"shard": "i/N"},
-               formats=("text", "json"))
+    add_config(p, GenerateConfig, helps=GENERATE_HELP, metavars={"shard": "i/N"}, names={"format": "--dataset-format"},
+               choices={"splits": SPLITS, "format": LAYOUTS, "image_format": IMAGE_FORMATS})
+    p.add_argument("--format", choices=("text", "json", *LAYOUTS), action=_FormatOrLayout, default="text",
+                   help="the summary as text or json, or the dataset layout: files or webdataset (the same as "
+                        "--dataset-format) (default: text)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help=argparse.SUPPRESS)
     p.add_argument("--stats", action="store_true", help="only print statistics of what exists in --output-dir")
     _add_synth_args(p)
     p.set_defaults(func=cmd_generate)
@@ -131,6 +148,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from aksar.data.generate import generate
     from aksar.data.stats import dataset_stats, format_stats
 
+    if getattr(args, "layout", None):  # --format webdataset
+        args.override = [*args.override, f"format={args.layout}"]
     cfg = _resolve_with_synth(args)
     if args.stats:
         stats = dataset_stats(cfg.output_dir)
@@ -139,7 +158,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     result = generate(cfg)
     head = (f"generated into {cfg.output_dir} with {result['workers']} worker(s): {result['rendered']} images "
             f"in {result['elapsed_s']} s ({result['images_per_s']} images/s)")
-    lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs",
+    lines = _job_summary(head, result, lambda i: f"{i['total_samples']} pairs"
+                         + (f" in {i['shards']} tar shards" if "shards" in i else ""),
                          lambda i: f"unrenderable {i['skipped_unrenderable']}")
     _print(result, args.format, "\n".join(lines))
     return 0

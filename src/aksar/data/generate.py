@@ -9,6 +9,9 @@ Layout (``output_dir``, default ``data/synthetic``)::
     {split}/metadata.json             per sample: text, font, size, image/label paths, augmentation
     {split}/.journal/*.jsonl          append-only per-run journals (what makes kill -9 resumable)
 
+``format: webdataset`` writes each split as tar shards plus ``index.json`` instead of images/labels
+(``aksar.data.wds_write``; same pixels, same resume and ownership rules, a shard is the unit of work).
+
 Index ``i`` of a split renders line ``i`` of ``corpus_dir/{split}.txt`` with
 ``rng_for(seed, "generate", split, i)`` (font, augmentation): the PNG bytes are the same on any rerun,
 with any number of workers or shards. Fonts are random for train and chosen by a stable hash of the text
@@ -42,6 +45,7 @@ from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_te
 from aksar.core.outputs import read_marker
 from aksar.data.journal import SPLITS, SplitJob, check_splits, claim_job_output, parse_shard, run_id, stem
 from aksar.data.render_pool import RenderPool, default_synth, progress, resolve_workers, synth_fonts
+from aksar.data.wds_write import IMAGE_FORMATS, INDEX_NAME, SHARD_FILES, finalize_shards, render_split_shards
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,20 @@ class GenerateConfig:
     seed: int = 42
     shard: str | None = None  # "i/N": this machine renders indices with index % N == i
     overwrite: bool = False  # start again: delete the files generate wrote (only those) in output_dir
+    format: str = "files"  # files: images/ + labels/; webdataset: tar shards (aksar.data.wds_write)
+    shard_size: int = 1000  # webdataset: samples per tar shard
+    image_format: str = "png"  # webdataset: png | jpg | webp
     synth: Any = field(default_factory=default_synth)
+
+    def __post_init__(self) -> None:
+        if self.format not in ("files", "webdataset"):
+            raise AksarError(f"--format: expected files or webdataset, got {self.format!r}")
+        if self.shard_size < 1:
+            raise AksarError(f"--shard-size must be >= 1, got {self.shard_size}")
+        if self.image_format not in IMAGE_FORMATS:
+            raise AksarError(f"--image-format: expected one of {', '.join(IMAGE_FORMATS)}, got {self.image_format!r}")
+        if self.format == "files" and self.image_format != "png":
+            raise AksarError("--image-format applies to --format webdataset only (files are PNG)")
 
 
 # ---------------------------------------------------------------- generate
@@ -74,14 +91,17 @@ def own_file(rel: str) -> bool:
         return True
     split, _, rest = rel.partition("/")
     return split in SPLITS and re.fullmatch(
-        rf"labels\.tsv|metadata\.json|\.journal/[^/]+\.jsonl|images/{split}_\d{{6}}\.png|labels/{split}_\d{{6}}\.txt",
-        rest) is not None
+        rf"labels\.tsv|metadata\.json|\.journal/[^/]+\.jsonl|images/{split}_\d{{6}}\.png|labels/{split}_\d{{6}}\.txt"
+        rf"|{split}_\d{{6}}\.tar|index\.json", rest) is not None
 
 
 def generation_settings(cfg: GenerateConfig, script: str, chash: str, fonts: list[str]) -> dict:
     """What decides the pixels and labels of an index: a resumed run must match these exactly."""
-    return {"script": script, "corpus_hash": chash, "seed": cfg.seed, "augment": cfg.augment, "fonts": fonts,
-            "render": to_dict(cfg.synth.render), "augmentation": to_dict(cfg.synth.augment)}
+    settings = {"script": script, "corpus_hash": chash, "seed": cfg.seed, "augment": cfg.augment, "fonts": fonts,
+                "render": to_dict(cfg.synth.render), "augmentation": to_dict(cfg.synth.augment)}
+    if cfg.format != "files":  # recorded only then: datasets made before the option resume as before
+        settings.update(format=cfg.format, shard_size=cfg.shard_size, image_format=cfg.image_format)
+    return settings
 
 
 def _legacy_settings(meta: dict) -> dict | None:
@@ -152,45 +172,44 @@ def generate(cfg: GenerateConfig) -> dict:
         for split in cfg.splits:
             lines = read_split(corpus_dir, split)
             n = len(lines) if cfg.max_lines is None else min(len(lines), cfg.max_lines)
-            job = SplitJob(out / split, split, n, (shard_i, shard_n), FILES, run)
-            split_dir, done, removed = job.split_dir, job.done, job.removed
-            todo = [(i, lines[i]) for i in job.todo]
             augment = cfg.augment and split == "train"
             policy = "random" if split == "train" else "hash"
+            shards = cfg.format == "webdataset"
+            units = -(-n // cfg.shard_size) if shards else n  # what the journal counts: shards or samples
+            job = SplitJob(out / split, split, units, (shard_i, shard_n), SHARD_FILES if shards else FILES, run)
+            done = _done_samples(job, n, cfg.shard_size) if shards else len(job.done)
+            todo_n = sum(min(n, (k + 1) * cfg.shard_size) - k * cfg.shard_size for k in job.todo) if shards \
+                else len(job.todo)
+            log.info("%s: %d %s for this shard, %d already done, %d samples to render (%d broken files removed)",
+                     split, len(job.mine), "tar shards" if shards else "samples", len(job.done), todo_n, job.removed)
             rendered = skipped = 0
-            log.info("%s: %d samples for this shard, %d already done, %d to render (%d broken files removed)",
-                     split, len(job.mine), len(done), len(todo), removed)
-            if todo:
-                with job.journal() as record, progress(len(todo), split) as bar:
-                    for index, result in pool.render(("generate", split), cfg.seed, policy, augment, todo):
-                        if result is None:
-                            record({"index": index, "skipped": "unrenderable", "text": lines[index]})
-                            skipped += 1
-                        else:
-                            png, meta = result
-                            s = stem(split, index)
-                            atomic_write_bytes(split_dir / "images" / f"{s}.png", png)
-                            record({"index": index, **meta})
-                            atomic_write_text(split_dir / "labels" / f"{s}.txt", meta["text"] + "\n")
-                            rendered += 1
-                        bar.update(1)
+            if todo_n:
+                with progress(todo_n, split) as bar:
+                    if shards:
+                        rendered, skipped = render_split_shards(pool, cfg, job, lines, n, augment, policy, bar)
+                    else:
+                        rendered, skipped = _render_split_files(pool, cfg, job, lines, augment, policy, bar)
             all_done, journal = job.finish()
             info: dict[str, Any] = {"lines": n, "rendered": rendered, "skipped_unrenderable": skipped,
-                                    "already_done": len(done), "removed_broken": removed,
+                                    "already_done": done, "removed_broken": job.removed,
                                     "augment": augment, "font_policy": policy}
-            if len(all_done) == n:
-                meta = _finalize_split(split_dir, split, n, journal, augment)
+            if len(all_done) == units:
+                meta = (finalize_shards(job.split_dir, split, units, journal, settings, cfg, _charset(corpus_dir))
+                        if shards else _finalize_split(job.split_dir, split, n, journal, augment))
                 info.update(complete=True, total_samples=meta["total_samples"],
                             total_skipped=meta["skipped_unrenderable"], fonts_used=meta["fonts_used"])
+                if shards:
+                    info["shards"] = units
             else:
-                info.update(complete=False, missing=n - len(all_done))
-                log.info("%s: this shard is done; %d samples of other shards missing, metadata.json is "
-                         "written when the last shard finishes", split, n - len(all_done))
+                info.update(complete=False, missing=units - len(all_done))
+                log.info("%s: this shard is done; %d %s of other shards missing, the split's index is written "
+                         "when the last shard finishes", split, units - len(all_done),
+                         "tar shards" if shards else "samples")
             totals["splits"][split] = info
             totals["rendered"] += rendered
             totals["skipped_unrenderable"] += skipped
-            totals["already_done"] += len(done)
-            totals["removed_broken"] += removed
+            totals["already_done"] += done
+            totals["removed_broken"] += job.removed
     elapsed = time.perf_counter() - t0
     _write_generation_metadata(out, cfg, settings, _split_totals(out, totals))
     totals["elapsed_s"] = round(elapsed, 3)
@@ -199,11 +218,49 @@ def generate(cfg: GenerateConfig) -> dict:
     return totals
 
 
+def _render_split_files(pool: RenderPool, cfg: GenerateConfig, job: SplitJob, lines: list[str], augment: bool,
+                        policy: str, bar: Any) -> tuple[int, int]:
+    """Render this machine's unfinished indices of a split as image and label files; (rendered, skipped)."""
+    rendered = skipped = 0
+    split_dir, split = job.split_dir, job.split
+    with job.journal() as record:
+        for index, result in pool.render(("generate", split), cfg.seed, policy, augment,
+                                         [(i, lines[i]) for i in job.todo]):
+            if result is None:
+                record({"index": index, "skipped": "unrenderable", "text": lines[index]})
+                skipped += 1
+            else:
+                png, meta = result
+                s = stem(split, index)
+                atomic_write_bytes(split_dir / "images" / f"{s}.png", png)
+                record({"index": index, **meta})
+                atomic_write_text(split_dir / "labels" / f"{s}.txt", meta["text"] + "\n")
+                rendered += 1
+            bar.update(1)
+    return rendered, skipped
+
+
+def _done_samples(job: SplitJob, n: int, size: int) -> int:
+    """Samples in the shards a previous run finished."""
+    return sum(min(n, (k + 1) * size) - k * size for k in job.done)
+
+
+def _charset(corpus_dir: Path) -> dict | None:
+    """The corpus charset's file and fingerprint (recorded in a webdataset index), if it has one."""
+    from aksar.text.charset import Charset
+
+    path = corpus_dir / "charset.txt"
+    if not path.is_file():
+        return None
+    charset = Charset.load(path)
+    return {"path": str(path), "size": len(charset), "fingerprint": charset.fingerprint()}
+
+
 def _split_totals(out: Path, totals: dict) -> dict:
     """Split totals recorded so far, updated with the splits this run completed."""
     splits = dict((read_marker(out, META_NAME) or {}).get("splits") or {})
     for split, info in totals["splits"].items():
-        if info.get("complete") and (out / split / "metadata.json").is_file():
+        if info.get("complete") and any((out / split / name).is_file() for name in ("metadata.json", INDEX_NAME)):
             splits[split] = {"total_samples": info["total_samples"], "skipped_unrenderable": info["total_skipped"],
                              "augmentation_applied": info["augment"], "font_policy": info["font_policy"],
                              "fonts_used": info["fonts_used"], "lines": info["lines"]}

@@ -10,6 +10,7 @@ and consecutive epochs see different lines.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -24,6 +25,28 @@ from aksar.core.rng import rng_for, weighted_choice
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # texts tried per key when the synthesizer cannot render one (counted)
+SAMPLE_JOURNAL_ENV = "AKSAR_SAMPLE_JOURNAL"
+_journal_files: dict[int, Any] = {}
+
+
+def journal_sample(**fields: Any) -> None:
+    """With ``AKSAR_SAMPLE_JOURNAL=DIR`` set, append one JSON line per training sample drawn to
+    ``DIR/rank{RANK}-pid{PID}.jsonl``: node (torchrun's ``GROUP_RANK``), rank, DataLoader worker and
+    ``fields`` (the key). Which rank and worker drew what, across nodes: a debugging aid, and the
+    multi-node test's evidence. Unset: nothing is written."""
+    folder = os.environ.get(SAMPLE_JOURNAL_ENV)
+    if not folder:
+        return
+    import torch.utils.data
+
+    pid = os.getpid()
+    f = _journal_files.get(pid)
+    if f is None:
+        f = _journal_files[pid] = open(Path(folder) / f"rank{os.environ.get('RANK', '0')}-pid{pid}.jsonl", "a",
+                                       buffering=1, encoding="utf-8")
+    info = torch.utils.data.get_worker_info()
+    f.write(json.dumps({"node": int(os.environ.get("GROUP_RANK", 0)), "rank": int(os.environ.get("RANK", 0)),
+                        "worker": info.id if info is not None else None, **fields}) + "\n")
 
 
 class OnTheFlyDataset:
@@ -116,6 +139,7 @@ class OnTheFlyDataset:
                 if attempt:
                     self.counters["fallback_text"] += 1
                 self.counters[f"domain:{self.domain_for(epoch, index)}"] += 1
+                journal_sample(epoch=epoch, index=index)
                 return {
                     "image": sample.image,
                     "text": sample.text,
@@ -198,7 +222,8 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
                       persistent_workers: bool | None = None, prefetch_factor: int | None = None):
     """A training DataLoader for an ``OnTheFlyDataset`` or any reader dataset.
 
-    On-the-fly: ``EpochSampler`` keys batched by ``torch.utils.data.BatchSampler``. Reader datasets
+    On-the-fly: ``EpochSampler`` keys batched by ``torch.utils.data.BatchSampler``. Tar shards
+    (``ShardStream``): a ``ShardLoader`` (whole shards per rank and worker, see ``aksar.data.webdataset``). Reader datasets
     (pre-generated, labels.tsv, LMDB): ``WidthBucketBatchSampler`` over ``dataset.widths(cfg)``.
     Workers: ``num_workers`` processes, ``persistent_workers`` (default: when workers > 0; safe because
     the epoch travels in the keys), ``pin_memory`` (default: when CUDA is available).
@@ -209,8 +234,15 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
 
     from aksar.data.collate import Collate, WidthBucketBatchSampler
     from aksar.data.preprocess import PreprocessConfig
+    from aksar.data.webdataset import ShardLoader, ShardStream
 
     cfg = preprocess_cfg or PreprocessConfig()
+    if pin_memory is None:
+        pin_memory = torch.cuda.is_available()
+    if isinstance(dataset, ShardStream):
+        return ShardLoader(dataset, batch_size, Collate(cfg), num_workers=num_workers, rank=rank,
+                           world_size=world_size, seed=seed, pin_memory=pin_memory,
+                           worker_init_fn=_worker_init if num_workers > 0 else None, prefetch_factor=prefetch_factor)
     if isinstance(dataset, OnTheFlyDataset):
         sampler = EpochSampler(len(dataset), epoch=epoch, rank=rank, world_size=world_size,
                                start=start_batch * batch_size, shuffle=False, seed=seed)
@@ -220,8 +252,6 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
                                                 drop_last=drop_last, rank=rank, world_size=world_size,
                                                 epoch=epoch)
         batch_sampler.set_epoch(epoch, start_batch)
-    if pin_memory is None:
-        pin_memory = torch.cuda.is_available()
     if persistent_workers is None:
         persistent_workers = num_workers > 0
     kwargs: dict[str, Any] = {}

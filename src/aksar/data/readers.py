@@ -341,12 +341,17 @@ def open_dataset(path: str | Path, split: str | None = None, allow_outside_root:
     - a folder with ``data.mdb``: LMDB; with ``labels.tsv``: that list (the validation set, exports);
     - a split folder of the pre-generated layout (``images/`` + ``labels/``): that split;
     - a folder with docTR ``labels.json``, trdg ``labels.txt``, or tesstrain ``*.gt.txt`` line files;
-    - a pre-generated root (``train/``, ``val/``...): give ``split`` (or open ``ROOT/SPLIT``).
+    - a pre-generated root (``train/``, ``val/``...): give ``split`` (or open ``ROOT/SPLIT``);
+    - WebDataset tar shards (a folder of ``*.tar`` / ``index.json``, ``a_{000000..000009}.tar``, one ``.tar``):
+      a ``ShardStream``, an iterable dataset for training only.
 
     ``allow_outside_root`` lets list entries name files outside the list's folder (see ``safe_join``).
     """
     from aksar.data import formats
+    from aksar.data.webdataset import ShardStream, is_shard_spec
 
+    if str(path) != "-" and is_shard_spec(path):
+        return ShardStream(path)  # a stream for training (aksar.data.webdataset), not a map-style reader
     if str(path) == "-":
         return LabelFileDataset("-", allow_outside_root=allow_outside_root)
     p = Path(path)

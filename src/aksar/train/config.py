@@ -80,7 +80,7 @@ class DataConfig:
     corpus_dir: str = "data/processed"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)  # used when the corpus is built
     charset: str | None = None  # charset file; default corpus_dir/charset.txt
-    train_dataset: str | None = None  # a dataset on disk (labels file, pregenerated dir, LMDB) instead
+    train_dataset: str | None = None  # a dataset on disk (labels file, pregenerated dir, LMDB, webdataset shards) instead
     allow_outside_root: bool = False  # dataset lists may name images outside their folder (absolute paths)
     samples_per_epoch: int = 10000  # on-the-fly samples per epoch (all ranks together)
     max_text_length: int | None = None  # on the fly: longest line in characters (None: corpus as is)
