@@ -170,3 +170,12 @@ def test_engine_is_validated_and_synthesizer_uses_the_cache():
     s = syn.synthesize(KHMER[3], np.random.default_rng(0), augment=False)
     assert s is not None and s.image.shape[0] == 32
     assert syn.renderer.glyphs.cache.stats["misses"] > 0
+
+
+def test_subpixel_phases_keep_the_ink_box():
+    font = resolve_font("Loma")
+    whole, quarter = GlyphLineRenderer("thai"), GlyphLineRenderer("thai", phases=4)
+    for text in THAI[:6]:
+        sides, diff = compare(whole.ink(text, font, 48), quarter.ink(text, font, 48))
+        assert max(sides) <= 1 and diff < 12, (text, sides, diff)
+    assert quarter.cache.stats["glyphs"] > whole.cache.stats["glyphs"]  # glyphs cached per phase

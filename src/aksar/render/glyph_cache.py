@@ -304,9 +304,15 @@ class GlyphLineRenderer:
                 pen += pos.x_advance
         x_hi = max(x_hi, (pen + 32) >> 6)
         mask = np.zeros((y_hi - y_lo, x_hi - x_lo), np.uint8)
+        right = x_lo  # every bitmap placed so far ends left of this column
         for bmp, left, top in placed:
             r, c = y_hi - top, left - x_lo
-            over(mask[r:r + bmp.shape[0], c:c + bmp.shape[1]], bmp)
+            h, w = bmp.shape
+            if left >= right:   # clear of all earlier glyphs (the usual case): a copy
+                mask[r:r + h, c:c + w] = bmp
+            else:
+                over(mask[r:r + h, c:c + w], bmp)
+            right = max(right, left + w)
         return mask, ascent - y_hi
 
 
