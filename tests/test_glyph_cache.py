@@ -129,11 +129,13 @@ def test_deterministic_picklable_and_cached():
 
 def test_cache_is_lru_bounded():
     font = resolve_font("Noto Sans Thai")
-    g = GlyphLineRenderer("thai", max_glyphs=4)
+    g = GlyphLineRenderer("thai", max_bytes=1500)
     mask, _ = g.ink("กตัญญู ฐาน", font, 32)
-    assert len(g.cache) == 4 and g.cache.evictions > 0 and mask.any()
+    stats = g.cache.stats
+    assert stats["bytes"] <= 1500 and stats["evictions"] > 0 and 0 < stats["glyphs"] < stats["misses"]
+    assert mask.any()
     with pytest.raises(ValueError):
-        GlyphCache(max_glyphs=0)
+        GlyphCache(max_bytes=0)
 
 
 @pytest.mark.parametrize("text,font", [(" ", "Khmer OS"), ("\u200b", "Noto Sans Thai"), ("ก", "Khmer OS")])

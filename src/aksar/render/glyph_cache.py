@@ -46,13 +46,13 @@ def _pixel(v: int) -> int:
 
 
 class GlyphCache:
-    """Rasterised glyphs of FreeType faces, LRU-bounded by ``max_glyphs``; ``hits``/``misses``/``evictions``
-    count its use. One FreeType face per (path, index) per process."""
+    """Rasterised glyphs of FreeType faces, least recently used dropped beyond ``max_bytes`` of bitmaps;
+    ``hits``/``misses``/``evictions`` count its use. One FreeType face per (path, index) per process."""
 
-    def __init__(self, max_glyphs: int = 16384, phases: int = 1):
-        if max_glyphs < 1 or not 1 <= phases <= 64:
-            raise ValueError(f"max_glyphs must be >= 1 and phases within 1..64, got {max_glyphs}, {phases}")
-        self.max_glyphs = max_glyphs
+    def __init__(self, max_bytes: int = 64 << 20, phases: int = 1):
+        if max_bytes < 1 or not 1 <= phases <= 64:
+            raise ValueError(f"max_bytes must be >= 1 and phases within 1..64, got {max_bytes}, {phases}")
+        self.max_bytes = max_bytes
         self.phases = phases
         self._init()
 
@@ -60,10 +60,10 @@ class GlyphCache:
         self._faces: dict[tuple[str, int], list] = {}   # (path, index) -> [freetype.Face, current size]
         self._glyphs: OrderedDict[tuple, Glyph] = OrderedDict()
         self._metrics: dict[tuple[str, int, int], tuple[int, int, int, int, int]] = {}
-        self.hits = self.misses = self.evictions = 0
+        self.hits = self.misses = self.evictions = self.nbytes = 0
 
     def __getstate__(self) -> dict:
-        return {"max_glyphs": self.max_glyphs, "phases": self.phases}
+        return {"max_bytes": self.max_bytes, "phases": self.phases}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -74,7 +74,8 @@ class GlyphCache:
 
     @property
     def stats(self) -> dict[str, int]:
-        return {"glyphs": len(self._glyphs), "hits": self.hits, "misses": self.misses, "evictions": self.evictions}
+        return {"glyphs": len(self._glyphs), "bytes": self.nbytes, "hits": self.hits, "misses": self.misses,
+                "evictions": self.evictions}
 
     def _face(self, font: FontInfo, size: int):
         """The FreeType face of ``font`` set to pixel ``size`` (Pillow's nominal size request)."""
@@ -117,8 +118,9 @@ class GlyphCache:
             return g
         self.misses += 1
         g = self._glyphs[key] = self._rasterise(font, size, gid, phase)
-        if len(self._glyphs) > self.max_glyphs:
-            self._glyphs.popitem(last=False)
+        self.nbytes += g.bitmap.nbytes
+        while self.nbytes > self.max_bytes and len(self._glyphs) > 1:
+            self.nbytes -= self._glyphs.popitem(last=False)[1].bitmap.nbytes
             self.evictions += 1
         return g
 
@@ -202,23 +204,23 @@ class GlyphLineRenderer:
     """Text -> (coverage mask, y of its top below the ascender line), composed from cached glyphs.
     Picklable; HarfBuzz and FreeType objects load lazily in each process."""
 
-    def __init__(self, script: str | None = None, max_glyphs: int = 16384, phases: int = 1):
+    def __init__(self, script: str | None = None, max_bytes: int = 64 << 20, phases: int = 1):
         self.script = script
-        self.max_glyphs = max_glyphs
+        self.max_bytes = max_bytes
         self.phases = phases
         self._init()
 
     def _init(self) -> None:
         from aksar.render.shaping import ShapingGate
 
-        self.cache = GlyphCache(self.max_glyphs, self.phases)
+        self.cache = GlyphCache(self.max_bytes, self.phases)
         self.shaper = ShapingGate(self.script)
         self._hb_fonts: dict[tuple[str, int, int], object] = {}
         self._scripts: dict[str, str] = {}
         self._foreign = None
 
     def __getstate__(self) -> dict:
-        return {"script": self.script, "max_glyphs": self.max_glyphs, "phases": self.phases}
+        return {"script": self.script, "max_bytes": self.max_bytes, "phases": self.phases}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
