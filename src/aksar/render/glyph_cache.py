@@ -282,39 +282,55 @@ class GlyphLineRenderer:
     def ink(self, text: str, font: FontInfo, size: int) -> tuple[np.ndarray, int]:
         """The line's coverage (255 = ink) and its top's offset below the ascender line, like Pillow's
         ``getmask2(text, mode="L")`` with the default "la" anchor."""
-        ascent = self.cache.metrics(font, size)[0]
+        cache = self.cache
+        ascent = cache.metrics(font, size)[0]
         hb_font = self._hb_font(font, size)
-        glyph, phases = self.cache.glyph, self.phases
+        cached, phases, hits = cache._glyphs, self.phases, 0  # noqa: SLF001 -- the hot path reads the LRU directly
         placed = []
         pen = x_lo = y_hi = x_hi = y_lo = 0   # Pillow's box always holds the pen origin and line
         for run, script in self._runs(text):
             buf = self.shaper.shaped_buffer(hb_font, run, script)
             for info, pos in zip(buf.glyph_infos, buf.glyph_positions):
                 x = pen + pos.x_offset
+                pen += pos.x_advance
                 if phases > 1:
                     q = ((x & 63) * phases + 32) >> 6
                     px, phase = (x >> 6) + q // phases, q % phases
                 else:
                     px, phase = (x + 32) >> 6, 0
-                g = glyph(font, size, info.codepoint, phase)
-                h, w = g.bitmap.shape
-                left, top = px + g.left, ((pos.y_offset + 32) >> 6) + g.top   # top: rows above the baseline
-                x_lo, x_hi = min(x_lo, left), max(x_hi, left + w)
-                y_hi, y_lo = max(y_hi, top), min(y_lo, top - h)
+                key = (font.path, font.index, size, info.codepoint, phase)
+                g = cached.get(key)
+                if g is None:
+                    g = cache.glyph(font, size, info.codepoint, phase)
+                else:
+                    hits += 1
+                    cached.move_to_end(key)
+                bmp, left, top = g
+                left += px
+                top += (pos.y_offset + 32) >> 6                  # top: rows above the baseline
+                h, w = bmp.shape
+                if left < x_lo:
+                    x_lo = left
+                if left + w > x_hi:
+                    x_hi = left + w
+                if top > y_hi:
+                    y_hi = top
+                if top - h < y_lo:
+                    y_lo = top - h
                 if h:
-                    placed.append((g.bitmap, left, top))
-                pen += pos.x_advance
+                    placed.append((bmp, left, top, h, w))
+        cache.hits += hits
         x_hi = max(x_hi, (pen + 32) >> 6)
         mask = np.zeros((y_hi - y_lo, x_hi - x_lo), np.uint8)
         right = x_lo  # every bitmap placed so far ends left of this column
-        for bmp, left, top in placed:
+        for bmp, left, top, h, w in placed:
             r, c = y_hi - top, left - x_lo
-            h, w = bmp.shape
             if left >= right:   # clear of all earlier glyphs (the usual case): a copy
                 mask[r:r + h, c:c + w] = bmp
             else:
                 over(mask[r:r + h, c:c + w], bmp)
-            right = max(right, left + w)
+            if left + w > right:
+                right = left + w
         return mask, ascent - y_hi
 
 
