@@ -4,7 +4,7 @@ Two engines draw the same pixels (``RenderConfig.engine``):
 
 - ``cache`` (default): HarfBuzz shapes the line, each glyph is rasterised once per process into an LRU cache
   and lines are composed from the cached bitmaps with numpy (``aksar.render.glyph_cache``), reproducing
-  Pillow-RAQM's output 5-10 times faster (docs/notes/glyph-cache.md);
+  Pillow-RAQM's output 5-13 times faster (docs/notes/glyph-cache.md);
 - ``raqm``: Pillow's RAQM layout lays out and rasterises the line in one call (``ImageFont.getmask2``).
 
 The line is then cropped tightly to its ink and padded. Height normalisation happens later (see ``synth``), after
