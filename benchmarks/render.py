@@ -1,11 +1,26 @@
-"""Lines/s per core: aksar's Synthesizer vs a plain Pillow-RAQM loop doing the same work, in one run.
+"""Lines/s per core: aksar vs a plain Pillow-RAQM loop on the same lines, in one run, per script.
 
-    .venv/bin/python benchmarks/render.py --script khmer --num-samples 1000
+    .venv/bin/python benchmarks/render.py                        # khmer and thai, 500 lines each
+    .venv/bin/python benchmarks/render.py --script khmer --num-samples 1000 --json out.json
+
+Rows (CPU time, time.process_time, single process; each loop runs once on the same lines after a warm-up
+on other lines of the corpus, so the glyph cache holds what a worker holds after a while, not every glyph):
+
+- plain: Pillow RAQM with the default "la" anchor: getbbox + draw, [blur, noise,] resize to height;
+- aksar Synthesizer (font choice, shaping gate, render, [augment,] resize) with no augmentation, blur+noise
+  only (the plain loop's work), and the default augmentation; each with its ratio to the plain loop doing
+  the matching work (the default augmentation is compared with the blur+noise plain loop);
+- bare LineRenderer.render of each engine (glyph cache vs RAQM), no gate and no augmentation.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
+import json
+import os
+import platform
+import sys
 import time
 
 import numpy as np
@@ -13,62 +28,151 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from aksar.core.rng import rng_for
 from aksar.render import AugmentConfig, SynthConfig, Synthesizer
-from aksar.render.renderer import RenderConfig
+from aksar.render.renderer import LineRenderer, RenderConfig
 from aksar.text.corpus import CorpusConfig, filter_lines
 from aksar.text.presets import preset_lines
+from aksar.text.scripts import get_script
 
 
-def plain_loop(lines, fonts, size, height, seed, script):
-    """Pillow RAQM: measure bbox, draw, blur, noise, resize to height."""
-    from aksar.text.scripts import get_script
-
+def plain_loop(lines, pil_fonts, height, seed, script, augment=True):
+    """Pillow RAQM: measure bbox, draw, [blur, noise,] resize to height."""
     lang = get_script(script).language
-    pil = [ImageFont.truetype(f.path, size, layout_engine=ImageFont.Layout.RAQM) for f in fonts]
     for i, text in enumerate(lines):
         rng = rng_for(seed, "plain", i)
-        font = pil[int(rng.integers(len(pil)))]
+        font = pil_fonts[int(rng.integers(len(pil_fonts)))]
         l, t, r, b = font.getbbox(text, language=lang)
         im = Image.new("L", (r - l + 8, b - t + 8), 255)
         ImageDraw.Draw(im).text((4 - l, 4 - t), text, font=font, fill=0, language=lang)
-        im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.3))))
-        a = np.asarray(im, dtype=np.float32) + rng.standard_normal((im.height, im.width), dtype=np.float32) * 8
-        im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+        if augment:
+            im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.3))))
+            a = np.asarray(im, dtype=np.float32) + rng.standard_normal((im.height, im.width), dtype=np.float32) * 8
+            im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
         im.resize((max(1, round(im.width * height / im.height)), height), Image.Resampling.BILINEAR)
 
 
-def aksar_loop(synth, lines, seed):
+def aksar_loop(synth, lines, seed, augment=True):
     for i, text in enumerate(lines):
-        synth.synthesize(text, rng_for(seed, "aksar", i))
+        synth.synthesize(text, rng_for(seed, "aksar", i), augment=augment)
+
+
+def render_loop(renderer, lines, fonts, seed):
+    for i, text in enumerate(lines):
+        font = fonts[int(rng_for(seed, "bare", i).integers(len(fonts)))]
+        try:
+            renderer.render(text, font)
+        except Exception:  # noqa: BLE001 -- a line a font cannot draw costs the same in both engines
+            pass
+
+
+def cpu(fn) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def bench_script(script: str, args) -> dict:
+    corpus = filter_lines(preset_lines(script), CorpusConfig(script=script))
+    lines = list(itertools.islice(corpus, args.n + args.warmup))
+    lines, warm = lines[:args.n], lines[args.n:] or lines[:args.warmup]
+    render = RenderConfig(height=args.height, font_size=args.size)
+    raqm = RenderConfig(height=args.height, font_size=args.size, engine="raqm")
+    default = Synthesizer(script, SynthConfig(render=render))
+    noaug = Synthesizer(script, SynthConfig(render=render))  # its own caches: no loop sees lines another ran
+    blur_noise = Synthesizer(script, SynthConfig(render=render, augment=AugmentConfig.only("blur", "noise")))
+    fonts = default.fonts
+    pil = [ImageFont.truetype(f.path, args.size, index=f.index, layout_engine=ImageFont.Layout.RAQM) for f in fonts]
+    bare = {"cache": LineRenderer(render, script), "raqm": LineRenderer(raqm, script)}
+    jobs = [  # key, label, work, baseline key
+        ("plain_bare", "plain Pillow-RAQM loop (bbox+draw, resize)",
+         lambda ls, seed: plain_loop(ls, pil, args.height, seed, script, augment=False), None),
+        ("plain", "plain Pillow-RAQM loop (bbox+draw, blur, noise, resize)",
+         lambda ls, seed: plain_loop(ls, pil, args.height, seed, script), None),
+        ("aksar_noaug", "aksar Synthesizer, no augmentation (gate included)",
+         lambda ls, seed: aksar_loop(noaug, ls, seed, augment=False), "plain_bare"),
+        ("aksar_blur_noise", "aksar Synthesizer, blur+noise only (gate included)",
+         lambda ls, seed: aksar_loop(blur_noise, ls, seed), "plain"),
+        ("aksar_default", "aksar Synthesizer, default augmentation (gate included)",
+         lambda ls, seed: aksar_loop(default, ls, seed), "plain"),
+        ("render_raqm", "bare LineRenderer.render, engine raqm (Pillow getmask2)",
+         lambda ls, seed: render_loop(bare["raqm"], ls, fonts, seed), None),
+        ("render_cache", "bare LineRenderer.render, engine cache (glyph cache)",
+         lambda ls, seed: render_loop(bare["cache"], ls, fonts, seed), "render_raqm"),
+    ]
+    caches = {"aksar_noaug": noaug.renderer, "aksar_blur_noise": blur_noise.renderer,
+              "aksar_default": default.renderer, "render_cache": bare["cache"]}
+    rows: dict[str, dict] = {}
+    for key, label, work, base in jobs:
+        work(warm, 1)
+        cache = caches[key].glyphs.cache if key in caches else None
+        before = dict(cache.stats) if cache else None
+        dt = cpu(lambda: work(lines, 0))
+        row = {"label": label, "lines": len(lines), "cpu_s": round(dt, 3), "lines_per_s": round(len(lines) / dt, 1)}
+        if cache:  # glyph lookups of the timed run answered from the cache
+            hits, misses = (cache.stats[k] - before[k] for k in ("hits", "misses"))
+            row["glyph_hit_rate"] = round(hits / max(1, hits + misses), 4)
+        if base:
+            row["baseline"] = base
+            row["ratio"] = round(row["lines_per_s"] / rows[base]["lines_per_s"], 2)
+        rows[key] = row
+    cache = default.renderer.glyphs.cache.stats
+    return {"lines": len(lines), "warmup_lines": len(warm), "fonts": len(fonts),
+            "mean_chars": round(float(np.mean([len(t) for t in lines])), 1), "rows": rows,
+            "glyph_cache": cache, "counters": dict(default.counters)}
+
+
+def machine() -> dict:
+    import PIL
+    from PIL import features
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "pillow": PIL.__version__, "pillow_freetype": features.version("freetype2"),
+            "raqm": features.version("raqm")}
+    try:
+        import freetype
+
+        info["freetype_py"] = ".".join(map(str, freetype.version()))
+    except ImportError:
+        info["freetype_py"] = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    return info
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--script", default="khmer")
-    ap.add_argument("--num-samples", dest="n", type=int, default=1000)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--script", default="khmer,thai", help="comma-separated scripts (default khmer,thai)")
+    ap.add_argument("--num-samples", dest="n", type=int, default=500)
     ap.add_argument("--n", dest="n", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
+    ap.add_argument("--warmup", type=int, default=300, help="other corpus lines each loop runs first (fonts loaded, glyphs cached)")
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--height", type=int, default=32)
+    ap.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                    help="also print the results as one JSON object (and write it to PATH if given)")
     args = ap.parse_args()
-    lines = list(itertools.islice(filter_lines(preset_lines(args.script), CorpusConfig(script=args.script)), args.n))
-    render = RenderConfig(height=args.height, font_size=args.size)
-    default = Synthesizer(args.script, SynthConfig(render=render))
-    blur_noise = Synthesizer(args.script, SynthConfig(render=render, augment=AugmentConfig.only("blur", "noise")))
-    fonts = default.fonts
-    aksar_loop(default, lines[:20], 1), aksar_loop(blur_noise, lines[:20], 1), plain_loop(lines[:20], fonts, args.size, args.height, 1, args.script)
-    rows = []
-    for name, fn in [("plain Pillow-RAQM loop (bbox+draw, blur, noise, resize)",
-                      lambda: plain_loop(lines, fonts, args.size, args.height, 0, args.script)),
-                     ("aksar Synthesizer, blur+noise only (gate included)", lambda: aksar_loop(blur_noise, lines, 0)),
-                     ("aksar Synthesizer, default augmentation (gate included)", lambda: aksar_loop(default, lines, 0))]:
-        t = time.process_time()
-        fn()
-        dt = time.process_time() - t
-        rows.append((name, len(lines) / dt))
-    print(f"script {args.script}, {len(lines)} lines, {len(fonts)} fonts, font size {args.size}, height {args.height}, "
-          "single process, CPU time")
-    for name, rate in rows:
-        print(f"  {name:<60} {rate:8.0f} lines/s per core")
-    print(f"  aksar counters: {dict(default.counters)}")
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "machine": machine(),
+              "num_samples": args.n, "font_size": args.size, "height": args.height, "timing": "process_time",
+              "scripts": {}}
+    for script in [s.strip() for s in args.script.split(",") if s.strip()]:
+        res = result["scripts"][script] = bench_script(script, args)
+        print(f"script {script}: {res['lines']} lines (mean {res['mean_chars']} chars), {res['fonts']} fonts, "
+              f"font size {args.size}, height {args.height}, single process, CPU time")
+        for row in res["rows"].values():
+            ratio = f"  x{row['ratio']:.2f} vs {row['baseline']}" if "ratio" in row else ""
+            hit = f", glyph hits {row['glyph_hit_rate']:.1%}" if "glyph_hit_rate" in row else ""
+            print(f"  {row['label']:<60} {row['lines_per_s']:8.0f} lines/s per core ({row['cpu_s']:.2f} s{hit}){ratio}")
+        print(f"  glyph cache (default Synthesizer): {res['glyph_cache']}")
+        print(f"  aksar counters: {res['counters']}")
+    if args.json is not None:
+        text = json.dumps(result, indent=2, ensure_ascii=False)
+        print(text)
+        if args.json != "-":
+            with open(args.json, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
 
 
 if __name__ == "__main__":

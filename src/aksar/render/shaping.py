@@ -97,6 +97,11 @@ class ShapingGate:
                 self._props = (buf.script, info.language)
         return self._props
 
+    @property
+    def script_tag(self) -> str | None:
+        """The ISO 15924 tag the gate shapes with (None without a script)."""
+        return self._segment_props()[0]
+
     def _hb_font(self, font: FontInfo):
         key = (font.path, font.index)
         hbf = self._hb_fonts.get(key)
@@ -122,26 +127,32 @@ class ShapingGate:
 
     def shape_positioned(self, text: str, font: FontInfo) -> list[ShapedGlyph]:
         """``text`` shaped in ``font`` with each glyph's advance and offset (font units)."""
-        buf = self._shaped_buffer(self._hb_font(font)[0], text)
+        buf = self.shaped_buffer(self._hb_font(font)[0], text)
         return [ShapedGlyph(g.codepoint, g.cluster, p.x_advance, p.x_offset, p.y_offset)
                 for g, p in zip(buf.glyph_infos, buf.glyph_positions)]
 
-    def _shaped_buffer(self, hb_font, text: str):
+    def hb_face(self, font: FontInfo):
+        """The HarfBuzz face of ``font`` (loaded once per process)."""
+        return self._hb_font(font)[0].face
+
+    def shaped_buffer(self, hb_font, text: str, script: str | None = None):
+        """``text`` shaped with ``hb_font`` (any scale), the gate's language and ``script`` (an ISO 15924
+        tag; default: the gate's script) -- the one shaping call of the gate and of the glyph-cache renderer."""
         import uharfbuzz as hb
 
         buf = hb.Buffer()
         buf.add_str(text)
-        script, language = self._segment_props()
+        own_script, language = self._segment_props()
         buf.guess_segment_properties()
-        if script:
-            buf.script = script
+        if script or own_script:
+            buf.script = script or own_script
         if language:
             buf.language = language
         hb.shape(hb_font, buf, {})
         return buf
 
     def _shape(self, hb_font, text: str) -> list[tuple[int, int]]:
-        return [(g.codepoint, g.cluster) for g in self._shaped_buffer(hb_font, text).glyph_infos]
+        return [(g.codepoint, g.cluster) for g in self.shaped_buffer(hb_font, text).glyph_infos]
 
     def _reference_hb(self):
         if self._reference is None:
