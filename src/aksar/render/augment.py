@@ -246,7 +246,7 @@ class Augmenter:
             record.append({"op": "rotation", "degrees": round(deg, 4)})
         if on["skew"]:
             shear = uniform(rng, cfg.skew.shear)
-            warp.shear(shear)     # the text leans right for shear < 0
+            warp.shear(shear)     # shear > 0 leans the text right (as italics)
             record.append({"op": "skew", "shear": round(shear, 4)})
         if on["perspective"]:
             h = warp.h

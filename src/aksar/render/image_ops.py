@@ -51,7 +51,8 @@ class Warp:
         self._then(m @ shift, nw, nh)
 
     def shear(self, shear: float) -> None:
-        """Output (x, y) samples input (x + shear*y - offset, y), the canvas widened by ceil(|shear|*h)."""
+        """Output (x, y) samples input (x + shear*y - offset, y), the canvas widened by ceil(|shear|*h);
+        shear > 0 leans the text right."""
         w, h = self.w, self.h
         extra = int(math.ceil(abs(shear) * h))
         offset = extra if shear > 0 else 0
