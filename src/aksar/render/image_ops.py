@@ -79,16 +79,31 @@ class Warp:
 
 
 def resize_bilinear(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``img`` resized to ``size`` (w, h) as Pillow's BILINEAR does: when shrinking, a Gaussian with the
-    variance of Pillow's stretched triangle filter (s^2/6 px^2, less the 1/6 that bilinear sampling adds),
-    then bilinear sampling; within ~0.6 grey levels of Pillow on average at about half its cost."""
+    """``img`` resized to ``size`` (w, h) as Pillow's BILINEAR does (antialiased when shrinking), at a
+    half to a third of its cost: Pillow's triangle of half-width s (the scale) has variance s^2/6 px^2,
+    given here by an exact k x k box average (k = s // 2, OpenCV's fast integer path), a Gaussian of
+    the variance left, then bilinear sampling (1/6); within ~0.6 grey levels of Pillow on average
+    from s = 2 up (~1.5 at s = 1.2-2)."""
     cv2 = _cv2()
     h, w = img.shape
     sx, sy = w / size[0], h / size[1]
-    if sx > 1 or sy > 1:   # sigma 0 would mean "the other one": a tiny sigma is a 1-tap kernel
-        img = cv2.GaussianBlur(img, (0, 0), sigmaX=math.sqrt(max(sx * sx - 1, 0) / 6) or 1e-3,
-                               sigmaY=math.sqrt(max(sy * sy - 1, 0) / 6) or 1e-3, borderType=cv2.BORDER_REPLICATE)
-    return cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    if sx <= 1 and sy <= 1:
+        return cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    kx, ky = max(1, int(sx / 2)), max(1, int(sy / 2))
+    if kx > 1 or ky > 1:
+        ph, pw = -h % ky, -w % kx
+        if ph or pw:
+            img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+        img = cv2.resize(img, ((w + pw) // kx, (h + ph) // ky), interpolation=cv2.INTER_AREA)
+    rx, ry = sx / kx, sy / ky                  # the scale left, in reduced pixels
+    vx = (rx * rx - 1) / 6 - (kx * kx - 1) / (12 * kx * kx)
+    vy = (ry * ry - 1) / 6 - (ky * ky - 1) / (12 * ky * ky)
+    if vx > 0.01 or vy > 0.01:                 # (a Gaussian of sigma ~0 is a 1-tap kernel)
+        img = cv2.GaussianBlur(img, (0, 0), sigmaX=math.sqrt(max(vx, 1e-6)), sigmaY=math.sqrt(max(vy, 1e-6)),
+                               borderType=cv2.BORDER_REPLICATE)
+    m = np.array([[rx, 0, (rx - 1) / 2], [0, ry, (ry - 1) / 2]])     # output pixel centre -> input
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _normal_quantiles() -> np.ndarray:
