@@ -187,3 +187,35 @@ def test_speckle_paints_each_speck_as_the_loop_did():
     for y, x, s in zip(ys, xs, sizes):
         ref[y:y + s, x:x + s] = 20
     assert rec["specks"] == n and np.array_equal(out, ref)
+
+
+def test_degrade_ops_keep_their_formulas(line):
+    """The OpenCV forms of ink, binarize and illumination give what their float formulas gave."""
+    import cv2
+    from types import SimpleNamespace
+
+    from aksar.render import degrade_ops as ops
+
+    out, rec = ops.ink(line, np.random.default_rng(0), SimpleNamespace(sigma=(0.02, 0.02), spread_p=1.0,
+                                                                      level=(0.1, 0.1)))
+    blurred = cv2.GaussianBlur(line, (0, 0), rec["sigma"]).astype(np.float32)
+    t = 0 + 255 * 0.6
+    assert np.array_equal(out, np.clip((blurred - t) * 4.0 + 127.5, 0, 255).astype(np.uint8))
+    cfg = SimpleNamespace(methods={"global": 1.0}, offset=(3.5, 3.5))
+    out, rec = ops.binarize(line, np.random.default_rng(0), cfg)
+    assert np.array_equal(out, np.where(line > rec["threshold"], 255, 0).astype(np.uint8))
+    out, _ = ops.binarize(line, np.random.default_rng(1), SimpleNamespace(methods={"dither": 1.0}))
+    rng = np.random.default_rng(1)
+    rng.random()                                    # the method's draw
+    oy, ox = (int(v) for v in rng.integers(0, 8, size=2))
+    h, w = line.shape
+    thr = np.tile(ops._BAYER8, (h // 8 + 2, w // 8 + 2))[oy:oy + h, ox:ox + w]
+    assert np.array_equal(out, np.where(line.astype(np.float32) > thr, 255, 0).astype(np.uint8))
+    out, rec = ops.illumination(line, np.random.default_rng(2), SimpleNamespace(kinds=["gradient"],
+                                                                               strength=(0.3, 0.3)))
+    rng = np.random.default_rng(2)
+    rng.integers(1)
+    a = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(a) * np.linspace(0, 1, w)[None, :] + np.sin(a) * np.linspace(0, 1, h)[:, None]
+    ref = line * (1 - 0.3 * (ramp - ramp.min()) / np.ptp(ramp))
+    assert np.abs(out - ref).max() <= 0.51 and rec == {"kind": "gradient", "strength": 0.3}

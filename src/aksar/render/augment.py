@@ -5,6 +5,10 @@ Every op has a probability ``p`` and parameter ranges in ``AugmentConfig``; all 
 order: geometry (rotation, skew, perspective) -> morphology -> background/ink -> blur -> rescale ->
 contrast/brightness -> noise -> JPEG. ``Augmenter.__call__`` returns the image and a record of the ops
 applied with their drawn parameters.
+
+OpenCV + numpy (``aksar.render.image_ops``): the geometric ops drawn for a line are chained into one matrix
+and resampled once; photometric ops are 256-entry lookup tables; noise comes from one random byte per pixel
+(cost per op: ``benchmarks/augment_ops.py``, docs/notes/augment-speed.md).
 """
 from __future__ import annotations
 
