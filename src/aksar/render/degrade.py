@@ -286,38 +286,25 @@ class Degrader:
         record: list[dict[str, Any]] = []
         if plan is None:
             return img, record
-        hist = None
         for op in IMAGE_OPS:
             if op == "illumination" and scale != 1.0:
                 img, how = self.resample(img, scale, rng)
-                hist = None
                 record.append({"op": "resample", "factor": round(scale, 4), "interpolation": how})
             if plan.on(op):
                 out, params = IMAGE_OP_FUNCS[op](img, rng, getattr(self.cfg, op))
-                hist = _histogram(img) if hist is None else hist
-                after = _histogram(out)
-                if self._legible(hist, after):
-                    img, hist = out, after
+                if self._legible(img, out):
+                    img = out
                 else:
                     params["undone"] = True
                 record.append({"op": op, **params})
         return np.ascontiguousarray(img), record
 
     def _legible(self, before: np.ndarray, after: np.ndarray) -> bool:
-        """Whether the image of histogram ``after`` keeps a plausible amount of the ink of ``before``
-        (the guard against erased or blotted text); ink: darker than ``before``'s mid-level."""
-        levels = np.flatnonzero(before)
-        below = int(levels[0] + levels[-1] + 1) // 2   # levels < (min + max) / 2
-        ink0 = int(before[:below].sum())
-        ink1 = int(after[:below].sum())
+        """Whether ``after`` keeps a plausible amount of ink (the guard against erased or blotted text)."""
+        mid = (int(before.min()) + int(before.max())) / 2
+        ink0 = np.count_nonzero(before < mid)
+        ink1 = np.count_nonzero(after < mid)
         return ink0 == 0 or self.cfg.min_ink <= ink1 / ink0 <= self.cfg.max_ink
-
-
-def _histogram(img: np.ndarray) -> np.ndarray:
-    """Pixel count of each grey level 0..255."""
-    import cv2
-
-    return cv2.calcHist([img], [0], None, [256], [0, 256]).ravel()
 
 
 __all__ = ["DegradeConfig", "Degrader", "Plan", "OPS", "RENDER_OPS", "IMAGE_OPS", "PRINT_OPS", "SmallTypeOp", "MarginsOp",
