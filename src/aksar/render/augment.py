@@ -5,14 +5,19 @@ Every op has a probability ``p`` and parameter ranges in ``AugmentConfig``; all 
 order: geometry (rotation, skew, perspective) -> morphology -> background/ink -> blur -> rescale ->
 contrast/brightness -> noise -> JPEG. ``Augmenter.__call__`` returns the image and a record of the ops
 applied with their drawn parameters.
+
+OpenCV + numpy (``aksar.render.image_ops``): the geometric ops drawn for a line are chained into one matrix
+and resampled once; photometric ops are 256-entry lookup tables; noise comes from one random byte per pixel
+(cost per op: ``benchmarks/augment_ops.py``, docs/notes/augment-speed.md).
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from aksar.render.image_ops import Warp, apply_lut, gaussian_noise, jpeg_roundtrip, resize_bilinear
 
 Range = tuple[float, float]
 
@@ -171,28 +176,6 @@ def uniform(rng: np.random.Generator, r: tuple) -> float:
     return float(r[0]) if r[0] == r[1] else float(rng.uniform(r[0], r[1]))
 
 
-def _perspective_coeffs(dst: np.ndarray, src: np.ndarray) -> list[float]:
-    """Coefficients for PIL's PERSPECTIVE transform mapping output points ``dst`` to input points ``src``."""
-    a = np.zeros((8, 8))
-    b = np.zeros(8)
-    for i, ((x, y), (u, v)) in enumerate(zip(dst, src)):
-        a[2 * i] = [x, y, 1, 0, 0, 0, -u * x, -u * y]
-        a[2 * i + 1] = [0, 0, 0, x, y, 1, -v * x, -v * y]
-        b[2 * i], b[2 * i + 1] = u, v
-    return np.linalg.solve(a, b).tolist()
-
-
-def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
-    """The grayscale image after a JPEG encode/decode at ``quality`` (Pillow, fixed settings)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    with Image.open(buf) as decoded:
-        return np.array(decoded.convert("L"))
-
-
 class Augmenter:
     """Applies ``AugmentConfig`` to uint8 grayscale images with a caller-supplied Generator."""
 
@@ -200,7 +183,7 @@ class Augmenter:
         self.cfg = cfg or AugmentConfig()
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
-        from PIL import Image
+        import cv2
 
         if img.dtype != np.uint8 or img.ndim != 2:
             raise ValueError(f"expected a uint8 HxW grayscale image, got {img.dtype} {img.shape}")
@@ -208,126 +191,99 @@ class Augmenter:
         if not self.cfg.enabled:
             return img, record
         cfg = self.cfg
-        on = {name: rng.random() < getattr(cfg, name).p for name in OP_ORDER}
-        pil = None
-        arr = img
-
-        def as_pil():
-            nonlocal pil, arr
-            if pil is None:
-                pil = Image.fromarray(arr)
-                arr = None
-            return pil
-
-        def as_arr():
-            nonlocal pil, arr
-            if arr is None:
-                arr = np.asarray(pil)
-                pil = None
-            return arr
-
-        if on["rotation"]:
-            deg = uniform(rng, cfg.rotation.degrees)
-            pil = as_pil().rotate(deg, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
-            record.append({"op": "rotation", "degrees": round(deg, 4)})
-        if on["skew"]:
-            shear = uniform(rng, cfg.skew.shear)
-            im = as_pil()
-            w, h = im.size
-            extra = int(np.ceil(abs(shear) * h))
-            # output (x, y) samples input (x + shear*y - offset, y): the text leans right for shear < 0
-            offset = extra if shear > 0 else 0
-            pil = im.transform((w + extra, h), Image.Transform.AFFINE, (1, shear, -offset, 0, 1, 0),
-                               resample=Image.Resampling.BILINEAR, fillcolor=255)
-            record.append({"op": "skew", "shear": round(shear, 4)})
-        if on["perspective"]:
-            im = as_pil()
-            w, h = im.size
-            mag = uniform(rng, cfg.perspective.magnitude) * h
-            jitter = rng.uniform(-mag, mag, size=(4, 2))
-            dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)
-            src = dst + jitter
-            pil = im.transform((w, h), Image.Transform.PERSPECTIVE, _perspective_coeffs(dst, src),
-                               resample=Image.Resampling.BILINEAR, fillcolor=255)
-            record.append({"op": "perspective", "magnitude": round(mag / max(h, 1), 4)})
+        draws = rng.random(len(OP_ORDER))
+        on = {name: bool(u < getattr(cfg, name).p) for name, u in zip(OP_ORDER, draws)}
+        arr = self._geometry(img, rng, on, record)
         if on["morphology"]:
-            from PIL import ImageFilter
-
             size = int(rng.integers(cfg.morphology.size[0] // 2, cfg.morphology.size[1] // 2 + 1)) * 2 + 1
             dilate = bool(rng.random() < 0.5)
-            # ink is dark: a min filter grows it (dilate), a max filter thins it (erode)
-            flt = ImageFilter.MinFilter(size) if dilate else ImageFilter.MaxFilter(size)
-            pil = as_pil().filter(flt)
+            # ink is dark: a min filter (erosion of the grey levels) grows it, a max filter thins it
+            kernel = np.ones((size, size), np.uint8)
+            arr = cv2.erode(arr, kernel) if dilate else cv2.dilate(arr, kernel)
             record.append({"op": "morphology", "kind": "dilate" if dilate else "erode", "size": size})
         if on["background"]:
-            arr = self._background(as_arr(), rng, record)
+            arr = self._background(arr, rng, record)
         if on["blur"]:
-            from PIL import ImageFilter
-
-            radius = uniform(rng, cfg.blur.radius)
-            pil = as_pil().filter(ImageFilter.GaussianBlur(radius))
+            radius = uniform(rng, cfg.blur.radius)   # the Gaussian's standard deviation, as in PIL
+            arr = cv2.GaussianBlur(arr, (0, 0), radius, borderType=cv2.BORDER_REPLICATE)
             record.append({"op": "blur", "radius": round(radius, 4)})
         if on["rescale"]:
             factor = uniform(rng, cfg.rescale.factor)
-            im = as_pil()
-            w, h = im.size
-            small = im.resize((max(1, round(w * factor)), max(1, round(h * factor))), Image.Resampling.BILINEAR)
-            pil = small.resize((w, h), Image.Resampling.BILINEAR)
+            h, w = arr.shape
+            small = resize_bilinear(arr, (max(1, round(w * factor)), max(1, round(h * factor))))
+            arr = resize_bilinear(small, (w, h))
             record.append({"op": "rescale", "factor": round(factor, 4)})
         if on["contrast"] or on["brightness"]:
-            a = as_arr()
             lut = np.arange(256, dtype=np.float32)
             if on["contrast"]:
                 factor = uniform(rng, cfg.contrast.factor)
-                mean = float(a.mean())
+                mean = float(cv2.mean(arr)[0])
                 lut = (lut - mean) * factor + mean
                 record.append({"op": "contrast", "factor": round(factor, 4)})
             if on["brightness"]:
                 delta = uniform(rng, cfg.brightness.delta)
                 lut = lut + delta
                 record.append({"op": "brightness", "delta": round(delta, 3)})
-            arr = np.clip(np.rint(lut), 0, 255).astype(np.uint8)[a]
+            arr = apply_lut(arr, lut)
         if on["noise"]:
             sigma = uniform(rng, cfg.noise.sigma)
-            a = as_arr()
-            noise = rng.standard_normal(a.shape, dtype=np.float32)
-            noise *= sigma
-            noise += a
-            arr = np.clip(noise, 0, 255, out=noise).astype(np.uint8)
+            arr = gaussian_noise(arr, sigma, rng)
             record.append({"op": "noise", "sigma": round(sigma, 4)})
         if on["jpeg"]:
             quality = int(rng.integers(cfg.jpeg.quality[0], cfg.jpeg.quality[1] + 1))
-            arr = jpeg_roundtrip(as_arr(), quality)
+            arr = jpeg_roundtrip(arr, quality)
             record.append({"op": "jpeg", "quality": quality})
-        out = as_arr()
-        if not out.flags.writeable:
-            out = out.copy()
-        return out, record
+        if not arr.flags.writeable:
+            arr = arr.copy()
+        return arr, record
+
+    def _geometry(self, img: np.ndarray, rng: np.random.Generator, on: dict[str, bool],
+                  record: list) -> np.ndarray:
+        """Rotation, skew and perspective, drawn in that order and resampled once (one ``Warp``)."""
+        cfg = self.cfg
+        if not (on["rotation"] or on["skew"] or on["perspective"]):
+            return img
+        warp = Warp(img.shape[1], img.shape[0])
+        if on["rotation"]:
+            deg = uniform(rng, cfg.rotation.degrees)
+            warp.rotate(deg)
+            record.append({"op": "rotation", "degrees": round(deg, 4)})
+        if on["skew"]:
+            shear = uniform(rng, cfg.skew.shear)
+            warp.shear(shear)     # shear > 0 leans the text right (as italics)
+            record.append({"op": "skew", "shear": round(shear, 4)})
+        if on["perspective"]:
+            h = warp.h
+            mag = uniform(rng, cfg.perspective.magnitude) * h
+            warp.perspective(rng.uniform(-mag, mag, size=(4, 2)))
+            record.append({"op": "perspective", "magnitude": round(mag / max(h, 1), 4)})
+        return warp.apply(img)
 
     def _background(self, a: np.ndarray, rng: np.random.Generator, record: list) -> np.ndarray:
+        import cv2
+
         cfg = self.cfg.background
         h, w = a.shape
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
         paper = uniform(rng, cfg.paper)
         ink = uniform(rng, cfg.ink)
         amp = uniform(rng, cfg.texture)
-        if kind == "paper":
-            from PIL import Image
-
+        if kind == "paper":   # low-frequency texture: a coarse random grid, upsampled
             gh, gw = max(2, h // 16), max(2, w // 16)
             grid = rng.standard_normal((gh, gw), dtype=np.float32)
-            low = np.asarray(Image.fromarray(grid, mode="F").resize((w, h), Image.Resampling.BILINEAR))
-            bg = paper + amp * low
-        else:
+            grid *= amp
+            grid += paper - ink
+            span = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)   # paper - ink
+        else:                 # a linear ramp at a random angle
             angle = rng.uniform(0, 2 * np.pi)
-            ys = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None] * np.sin(angle)
-            xs = np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :] * np.cos(angle)
-            bg = paper + 2 * amp * (ys + xs)
-        alpha = a.astype(np.float32) * (1 / 255)  # 1 = paper, 0 = ink
-        out = ink + (bg - ink) * alpha
+            ys = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None] * np.float32(2 * amp * np.sin(angle))
+            xs = np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :] * np.float32(2 * amp * np.cos(angle))
+            span = ys + (xs + np.float32(paper - ink))
+        # out = ink + (paper - ink) * alpha, alpha = a / 255 (1 = paper, 0 = ink)
+        span = cv2.multiply(span, a, scale=1 / 255, dtype=cv2.CV_32F)
         record.append({"op": "background", "kind": kind, "paper": round(paper, 2), "ink": round(ink, 2),
                        "texture": round(amp, 3)})
-        return np.clip(out, 0, 255).astype(np.uint8)
+        return cv2.convertScaleAbs(span, alpha=1.0, beta=ink)
 
 
 __all__ = ["AugmentConfig", "Augmenter", "OP_ORDER", "jpeg_roundtrip", "BlurAug", "MorphologyAug", "NoiseAug", "RotationAug",

@@ -15,6 +15,7 @@ import numpy as np
 
 from aksar.render import degrade_ops
 from aksar.render.augment import check_p, check_range, uniform
+from aksar.render.image_ops import gaussian_noise
 
 Polygon = np.ndarray  # float64 Nx2 (x, y)
 
@@ -166,8 +167,7 @@ def degrade_page(img: np.ndarray, polys: list[Polygon], dpi: int, rng: np.random
             dpi = target
     if rng.random() < cfg.noise_p:
         sigma = uniform(rng, cfg.noise_sigma)
-        noisy = img.astype(np.float32) + rng.standard_normal(img.shape, dtype=np.float32) * sigma
-        img = np.clip(noisy, 0, 255).astype(np.uint8)
+        img = gaussian_noise(img, sigma, rng)
         record.append({"op": "noise", "sigma": round(sigma, 3)})
     if rng.random() < cfg.speckle_p:
         img, rec = degrade_ops.speckle(img, rng, SimpleNamespace(density=cfg.speckle_density, size=(1, 3)))

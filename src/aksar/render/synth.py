@@ -73,15 +73,14 @@ class Sample:
 
 
 def resize_to_height(img: np.ndarray, height: int) -> np.ndarray:
-    """Scale to ``height`` rows keeping the aspect ratio (area-averaging when shrinking)."""
+    """Scale to ``height`` rows keeping the aspect ratio, as Pillow's BILINEAR (inference preprocessing's
+    resize) does: antialiased when shrinking (OpenCV, see ``image_ops.resize_bilinear``)."""
+    from aksar.render.image_ops import resize_bilinear
+
     h, w = img.shape
     if h == height:
         return img
-    from PIL import Image
-
-    new_w = max(1, int(round(w * height / h)))
-    out = Image.fromarray(img).resize((new_w, height), Image.Resampling.BILINEAR)
-    return np.asarray(out)
+    return resize_bilinear(img, (max(1, int(round(w * height / h))), height))
 
 
 class Synthesizer:
