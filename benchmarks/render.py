@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/render.py --script khmer --num-samples 1000 --json out.json
 
 Rows (CPU time, time.process_time, single process; each loop runs once on the same lines after a warm-up
-on other lines of the corpus, so the glyph cache holds what a worker holds after a while, not every glyph):
+on other lines of the corpus (``--warmup``, default 2000: a few seconds of a render worker's life), so the
+glyph cache holds what a training worker holds, ~97% hits, not every glyph; ``--warmup 300`` shows a colder
+cache; OpenCV runs on one thread as in aksar's render workers, ``--cv2-threads``):
 
 - plain: Pillow RAQM with the default "la" anchor: getbbox + draw, [blur, noise,] resize to height;
 - aksar Synthesizer (font choice, shaping gate, render, [augment,] resize) with no augmentation, blur+noise
@@ -72,8 +74,9 @@ def cpu(fn) -> float:
 
 def bench_script(script: str, args) -> dict:
     corpus = filter_lines(preset_lines(script), CorpusConfig(script=script))
-    lines = list(itertools.islice(corpus, args.n + args.warmup))
-    lines, warm = lines[:args.n], lines[args.n:] or lines[:args.warmup]
+    lines = list(itertools.islice(corpus, args.n * args.rounds + args.warmup))
+    rounds = [lines[k * args.n:(k + 1) * args.n] for k in range(args.rounds)]
+    warm = lines[args.n * args.rounds:] or rounds[0]
     render = RenderConfig(height=args.height, font_size=args.size)
     raqm = RenderConfig(height=args.height, font_size=args.size, engine="raqm")
     default = Synthesizer(script, SynthConfig(render=render))
@@ -100,22 +103,34 @@ def bench_script(script: str, args) -> dict:
     ]
     caches = {"aksar_noaug": noaug.renderer, "aksar_blur_noise": blur_noise.renderer,
               "aksar_default": default.renderer, "render_cache": bare["cache"]}
-    rows: dict[str, dict] = {}
-    for key, label, work, base in jobs:
+    for _key, _label, work, _base in jobs:
         work(warm, 1)
-        cache = caches[key].glyphs.cache if key in caches else None
-        before = dict(cache.stats) if cache else None
-        dt = cpu(lambda: work(lines, 0))
-        row = {"label": label, "lines": len(lines), "cpu_s": round(dt, 3), "lines_per_s": round(len(lines) / dt, 1)}
-        if cache:  # glyph lookups of the timed run answered from the cache
-            hits, misses = (cache.stats[k] - before[k] for k in ("hits", "misses"))
+    # rounds: every loop in turn on new lines (no loop reads lines it has cached), so a slow spell of the
+    # machine hits a round's loops alike; rates and ratios are the medians over rounds
+    rates: dict[str, list[float]] = {key: [] for key, *_ in jobs}
+    glyphs = {key: [0, 0] for key in caches}
+    for k, part in enumerate(rounds):
+        for key, _label, work, _base in jobs:
+            cache = caches[key].glyphs.cache if key in caches else None
+            before = dict(cache.stats) if cache else None
+            rates[key].append(len(part) / cpu(lambda: work(part, 10 + k)))
+            if cache:  # glyph lookups of the timed runs answered from the cache
+                glyphs[key][0] += cache.stats["hits"] - before["hits"]
+                glyphs[key][1] += cache.stats["misses"] - before["misses"]
+    rows: dict[str, dict] = {}
+    for key, label, _work, base in jobs:
+        row = {"label": label, "lines": len(lines), "rounds": len(rounds),
+               "lines_per_s": round(float(np.median(rates[key])), 1),
+               "lines_per_s_rounds": [round(r, 1) for r in rates[key]]}
+        if key in glyphs:
+            hits, misses = glyphs[key]
             row["glyph_hit_rate"] = round(hits / max(1, hits + misses), 4)
         if base:
             row["baseline"] = base
-            row["ratio"] = round(row["lines_per_s"] / rows[base]["lines_per_s"], 2)
+            row["ratio"] = round(float(np.median([a / b for a, b in zip(rates[key], rates[base])])), 2)
         rows[key] = row
     cache = default.renderer.glyphs.cache.stats
-    return {"lines": len(lines), "warmup_lines": len(warm), "fonts": len(fonts),
+    return {"lines": args.n, "rounds": len(rounds), "warmup_lines": len(warm), "fonts": len(fonts),
             "mean_chars": round(float(np.mean([len(t) for t in lines])), 1), "rows": rows,
             "glyph_cache": cache, "counters": dict(default.counters)}
 
@@ -147,24 +162,35 @@ def main() -> None:
     ap.add_argument("--script", default="khmer,thai", help="comma-separated scripts (default khmer,thai)")
     ap.add_argument("--num-samples", dest="n", type=int, default=500)
     ap.add_argument("--n", dest="n", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old spelling
-    ap.add_argument("--warmup", type=int, default=300, help="other corpus lines each loop runs first (fonts loaded, glyphs cached)")
+    ap.add_argument("--warmup", type=int, default=2000,
+                    help="other corpus lines each loop runs first (fonts loaded, glyphs cached; default 2000, a few "
+                    "seconds of a render worker)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timed rounds, each on --num-samples new lines; rates and ratios are their medians")
+    ap.add_argument("--cv2-threads", type=int, default=1,
+                    help="OpenCV threads (default 1, as in aksar's render workers: one_thread_per_worker)")
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--height", type=int, default=32)
     ap.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                     help="also print the results as one JSON object (and write it to PATH if given)")
     args = ap.parse_args()
+    import cv2
+
+    cv2.setNumThreads(args.cv2_threads)
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "machine": machine(),
-              "num_samples": args.n, "font_size": args.size, "height": args.height, "timing": "process_time",
-              "scripts": {}}
+              "num_samples": args.n, "font_size": args.size, "height": args.height, "timing": "process_time, median of rounds",
+              "warmup": args.warmup, "cv2_threads": args.cv2_threads, "scripts": {}}
     for script in [s.strip() for s in args.script.split(",") if s.strip()]:
         res = result["scripts"][script] = bench_script(script, args)
-        print(f"script {script}: {res['lines']} lines (mean {res['mean_chars']} chars), {res['fonts']} fonts, "
-              f"font size {args.size}, height {args.height}, single process, CPU time")
+        print(f"script {script}: {res['rounds']} rounds of {res['lines']} lines (mean {res['mean_chars']} chars), {res['fonts']} fonts, "
+              f"font size {args.size}, height {args.height}, single process, CPU time, "
+              f"{args.warmup} warm-up lines, OpenCV threads {args.cv2_threads}")
         for row in res["rows"].values():
             ratio = f"  x{row['ratio']:.2f} vs {row['baseline']}" if "ratio" in row else ""
             hit = f", glyph hits {row['glyph_hit_rate']:.1%}" if "glyph_hit_rate" in row else ""
-            print(f"  {row['label']:<60} {row['lines_per_s']:8.0f} lines/s per core ({row['cpu_s']:.2f} s{hit}){ratio}")
+            rounds = "/".join(f"{r:.0f}" for r in row["lines_per_s_rounds"])
+            print(f"  {row['label']:<60} {row['lines_per_s']:8.0f} lines/s per core (rounds {rounds}{hit}){ratio}")
         print(f"  glyph cache (default Synthesizer): {res['glyph_cache']}")
         print(f"  aksar counters: {res['counters']}")
     if args.json is not None:

@@ -213,7 +213,10 @@ class EpochSampler:
 def _worker_init(_worker_id: int) -> None:
     import torch
 
-    torch.set_num_threads(1)  # rendering is Pillow/numpy work; avoid oversubscribing the cores
+    from aksar.render.image_ops import one_thread_per_worker
+
+    torch.set_num_threads(1)  # rendering is numpy/OpenCV work; avoid oversubscribing the cores
+    one_thread_per_worker()
 
 
 def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = None, num_workers: int = 2,

@@ -65,8 +65,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(script: str, page_cfg: PageConfig, corpus_dir: str) -> None:
+    from aksar.render.image_ops import one_thread_per_worker
     from aksar.render.page import PageRenderer
 
+    one_thread_per_worker()
     _WORKER.update(renderer=PageRenderer(script, page_cfg), corpus_dir=corpus_dir, texts={})
 
 

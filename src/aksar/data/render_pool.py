@@ -52,8 +52,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(script: str, synth_cfg: Any) -> None:
+    from aksar.render.image_ops import one_thread_per_worker
     from aksar.render.synth import Synthesizer
 
+    one_thread_per_worker()
     _WORKER["synth"] = Synthesizer(script, synth_cfg)
 
 
