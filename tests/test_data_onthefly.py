@@ -82,3 +82,38 @@ def test_loader_workers_give_the_same_batches_as_no_workers(otf):
     keys = [k for _, _, ks in serial for k in ks]
     assert len(set(keys)) == len(keys) and keys[40] == (1, 24)  # resumed after 3 batches of epoch 1
     assert isinstance(make_train_loader(otf, 4, num_workers=0).batch_sampler, torch.utils.data.BatchSampler)
+
+
+def test_workers_start_after_the_parent_used_opencvs_thread_pool(tmp_path):
+    """A loader forks its workers after the parent ran OpenCV's thread pool (validation, a workers=0 pass):
+    the workers keep OpenCV to one thread without deadlocking (setting it in a forked child used to hang)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import cv2, numpy as np, torch
+        from aksar.data.onthefly import make_train_loader
+        from aksar.render.image_ops import one_thread_per_worker
+
+        cv2.setNumThreads(2)
+        a = np.zeros((1500, 1500), np.uint8)
+        for _ in range(3):
+            cv2.GaussianBlur(a, (0, 0), 3)            # the parent's pool is running
+
+        class Threads(torch.utils.data.Dataset):
+            def __len__(self):
+                return 4
+            def widths(self, cfg):
+                return [32] * 4
+            def __getitem__(self, i):
+                one_thread_per_worker()               # as a render worker's Synthesizer would run
+                cv2.GaussianBlur(a, (0, 0), 3)
+                return {"image": np.full((32, 32), 255, np.uint8), "text": str(cv2.getNumThreads()), "meta": {}}
+
+        loader = make_train_loader(Threads(), 2, num_workers=2, shuffle=False, persistent_workers=False)
+        print(sorted(t for batch in loader for t in batch["texts"]))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['1', '1', '1', '1']"

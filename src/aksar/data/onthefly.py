@@ -240,6 +240,10 @@ def make_train_loader(dataset: Any, batch_size: int, *, preprocess_cfg: Any = No
     from aksar.data.webdataset import ShardLoader, ShardStream
 
     cfg = preprocess_cfg or PreprocessConfig()
+    if num_workers > 0:
+        from aksar.render.image_ops import one_thread_per_worker
+
+        one_thread_per_worker()  # before the fork (see there); the workers render
     if pin_memory is None:
         pin_memory = torch.cuda.is_available()
     if isinstance(dataset, ShardStream):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import re
 import time
 from collections import Counter
@@ -33,7 +32,7 @@ from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_te
 from aksar.core.outputs import read_marker
 from aksar.core.rng import rng_for
 from aksar.data.journal import SPLITS, SplitJob, check_splits, claim_job_output, parse_shard, run_id, stem
-from aksar.data.render_pool import encode_png, jsonable, progress, resolve_workers
+from aksar.data.render_pool import encode_png, jsonable, process_pool, progress, resolve_workers
 from aksar.render.page import PageConfig
 
 log = logging.getLogger(__name__)
@@ -103,8 +102,7 @@ def _results(script: str, cfg: PagesConfig, workers: int, split: str, todo: list
         _init_worker(script, cfg.page, cfg.corpus_dir)
         yield from map(_render_task, tasks)
         return
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, _init_worker, (script, cfg.page, cfg.corpus_dir)) as pool:
+    with process_pool(workers, _init_worker, (script, cfg.page, cfg.corpus_dir)) as pool:
         yield from pool.imap_unordered(_render_task, tasks)
 
 

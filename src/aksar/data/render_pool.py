@@ -76,6 +76,16 @@ def _render_chunk(task: tuple) -> list[tuple[Any, tuple[bytes, dict] | None]]:
     return [(ident, _render_one((*key_prefix, ident), text, seed, font_policy, augment)) for ident, text in items]
 
 
+def process_pool(workers: int, initializer: Any, initargs: tuple) -> Any:
+    """A multiprocessing pool of render workers (fork where the platform has it), OpenCV kept to one thread
+    in the parent before the fork and in each worker (``one_thread_per_worker``)."""
+    from aksar.render.image_ops import one_thread_per_worker
+
+    one_thread_per_worker()
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method).Pool(workers, initializer=initializer, initargs=initargs)
+
+
 class RenderPool:
     """Renders ``(ident, text)`` items with a Synthesizer per worker process (or in-process)."""
 
@@ -83,9 +93,7 @@ class RenderPool:
         self.workers = workers
         self.pool = None
         if workers > 0:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self.pool = mp.get_context(method).Pool(workers, initializer=_init_worker,
-                                                    initargs=(script, synth_cfg))
+            self.pool = process_pool(workers, _init_worker, (script, synth_cfg))
         else:
             _init_worker(script, synth_cfg)
 

@@ -24,10 +24,14 @@ def _cv2():
 
 
 def one_thread_per_worker() -> None:
-    """OpenCV on the calling thread only. Render workers call it at start: on line-sized images OpenCV's
-    thread pool costs more CPU than it saves (measured: 1.3-1.4x the lines per CPU second without it), and
-    the workers already use every core."""
-    _cv2().setNumThreads(1)
+    """OpenCV on the calling thread only: on line-sized images its thread pool costs more CPU than it saves
+    (measured: 1.3-1.4x the lines per CPU second without it), and render workers already use every core.
+
+    Call it in the parent before forking workers, and in each worker (a no-op there after a fork): changing
+    the thread count in a forked child whose parent had used OpenCV's pool deadlocks."""
+    cv2 = _cv2()
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)
 
 
 class Warp:
