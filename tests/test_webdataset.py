@@ -181,3 +181,29 @@ def test_truncated_shard_against_index(shards, tmp_path):
     cut.write_bytes(cut.read_bytes()[:5000])
     with pytest.raises(AksarError, match=r"train_000003\.tar: 5000 bytes, index\.json says"):
         open_dataset(folder)
+
+
+def test_dataset_stats_and_to_lmdb_read_shards(shards, tmp_path):
+    """`aksar dataset stats|to-lmdb` take shards like any dataset: every sample in order, problems counted."""
+    from aksar.data.lmdb_io import write_lmdb
+    from aksar.data.stats import dataset_stats
+
+    stats = dataset_stats(shards.parent, show_progress=False)   # the generate root: its split found
+    assert list(stats["datasets"]) == ["train"]
+    one = stats["datasets"]["train"]
+    assert one["kind"] == "ShardStream" and one["listed"] == one["usable"] == 96
+    assert one["image_height"]["max"] == TINY_HEIGHT
+    out = write_lmdb(open_dataset(shards), tmp_path / "lmdb", show_progress=False)
+    assert out["written"] == 96 and not out["skipped"]
+    lmdb = open_dataset(tmp_path / "lmdb")
+    first = [s for _, s in zip(range(1), iter_samples(sorted(shards.glob("*.tar"))[0]))][0]
+    assert lmdb[0]["text"] == first[1]["txt"].decode()              # shard order kept
+    good = [(f"s_{i:06d}", _png(200), f"line {i}", {}) for i in range(3)]
+    bad = good + [("s_000003", b"\x89PNG\r\n\x1a\nnot really", "broken", {}), ("s_000004", _png(9), "", {})]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x_000000.tar").write_bytes(tar_bytes(bad))
+    one = dataset_stats(tmp_path / "bad", show_progress=False)["datasets"]["bad"]
+    assert one["usable"] == 3 and sum(one["errors"].values()) == 2
+    out = write_lmdb(open_dataset(tmp_path / "bad"), tmp_path / "lmdb2", show_progress=False)
+    assert out["written"] == 3 and sum(out["skipped"].values()) == 2
+    assert any("x_000000.tar:s_000003.png" in p for p in out["problems"])

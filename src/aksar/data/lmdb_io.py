@@ -11,7 +11,7 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from aksar.core.errors import AksarError
 from aksar.data.readers import LMDB_NUM_KEY, BadImage, decode_image
@@ -21,8 +21,20 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY = 1000
 
 
+def _raw_items(dataset: Any) -> Iterator[tuple[str, Callable[[], tuple[bytes, str]]]]:
+    """(where, load -> (image bytes, label)) of every item: a reader dataset by index, tar shards in order
+    (their incomplete samples are counted in the stream's ``errors``)."""
+    if hasattr(dataset, "raw_in_order"):
+        for item in dataset.raw_in_order():
+            if item is not None:
+                yield item[0], (lambda item=item: (item[1], item[2]))
+        return
+    for i in range(len(dataset)):
+        yield f"item {i}", (lambda i=i: dataset.raw(i))
+
+
 def write_lmdb(dataset: Any, out_path: str | os.PathLike | Path, *, show_progress: bool = True) -> dict:
-    """Copy a reader dataset (``.raw(i) -> (bytes, text)``) into a new LMDB folder ``out_path``.
+    """Copy a reader dataset (``.raw(i) -> (bytes, text)``) or tar shards into a new LMDB folder ``out_path``.
 
     Written to ``OUT.partial`` and renamed at the end, so ``OUT`` is never half-written.
     Returns ``{"written", "skipped": {reason: count}, "problems": [...]}``.
@@ -59,21 +71,23 @@ def write_lmdb(dataset: Any, out_path: str | os.PathLike | Path, *, show_progres
         pending.clear()
 
     try:
-        for i in tqdm(range(len(dataset)), desc="to-lmdb", unit="img", disable=not show_progress):
+        total = getattr(dataset, "num_samples", None) or len(dataset)
+        for where, load in tqdm(_raw_items(dataset), total=total, desc="to-lmdb", unit="img",
+                                disable=not show_progress):
             try:
-                data, text = dataset.raw(i)
+                data, text = load()
                 decode_image(data, dataset.max_pixels)
             except BadImage as exc:
                 skipped[exc.reason] += 1
-                problems.append(f"item {i}: {exc}")
+                problems.append(f"{where}: {exc}")
                 continue
             except (OSError, UnicodeDecodeError) as exc:
                 skipped["unreadable"] += 1
-                problems.append(f"item {i}: {exc}")
+                problems.append(f"{where}: {exc}")
                 continue
             if not text:
                 skipped["empty_label"] += 1
-                problems.append(f"item {i}: empty label")
+                problems.append(f"{where}: empty label")
                 continue
             written += 1
             pending.append((b"image-%09d" % written, data))

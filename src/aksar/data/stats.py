@@ -40,10 +40,12 @@ def _find_charset(path: Path) -> Path | None:
 
 
 def _dataset_paths(path: Path) -> dict[str, Path]:
-    """One dataset, or the splits of a pre-generated root."""
+    """One dataset, or the splits of a pre-generated root (files or tar shards)."""
+    from aksar.data.webdataset import is_shard_spec
+
     if path.is_dir() and not (path / "labels").is_dir() and not (path / "labels.tsv").is_file() \
-            and not (path / "data.mdb").is_file():
-        splits = {d.name: d for d in sorted(path.iterdir()) if (d / "labels").is_dir()}
+            and not (path / "data.mdb").is_file() and not is_shard_spec(path):
+        splits = {d.name: d for d in sorted(path.iterdir()) if (d / "labels").is_dir() or is_shard_spec(d)}
         if splits:
             return splits
     return {path.name or str(path): path}
@@ -59,8 +61,10 @@ def _one_stats(path: Path, charset: Any, show_progress: bool) -> dict[str, Any]:
     chars: Counter = Counter()
     unknown: Counter = Counter()
     covered = 0
-    for i in tqdm(range(len(ds)), desc=path.name or str(path), unit="img", disable=not show_progress):
-        item = ds[i]
+    shards = hasattr(ds, "in_order")  # tar shards: read in order, not partitioned for training
+    items = ds.in_order() if shards else (ds[i] for i in range(len(ds)))
+    total = ds.num_samples if shards else len(ds)
+    for item in tqdm(items, total=total, desc=path.name or str(path), unit="img", disable=not show_progress):
         if item is None:
             continue
         h, w = item["image"].shape
@@ -77,7 +81,7 @@ def _one_stats(path: Path, charset: Any, show_progress: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "path": str(path),
         "kind": type(ds).__name__,
-        "listed": len(ds) + ds.dropped,
+        "listed": total + getattr(ds, "dropped", 0),
         "usable": usable,
         "errors": dict(ds.errors),
         "problems": list(ds.problems),

@@ -215,14 +215,29 @@ class ShardStream(torch.utils.data.IterableDataset):
                 journal_sample(epoch=self.epoch, shard=path.name, key=key)
                 yield self._decode(path, key, parts)
 
+    def raw_in_order(self) -> Iterator[tuple[str, bytes, str] | None]:
+        """Every sample of every shard in shard order, undecoded: ``(where, image bytes, text)``, or None for a
+        sample without an image or a usable label (counted in ``errors``, as in training)."""
+        for path in self.paths:
+            for key, parts in iter_samples(path):
+                where = f"{path}:{key}"
+                checked = self._parts(where, parts)
+                yield None if checked is None else (f"{where}.{checked[0]}", parts[checked[0]], checked[1])
+
+    def in_order(self) -> Iterator[dict[str, Any] | None]:
+        """Every sample decoded, in shard order (no partition, no shuffle): what ``aksar dataset`` reads."""
+        for path in self.paths:
+            for key, parts in iter_samples(path):
+                yield self._decode(path, key, parts)
+
     def _problem(self, reason: str, where: str, detail: str = "") -> None:
         self.errors[reason] += 1
         if len(self.problems) < 1000:
             self.problems.append(f"{where}: {reason}" + (f" ({detail})" if detail else ""))
         log.warning("skipped %s: %s%s", where, reason, f" ({detail})" if detail else "")
 
-    def _decode(self, path: Path, key: str, parts: dict[str, bytes]) -> dict[str, Any] | None:
-        where = f"{path}:{key}"
+    def _parts(self, where: str, parts: dict[str, bytes]) -> tuple[str, str] | None:
+        """(image extension, label) of a sample, or None (counted) when it lacks either or the label is unusable."""
         ext = next((e for e in IMAGE_EXTS if e in parts), None)
         if ext is None or "txt" not in parts:
             self._problem("incomplete_sample", where, f"members {', '.join(sorted(parts))}; need an image and .txt")
@@ -235,6 +250,14 @@ class ShardStream(torch.utils.data.IterableDataset):
         if not text:
             self._problem("empty_label", f"{where}.txt")
             return None
+        return ext, text
+
+    def _decode(self, path: Path, key: str, parts: dict[str, bytes]) -> dict[str, Any] | None:
+        where = f"{path}:{key}"
+        checked = self._parts(where, parts)
+        if checked is None:
+            return None
+        ext, text = checked
         try:
             img = decode_image(parts[ext], self.max_pixels)
         except BadImage as exc:
