@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU checks and figures, run on a lent CUDA machine over a copy of this repo (see BENCHMARKS.md).
-# It has no network: the wheels (.whl: uharfbuzz, lmdb, pillow), the Khmer fonts and FriBiDi (.gpu/fonts,
+# It has no network: the wheels (.whl: uharfbuzz, lmdb, pillow, freetype-py -- the glyph-cache renderer needs it), the Khmer fonts and FriBiDi (.gpu/fonts,
 # .gpu/lib) and a built corpus (.gpu/corpus, from `aksar corpus build --preset khmer`) travel with it.
-#   part "checks": fp32/bf16/fp16 steps, batch_size auto, torchrun+NCCL, samples/s per preset model
+#   part "checks": fp32/bf16/fp16 steps, batch_size auto, torchrun+NCCL, samples/s and loader share per preset
+#                  model (issue 13: the CTC presets should wait on the loader under 10% of the step)
 #   part "train":  a longer bf16 run of one model (default ctc_fast) whose checkpoint comes back in $OUT
 set -uo pipefail
 PART="${1:-checks}"; MODEL="${2:-ctc_fast}"; MINUTES="${3:-7}"; STEPS="${4:-7000}"
