@@ -99,6 +99,26 @@ def test_cache_matches_raqm_on_corpus_lines_across_fonts(engines, script):
     assert same >= total // 2  # most fonts: the very same pixels
 
 
+@pytest.mark.parametrize("script,texts", [("khmer", KHMER), ("thai", THAI)])
+def test_advance_is_pillows_getlength(engines, script, texts):
+    """Page layout breaks lines by ``advance``: the cache engine's equals Pillow's getlength (text of the script,
+    words and whole lines, two sizes) and is where the drawn ink ends, give or take the last glyph's bearing."""
+    raqm, cache = engines[script]
+    lines = list(itertools.islice(filter_lines(preset_lines(script), CorpusConfig(script=script)), 4))
+    pieces = texts + lines + [w for t in lines for w in t.split()[:4]]
+    for name in FONTS[script][:3]:
+        font = resolve_font(name)
+        for size in (21, 48):
+            for text in pieces:
+                assert cache.advance(text, font, size) == pytest.approx(raqm.advance(text, font, size), abs=1e-6), \
+                    (name, size, text)
+    font = resolve_font(FONTS[script][0])
+    longer = cache.advance(lines[0] + " " + lines[1], font, 48)
+    assert longer > cache.advance(lines[0], font, 48) + cache.advance(lines[1], font, 48) * 0.9
+    mask, _ = cache.ink(lines[0], font, 48)
+    assert abs(mask.shape[1] - cache.advance(lines[0], font, 48)) < 48 * 0.5
+
+
 def test_x_height_and_line_metrics_agree(engines):
     raqm, cache = engines["khmer"]
     for name in FONTS["khmer"]:

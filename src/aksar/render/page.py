@@ -112,7 +112,7 @@ class PageRenderer:
         return None
 
     def _length(self, text: str, font: FontInfo, px: int) -> float:
-        return float(self.synth.renderer.image_font(font, px).getlength(text, language=self.synth.renderer.language))
+        return self.synth.renderer.advance(text, font, px)
 
     def _wrap(self, text: str, font: FontInfo, px: int, width: float, first: float = 0.0) -> list[str]:
         """Greedy wrap at spaces and zero-width spaces (Khmer's word breaks; dropped at a break),

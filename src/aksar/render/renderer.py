@@ -115,6 +115,14 @@ class LineRenderer:
             return self.glyphs.cache.metrics(font, size)[:2]
         return self.image_font(font, size).getmetrics()
 
+    def advance(self, text: str, font: FontInfo, size: int | None = None) -> float:
+        """The pen advance of ``text`` in pixels (where the next text would start), as Pillow's ``getlength``;
+        the cache engine answers from HarfBuzz's shaping alone, with the advances it draws with."""
+        size = size or self.cfg.font_size
+        if self.cfg.engine == "cache":
+            return self.glyphs.advance(text, font, size)
+        return float(self.image_font(font, size).getlength(text, language=self.language))
+
     def ink(self, text: str, font: FontInfo, size: int | None = None) -> tuple[np.ndarray, int]:
         """(coverage mask, 255 = ink, uncropped; y of the mask's top relative to the font's ascent line)."""
         from PIL import Image
