@@ -16,7 +16,8 @@ from aksar.data.generate import GenerateConfig, generate
 from aksar.data.onthefly import make_train_loader, set_loader_epoch
 from aksar.data.readers import open_dataset
 from aksar.data.wds_write import tar_bytes
-from aksar.data.webdataset import ShardStream, expand_braces, iter_samples
+from aksar.data.shards import expand_braces, iter_samples
+from aksar.data.webdataset import ShardStream
 from aksar.text.corpus import read_split
 from fixtures.train import TINY_HEIGHT, tiny_config_dict, tiny_synth
 
@@ -207,3 +208,17 @@ def test_dataset_stats_and_to_lmdb_read_shards(shards, tmp_path):
     out = write_lmdb(open_dataset(tmp_path / "bad"), tmp_path / "lmdb2", show_progress=False)
     assert out["written"] == 3 and sum(out["skipped"].values()) == 2
     assert any("x_000000.tar:s_000003.png" in p for p in out["problems"])
+
+
+def test_opening_a_labels_dataset_does_not_import_torch():
+    """Readers ask whether a path names shards through aksar.data.shards (no torch): `aksar eval` with an ONNX
+    model stays torch-free."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; from aksar.data.readers import open_dataset; "
+            f"d = open_dataset({str(root / 'eval' / 'khmer' / 'heldout_fonts')!r}); "
+            "print(type(d).__name__, len(d) > 0, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["LabelFileDataset", "True", "False"], out.stdout + out.stderr

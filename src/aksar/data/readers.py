@@ -348,12 +348,14 @@ def open_dataset(path: str | Path, split: str | None = None, allow_outside_root:
     ``allow_outside_root`` lets list entries name files outside the list's folder (see ``safe_join``).
     """
     from aksar.data import formats
-    from aksar.data.webdataset import ShardStream, is_shard_spec
+    from aksar.data.shards import is_shard_spec
 
-    if str(path) != "-" and is_shard_spec(path):
-        return ShardStream(path)  # a stream for training (aksar.data.webdataset), not a map-style reader
     if str(path) == "-":
         return LabelFileDataset("-", allow_outside_root=allow_outside_root)
+    if is_shard_spec(path):
+        from aksar.data.webdataset import ShardStream
+
+        return ShardStream(path)  # a stream for training (aksar.data.webdataset), not a map-style reader
     p = Path(path)
     if p.is_file():
         return formats.open_list_file(p, allow_outside_root)

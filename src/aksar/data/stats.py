@@ -41,7 +41,7 @@ def _find_charset(path: Path) -> Path | None:
 
 def _dataset_paths(path: Path) -> dict[str, Path]:
     """One dataset, or the splits of a pre-generated root (files or tar shards)."""
-    from aksar.data.webdataset import is_shard_spec
+    from aksar.data.shards import is_shard_spec
 
     if path.is_dir() and not (path / "labels").is_dir() and not (path / "labels.tsv").is_file() \
             and not (path / "data.mdb").is_file() and not is_shard_spec(path):

@@ -27,8 +27,8 @@ from typing import Any
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_bytes, atomic_write_json, sha256_bytes
 from aksar.data.journal import SplitJob, stem
+from aksar.data.shards import INDEX_NAME
 
-INDEX_NAME = "index.json"
 INDEX_KIND = "aksar-webdataset"
 SHARD_FILES = ((".", ".tar"),)  # what shard k writes, for the journal scan
 IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}

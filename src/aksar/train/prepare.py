@@ -89,7 +89,7 @@ def prepare_data(cfg: TrainConfig) -> list[str]:
     """Build what the config needs and is missing; returns the actions taken (also logged)."""
     d = cfg.data
     if d.train_dataset:
-        from aksar.data.webdataset import is_shard_spec, resolve_shards
+        from aksar.data.shards import is_shard_spec, resolve_shards
 
         if is_shard_spec(d.train_dataset):
             resolve_shards(d.train_dataset)  # every shard there (and as long as index.json says)
