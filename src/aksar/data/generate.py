@@ -37,7 +37,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from aksar.core.config import to_dict
 from aksar.core.errors import AksarError
@@ -177,9 +177,8 @@ def generate(cfg: GenerateConfig) -> dict:
             shards = cfg.format == "webdataset"
             units = -(-n // cfg.shard_size) if shards else n  # what the journal counts: shards or samples
             job = SplitJob(out / split, split, units, (shard_i, shard_n), SHARD_FILES if shards else FILES, run)
-            done = _done_samples(job, n, cfg.shard_size) if shards else len(job.done)
-            todo_n = sum(min(n, (k + 1) * cfg.shard_size) - k * cfg.shard_size for k in job.todo) if shards \
-                else len(job.todo)
+            done = _shard_samples(job.done, n, cfg.shard_size) if shards else len(job.done)
+            todo_n = _shard_samples(job.todo, n, cfg.shard_size) if shards else len(job.todo)
             log.info("%s: %d %s for this shard, %d already done, %d samples to render (%d broken files removed)",
                      split, len(job.mine), "tar shards" if shards else "samples", len(job.done), todo_n, job.removed)
             rendered = skipped = 0
@@ -240,9 +239,9 @@ def _render_split_files(pool: RenderPool, cfg: GenerateConfig, job: SplitJob, li
     return rendered, skipped
 
 
-def _done_samples(job: SplitJob, n: int, size: int) -> int:
-    """Samples in the shards a previous run finished."""
-    return sum(min(n, (k + 1) * size) - k * size for k in job.done)
+def _shard_samples(shards: Iterable[int], n: int, size: int) -> int:
+    """Samples in shards ``shards`` of a split of ``n`` samples cut into shards of ``size`` (the last may be short)."""
+    return sum(min(n, (k + 1) * size) - k * size for k in shards)
 
 
 def _charset(corpus_dir: Path) -> dict | None:

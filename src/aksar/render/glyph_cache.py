@@ -291,7 +291,7 @@ class GlyphLineRenderer:
         cache = self.cache
         ascent = cache.metrics(font, size)[0]
         hb_font = self._hb_font(font, size)
-        cached, phases, hits = cache._glyphs, self.phases, 0  # noqa: SLF001 -- the hot path reads the LRU directly
+        phases = self.phases
         placed = []
         pen = x_lo = y_hi = x_hi = y_lo = 0   # Pillow's box always holds the pen origin and line
         for run, script in self._runs(text):
@@ -304,14 +304,7 @@ class GlyphLineRenderer:
                     px, phase = (x >> 6) + q // phases, q % phases
                 else:
                     px, phase = (x + 32) >> 6, 0
-                key = (font.path, font.index, size, info.codepoint, phase)
-                g = cached.get(key)
-                if g is None:
-                    g = cache.glyph(font, size, info.codepoint, phase)
-                else:
-                    hits += 1
-                    cached.move_to_end(key)
-                bmp, left, top = g
+                bmp, left, top = cache.glyph(font, size, info.codepoint, phase)
                 left += px
                 top += (pos.y_offset + 32) >> 6                  # top: rows above the baseline
                 h, w = bmp.shape
@@ -325,7 +318,6 @@ class GlyphLineRenderer:
                     y_lo = top - h
                 if h:
                     placed.append((bmp, left, top, h, w))
-        cache.hits += hits
         x_hi = max(x_hi, (pen + 32) >> 6)
         mask = np.zeros((y_hi - y_lo, x_hi - x_lo), np.uint8)
         right = x_lo  # every bitmap placed so far ends left of this column
