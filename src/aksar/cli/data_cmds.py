@@ -38,6 +38,8 @@ def _resolve_with_synth(args: argparse.Namespace) -> Any:
 
 
 LAYOUTS = ("files", "webdataset")  # GenerateConfig.format
+
+
 class _FormatOrLayout(argparse.Action):
     """generate's ``--format``: text/json is how the summary prints, files/webdataset the dataset layout
     (``--format webdataset --json`` gives both)."""

@@ -45,7 +45,8 @@ from aksar.core.io import atomic_write_bytes, atomic_write_json, atomic_write_te
 from aksar.core.outputs import read_marker
 from aksar.data.journal import SPLITS, SplitJob, check_splits, claim_job_output, parse_shard, run_id, stem
 from aksar.data.render_pool import RenderPool, default_synth, progress, resolve_workers, synth_fonts
-from aksar.data.wds_write import IMAGE_FORMATS, INDEX_NAME, SHARD_FILES, finalize_shards, render_split_shards
+from aksar.data.shards import INDEX_NAME
+from aksar.data.wds_write import IMAGE_FORMATS, SHARD_FILES, finalize_shards, render_split_shards, shard_indices
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ def _render_split_files(pool: RenderPool, cfg: GenerateConfig, job: SplitJob, li
 
 def _shard_samples(shards: Iterable[int], n: int, size: int) -> int:
     """Samples in shards ``shards`` of a split of ``n`` samples cut into shards of ``size`` (the last may be short)."""
-    return sum(min(n, (k + 1) * size) - k * size for k in shards)
+    return sum(len(shard_indices(k, n, size)) for k in shards)
 
 
 def _charset(corpus_dir: Path) -> dict | None:

@@ -34,6 +34,11 @@ SHARD_FILES = ((".", ".tar"),)  # what shard k writes, for the journal scan
 IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 
 
+def shard_indices(k: int, n: int, size: int) -> range:
+    """The sample indices of shard ``k`` of a split of ``n`` samples in shards of ``size`` (the last may be short)."""
+    return range(k * size, min(n, (k + 1) * size))
+
+
 def shard_name(split: str, k: int) -> str:
     return f"{stem(split, k)}.tar"
 
@@ -73,11 +78,10 @@ def tar_bytes(samples: list[tuple[str, bytes, str, dict]], image_format: str = "
 def render_split_shards(pool: Any, cfg: Any, job: SplitJob, lines: list[str], n: int, augment: bool,
                         policy: str, bar: Any) -> tuple[int, int]:
     """Render this machine's unfinished shards of a split (``job`` counts shards); returns (rendered, skipped)."""
-    size = cfg.shard_size
     rendered = skipped = 0
     with job.journal() as record:
         for k in job.todo:
-            todo = [(i, lines[i]) for i in range(k * size, min(n, (k + 1) * size))]
+            todo = [(i, lines[i]) for i in shard_indices(k, n, cfg.shard_size)]
             results = dict(pool.render(("generate", job.split), cfg.seed, policy, augment, todo))
             samples, unrenderable = [], []
             for i, _ in todo:
@@ -117,5 +121,5 @@ def finalize_shards(split_dir: Path, split: str, n_shards: int, journal: dict[in
     return index
 
 
-__all__ = ["render_split_shards", "finalize_shards", "tar_bytes", "shard_name", "INDEX_NAME", "INDEX_KIND",
+__all__ = ["render_split_shards", "finalize_shards", "tar_bytes", "shard_indices", "shard_name", "INDEX_KIND",
            "SHARD_FILES", "IMAGE_FORMATS"]

@@ -286,6 +286,6 @@ class Augmenter:
         return cv2.convertScaleAbs(span, alpha=1.0, beta=ink)
 
 
-__all__ = ["AugmentConfig", "Augmenter", "OP_ORDER", "jpeg_roundtrip", "BlurAug", "MorphologyAug", "NoiseAug", "RotationAug",
+__all__ = ["AugmentConfig", "Augmenter", "OP_ORDER", "BlurAug", "MorphologyAug", "NoiseAug", "RotationAug",
            "SkewAug", "PerspectiveAug", "BackgroundAug", "ContrastAug", "BrightnessAug", "JpegAug",
            "RescaleAug"]
