@@ -7,7 +7,8 @@ import torch
 
 from aksar.core.errors import AksarError
 from aksar.data.collate import Collate, WidthBucketBatchSampler, padding_ratio
-from aksar.data.preprocess import PreprocessConfig, resize_to_height, to_array_batch, to_tensor_batch
+from aksar.data.preprocess import (PreprocessConfig, fit_line, ink_box, resize_to_height, to_array_batch,
+                                   to_tensor_batch)
 
 
 def test_resize_keeps_aspect_and_squeezes_long_lines(rendered_lines):
@@ -59,6 +60,60 @@ def test_empty_batch_and_bad_config_are_errors():
         to_array_batch([], PreprocessConfig())
     with pytest.raises(AksarError, match="preprocess.std"):
         PreprocessConfig(std=0)
+    with pytest.raises(AksarError, match="preprocess.trim_margin"):
+        PreprocessConfig(trim_margin=-0.1)
+
+
+def _loose(img: np.ndarray, top: int, bottom: int, left: int, right: int, paper: int = 235,
+           seed: int = 0) -> np.ndarray:
+    """``img`` on a larger, noisy sheet of paper: a loose crop, as a detector or a scan gives one."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape
+    sheet = np.clip(rng.normal(paper, 6, (h + top + bottom, w + left + right)), 0, 255).astype(np.uint8)
+    sheet[top:top + h, left:left + w] = np.minimum(sheet[top:top + h, left:left + w], img)
+    return sheet
+
+
+def test_trim_cuts_loose_margins_and_keeps_every_ink_pixel(rendered_lines):
+    cfg = PreprocessConfig(trim_margin=0.15)
+    for k, it in enumerate(rendered_lines[:4]):
+        line = it["image"]
+        loose = _loose(line, 40 + k, 25, 70, 15 + 9 * k, seed=k)
+        loose[2, 2] = 0  # one speck in a corner: not text
+        y0, y1, x0, x1, _ = ink_box(loose)
+        out = fit_line(loose, cfg)
+        m = round(0.15 * (y1 - y0))
+        assert out.shape == (y1 - y0 + 2 * m, x1 - x0 + 2 * m)  # every side cut to 0.15 of the ink height
+        assert (out < 128).sum() == (loose < 128).sum() - 1    # all the ink but the speck
+        assert fit_line(loose, PreprocessConfig()).shape == loose.shape  # trim_margin None: as given
+
+
+def test_trim_keeps_tight_lines_and_images_without_ink(rendered_lines):
+    cfg = PreprocessConfig(trim_margin=0.15)
+    for it in rendered_lines[:4]:  # the renderer's margins are narrower than 0.15 of the ink height
+        assert np.array_equal(fit_line(it["image"], cfg), it["image"])
+    blank = np.full((40, 300), 240, np.uint8)
+    noise = np.clip(np.random.default_rng(1).normal(220, 8, (40, 300)), 0, 255).astype(np.uint8)
+    assert ink_box(blank) is None and ink_box(noise) is None
+    assert np.array_equal(fit_line(noise, cfg), noise)
+
+
+def test_a_loose_crop_batches_as_the_tight_line(rendered_lines):
+    cfg = PreprocessConfig(height=32, trim_margin=0.15)
+    line = rendered_lines[0]["image"]
+    y0, y1, x0, x1, _ = ink_box(line)
+    m = round(0.15 * (y1 - y0))
+    tight = np.pad(line[y0:y1, x0:x1], m, constant_values=255)  # margins of exactly 0.15: kept
+    loose = np.pad(tight, ((60, 50), (90, 70)), constant_values=255)
+    a, wa = to_array_batch([tight], cfg)
+    b, wb = to_array_batch([loose], cfg)
+    assert np.array_equal(wa, wb) and np.array_equal(a, b)
+    # squeezing is counted on the cut line: 2 px of ink in a tall crop is wide once cut
+    narrow = PreprocessConfig(height=32, max_width=64, trim_margin=0.15)
+    wide = np.full((200, 400), 255, np.uint8)
+    wide[99:101, 10:390] = 0
+    assert Collate(narrow)([{"image": wide, "text": "-"}])["squeezed"] == 1
+    assert Collate(PreprocessConfig(height=32, max_width=64))([{"image": wide, "text": "-"}])["squeezed"] == 0
 
 
 def test_collate_drops_none_and_counts(rendered_lines):

@@ -7,6 +7,7 @@ import fnmatch
 import json
 import shutil
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,39 @@ def test_detection_card_lists_hmean_and_loads_by_alias(repo_root, monkeypatch, c
     assert main(["models"]) == 0
     assert f"two-pages {100 * report['metrics']['hmean']:.1f}%" in capsys.readouterr().out
     assert Detector("kdet", threads=1).detect_page(pages / "images" / "test_000000.jpg")
+
+
+def test_restamp_changes_preprocessing_and_measures_again(zoo, train_data, tmp_path):
+    """scripts/restamp_model.py: new preprocess metadata, a card whose sha256 and metrics match it, the
+    training facts kept and the change recorded; a bad setting is a one-line error that changes nothing."""
+    import subprocess
+    import sys
+
+    from aksar.infer.evaluate import evaluate
+    from aksar.infer.onnx_model import OnnxModel
+
+    root = Path(__file__).resolve().parents[1]
+    models = tmp_path / "models"
+    shutil.copytree(zoo[0], models)
+    evalset = tmp_path / "evalset"
+    evalset.mkdir()
+    (evalset / "manifest.json").write_text(json.dumps({"sets": ["val"]}), encoding="utf-8")
+    shutil.copytree(train_data["val"], evalset / "val")
+    folder = models / NAME
+    run = [sys.executable, str(root / "scripts" / "restamp_model.py"), NAME, "--zoo", str(models),
+           "--evalset", str(evalset), "--why", "test"]
+
+    bad = subprocess.run(run + ["trim_margin=-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "preprocess.trim_margin" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert sha256_file(folder / "model.onnx") == zoo[1]["sha256"]
+
+    done = subprocess.run(run + ["trim_margin=0.15"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert OnnxModel(folder / "model.onnx").info.preprocess.trim_margin == 0.15
+    assert card["sha256"] == sha256_file(folder / "model.onnx") != zoo[1]["sha256"]
+    assert card["training"] == zoo[1]["training"] and card["limits"] == zoo[1]["limits"]
+    assert set(card["metrics"]) == {"val", "val+lm"} and "trim_margin" in card["changes"][0]
+    report, _, _ = evaluate(Recognizer(folder / "model.onnx", threads=1), evalset / "val", progress=False)
+    assert card["metrics"]["val"]["cer"] == report["metrics"]["raw"]["cer"]
+    assert "## Changes since training" in (folder / "card.md").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from aksar.core.rng import rng_for
-from aksar.data.preprocess import PreprocessConfig, target_width, to_tensor_batch
+from aksar.data.preprocess import PreprocessConfig, pad_batch, resize_lines
 
 
 class Collate:
@@ -31,12 +31,13 @@ class Collate:
 
         good = [it for it in items if it is not None]
         dropped = len(items) - len(good)
-        squeezed = sum(target_width(*it["image"].shape[:2], self.cfg)[1] for it in good)
+        resized, squeezed = resize_lines([it["image"] for it in good], self.cfg)
         self.counters["dropped"] += dropped
         self.counters["squeezed"] += squeezed
         self.counters["items"] += len(good)
         if good:
-            images, widths = to_tensor_batch([it["image"] for it in good], self.cfg, self.margin)
+            arr, wid = pad_batch(resized, self.cfg, self.margin)
+            images, widths = torch.from_numpy(arr), torch.from_numpy(wid)
         else:
             images = torch.zeros((0, 1, self.cfg.height, self.cfg.width_multiple), dtype=torch.float32)
             widths = torch.zeros((0,), dtype=torch.long)

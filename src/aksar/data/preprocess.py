@@ -5,6 +5,10 @@ right-padded to a common width (rounded up to ``width_multiple``) with the image
 value (the same whether the line is alone or in a batch) and normalised with ``(x/255 - mean) / std``
 (float in [-1, 1] with the defaults).
 
+Crops (``trim_margin``): every margin of a line image wider than ``trim_margin`` times the ink's height
+is cut to that width (narrower ones are kept), so a loose crop (a detector's, a scan's) reads as the
+renderer's tight lines do. ``None`` (older models) leaves the image as given.
+
 Max-width policy: a line wider than ``max_width`` after the height resize is squeezed horizontally to
 ``max_width`` (never cropped: no character is lost); ``resize_to_height`` reports it so callers count it.
 
@@ -38,6 +42,7 @@ class PreprocessConfig:
     width_multiple: int = 8
     mean: float = 0.5
     std: float = 0.5
+    trim_margin: float | None = None  # cut margins wider than this share of the ink height; None: keep
 
     def __post_init__(self) -> None:
         if self.height < 1:
@@ -48,6 +53,9 @@ class PreprocessConfig:
             raise AksarError(f"preprocess.max_width: must be >= width_multiple, got {self.max_width}")
         if self.std <= 0:
             raise AksarError(f"preprocess.std: must be > 0, got {self.std}")
+        if self.trim_margin is not None and not 0 <= self.trim_margin <= 2:
+            raise AksarError(f"preprocess.trim_margin: must be within 0..2 (share of the ink height) or null, "
+                             f"got {self.trim_margin}")
 
 
 def to_gray(img: np.ndarray | Image.Image, where: str = "image") -> np.ndarray:
@@ -141,6 +149,57 @@ def _array_to_gray(arr: np.ndarray, where: str) -> np.ndarray:
     return np.rint(out).astype(np.uint8)
 
 
+MIN_INK_CONTRAST = 40.0  # paper minus ink grey levels below which an image has no ink to trim to
+MIN_INK_AREA = 2         # connected ink pixels below this (after a 3x3 blur) are specks, not text
+
+
+def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
+    """``(top, bottom, left, right, paper)`` of the ink in ``gray`` (Otsu on a 3x3 blur, specks ignored;
+    bottom and right exclusive; paper: the median grey of the rest), or None when the image holds no
+    ink with at least ``MIN_INK_CONTRAST`` grey levels against its paper."""
+    import cv2
+
+    if gray.shape[0] < 2 or gray.shape[1] < 2:
+        return None
+    blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+    _, mask = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    ink = mask.astype(bool)
+    if not ink.any() or ink.all():
+        return None
+    paper = float(np.median(blurred[~ink]))
+    if paper - float(np.median(blurred[ink])) < MIN_INK_CONTRAST:
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    kept = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= MIN_INK_AREA]
+    if not len(kept):
+        return None
+    x0 = int(kept[:, cv2.CC_STAT_LEFT].min())
+    y0 = int(kept[:, cv2.CC_STAT_TOP].min())
+    x1 = int((kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max())
+    y1 = int((kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max())
+    return y0, y1, x0, x1, int(round(paper))
+
+
+def trim_to_ink(gray: np.ndarray, margin: float) -> np.ndarray:
+    """``gray`` with every margin wider than ``margin`` times the ink height (:func:`ink_box`) cut to that
+    width; narrower margins are kept as they are. Unchanged when the image holds no ink."""
+    box = ink_box(gray)
+    if box is None:
+        return gray
+    y0, y1, x0, x1, _ = box
+    m = int(round(margin * (y1 - y0)))
+    h, w = gray.shape
+    return gray[max(0, y0 - m):min(h, y1 + m), max(0, x0 - m):min(w, x1 + m)]
+
+
+def fit_line(img: np.ndarray | Image.Image, cfg: PreprocessConfig) -> np.ndarray:
+    """Grayscale (:func:`to_gray`), then cropped to the ink when ``cfg.trim_margin`` is set."""
+    arr = to_gray(img)
+    if arr.size == 0:
+        raise AksarError(f"empty image of shape {arr.shape}")
+    return arr if cfg.trim_margin is None else trim_to_ink(arr, cfg.trim_margin)
+
+
 def target_width(h: int, w: int, cfg: PreprocessConfig) -> tuple[int, bool]:
     """Width after resizing an ``h x w`` image to ``cfg.height`` (aspect kept), and whether it is squeezed."""
     new_w = max(1, int(round(w * cfg.height / max(h, 1))))
@@ -152,12 +211,10 @@ def target_width(h: int, w: int, cfg: PreprocessConfig) -> tuple[int, bool]:
 def resize_to_height(img: np.ndarray | Image.Image, cfg: PreprocessConfig) -> tuple[np.ndarray, bool]:
     """Resize to ``cfg.height`` keeping the aspect ratio; lines wider than ``cfg.max_width`` are squeezed.
 
-    Returns ``(uint8 HxW image, was_squeezed)``.
+    Returns ``(uint8 HxW image, was_squeezed)``; the image is first cropped as :func:`fit_line` says.
     """
-    arr = to_gray(img)
+    arr = fit_line(img, cfg)
     h, w = arr.shape
-    if h == 0 or w == 0:
-        raise AksarError(f"empty image of shape {arr.shape}")
     new_w, squeezed = target_width(h, w, cfg)
     if (h, w) == (cfg.height, new_w):
         return arr, squeezed
@@ -175,9 +232,22 @@ def to_array_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessCo
     """Numpy batch: ``(float32 [B, 1, H, W], int64 widths)``; W = max width + ``margin`` rounded up to
     width_multiple, so every line has at least ``margin`` background columns after it (inference passes
     the model's ``pad_margin``: a line then reads the same alone or in any batch)."""
-    if len(images) == 0:
+    return pad_batch(resize_lines(images, cfg)[0], cfg, margin)
+
+
+def resize_lines(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessConfig,
+                 ) -> tuple[list[np.ndarray], int]:
+    """Each image through :func:`resize_to_height`; also how many of them were squeezed."""
+    out = [resize_to_height(img, cfg) for img in images]
+    return [r for r, _ in out], sum(sq for _, sq in out)
+
+
+def pad_batch(resized: Sequence[np.ndarray], cfg: PreprocessConfig, margin: int = 0,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Lines already at ``cfg.height`` (:func:`resize_lines`) -> the normalised, padded batch of
+    :func:`to_array_batch`."""
+    if len(resized) == 0:
         raise AksarError("cannot build a batch from zero images")
-    resized = [resize_to_height(img, cfg)[0] for img in images]
     widths = np.array([r.shape[1] for r in resized], dtype=np.int64)
     mult = cfg.width_multiple
     batch_w = int(-(-(int(widths.max()) + max(0, int(margin))) // mult) * mult)
@@ -203,5 +273,5 @@ def to_tensor_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessC
 
 __all__ = [
     "PreprocessConfig", "resize_to_height", "to_array_batch", "to_tensor_batch", "to_gray",
-    "target_width", "background_value",
+    "target_width", "background_value", "ink_box", "trim_to_ink", "fit_line", "resize_lines", "pad_batch",
 ]

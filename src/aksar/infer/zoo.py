@@ -1,8 +1,8 @@
 """Shipped models: ONNX recognizers (later detectors) carried as package data, found by name.
 
 A shipped model is a folder ``<zoo>/<name>/`` holding ``model.onnx``, ``card.json`` (its metadata:
-name, aliases, task, script, file, size, sha256, config, corpus, fonts, training, metrics, limits)
-and ``card.md`` (the card rendered for people). Zoo folders searched, first match wins: the folders
+name, aliases, task, script, file, size, sha256, config, corpus, fonts, training, metrics, limits, and
+``changes`` made after training when there are any) and ``card.md`` (the card rendered for people). Zoo folders searched, first match wins: the folders
 in ``$AKSAR_MODELS_DIR`` (``os.pathsep``-separated), then ``src/aksar/zoo`` (package data).
 
 ``resolve_model("khmer")`` -> the verified ``model.onnx`` of the model called or aliased ``khmer``;
@@ -223,6 +223,8 @@ def render_card(card: dict[str, Any]) -> str:
                   f"`{lm.get('file')}`: character {lm.get('order')}-gram model ({(lm.get('size') or 0) / 1e6:.1f} MB), "
                   f"weight {_fmt(lm.get('weight'))}, bonus {_fmt(lm.get('bonus'))}; use it with "
                   f"`--model {card['name']} --lm shipped` (beam search, slower)."]
+    if card.get("changes"):  # made after training (scripts/restamp_model.py)
+        lines += ["", "## Changes since training", ""] + [f"- {x}" for x in card["changes"]]
     lines += ["", "## Retrain", "", "```"] + list(card.get("retrain") or ["(no config recorded)"]) + ["```", "",
               "## Known limits", ""] + [f"- {x}" for x in (card.get("limits") or ["none recorded"])]
     return "\n".join(lines) + "\n"
