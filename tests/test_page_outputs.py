@@ -222,6 +222,16 @@ def test_page_xml_one_file_per_page(doc, tmp_path):
         render(doc, "pdfx")
 
 
+def test_page_xml_created_time_honours_source_date_epoch(doc, monkeypatch):
+    one = Document(pages=doc.pages[:1], models=doc.models)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = render(one, "page")
+    assert "<Created>2023-11-14T22:13:20</Created>" in first and render(one, "page") == first
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(AksarError, match="SOURCE_DATE_EPOCH"):
+        render(one, "page")
+
+
 def test_xml_forbidden_characters_dropped_and_counted_and_odd_confidences(caplog):
     line = Line(box_polygon(0, 0, 50, 20), "ក\x0bខ\x00", float("nan"))
     doc = Document([Page(0, 100, 50, blocks=[Block.around([line])])])

@@ -64,6 +64,16 @@ def pdf_bytes(pages: int, size_pt: tuple[float, float] = (200, 100)) -> bytes:
     return buf.getvalue()
 
 
+def tiff_bytes(*frames: bytes) -> bytes:
+    """A multi-page TIFF whose pages are these encoded images."""
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(f)).convert("L") for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, format="TIFF", save_all=True, append_images=images[1:])
+    return buf.getvalue()
+
+
 def assert_error(r: httpx.Response, status: int, *words: str) -> None:
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/json")
@@ -168,6 +178,19 @@ def test_pdf_limits_and_corrupt_pdfs(server):
     assert_error(server.post("/ocr", files={"file": ("ok.pdf", pdf_bytes(2), "application/pdf")}), 503, "--det")
 
 
+def test_every_page_of_a_multipage_tiff_counts(server, khmer_line_pngs):
+    from aksar.infer.uploads import UploadLimits, decode_pages
+
+    pngs = [png for _, png in khmer_line_pngs[:3]]
+    three = tiff_bytes(*pngs)
+    assert_error(server.post("/ocr", files={"file": ("scan.tif", three, "image/tiff")}), 413, "scan.tif",
+                 "3 pages", "max_pages")
+    pages = decode_pages(three, "scan.tif", UploadLimits(max_pixels=3_000_000, max_pages=3, dpi=72))
+    assert [p.source_page for p in pages] == [0, 1, 2]
+    for page, png in zip(pages, pngs):  # each frame is its own image, decoded as a PNG of it would be
+        assert np.array_equal(page.pixels, decode_pages(png, "x.png", UploadLimits(3_000_000, 3, 72))[0].pixels)
+
+
 def test_missing_fields_and_wrong_parameters(server, khmer_line_pngs):
     png = khmer_line_pngs[0][1]
     assert_error(server.post("/recognize", data={"other": "1"}), 422, "files")
@@ -266,6 +289,17 @@ def test_ocr_reads_a_rendered_page(page_server, khmer_page_png):
     read = [ln.text for ln in doc.pages[0].lines]
     best = [min(cer([r], [t]) for r in read) for t in truth]  # each true line against its best read line
     assert sorted(best)[len(best) // 2] < 0.2, best  # the median line reads well (tables and merged lines vary)
+
+
+def test_ocr_reads_every_page_of_a_tiff(page_server, khmer_page_png):
+    truth, png = khmer_page_png
+    one = page_server.post("/ocr", files={"file": ("page.png", png, "image/png")}).json()["pages"][0]
+    r = page_server.post("/ocr", files={"file": ("scan.tif", tiff_bytes(png, png), "image/tiff")})
+    assert r.status_code == 200, r.text
+    doc = Document.from_dict(r.json())
+    assert [p.source_page for p in doc.pages] == [0, 1]
+    for page in doc.pages:
+        assert [ln.text for ln in page.lines] == [ln["text"] for b in one["blocks"] for ln in b["lines"]]
 
 
 @pytest.mark.parametrize("fmt,media", [("txt", "text/plain"), ("hocr", "text/html"), ("alto", "application/xml")])

@@ -26,8 +26,9 @@ class BadImage(Exception):
         self.reason = reason
 
 
-def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode a whole image (file path or bytes) to uint8 grayscale; BadImage if it cannot be used."""
+def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS, frame: int = 0) -> np.ndarray:
+    """Decode a whole image (file path or bytes; ``frame`` of a multi-frame TIFF, GIF or WebP) to uint8
+    grayscale; BadImage if it cannot be used."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else open(data, "rb")
@@ -40,6 +41,8 @@ def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(src) as im:
+                    if frame:
+                        im.seek(frame)
                     w, h = im.size
                     if w * h > max_pixels:
                         raise BadImage("too_large_image", f"{w}x{h} pixels > {max_pixels}")
@@ -54,6 +57,16 @@ def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL.UnidentifiedImageError is an OSError
             reason = "truncated_image" if "truncated" in str(exc) else "corrupt_image"
             raise BadImage(reason, str(exc)) from None
+
+
+def frame_count(data: bytes) -> int:
+    """How many frames (pages) an image holds: 1 for most, more for multi-page TIFF, GIF, WebP; 1 when
+    the header cannot be read (decoding then says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return max(1, int(getattr(im, "n_frames", 1) or 1))
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return 1
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -207,6 +207,16 @@ def _alto(doc: Document, folder: Path | None, clean: _Clean) -> str:
 
 # ---------------------------------------------------------------- PAGE-XML (one page)
 
+def _created() -> str:
+    """PAGE-XML's Created time: now (UTC), or ``$SOURCE_DATE_EPOCH`` when set (reproducible output)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise AksarError(f"SOURCE_DATE_EPOCH: expected seconds since 1970 as an integer, got {epoch!r}") from None
+    return when.replace(microsecond=0, tzinfo=None).isoformat()
+
+
 def _page(doc: Document, page: Page, folder: Path | None, clean: _Clean) -> str:
     regions = []
     for block in page.blocks:
@@ -215,7 +225,7 @@ def _page(doc: Document, page: Page, folder: Path | None, clean: _Clean) -> str:
                            for w in spelling_words(line) or []])
                  for line in block.lines]
         regions.append(PageRegion("paragraph", block.polygon, lines))
-    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat()
+    now = _created()
     comments = json.dumps({"models": doc.models, "source": page.source, "source_page": page.source_page},
                           ensure_ascii=False, sort_keys=True, default=str)
     dropped = [0]

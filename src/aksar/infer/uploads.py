@@ -1,7 +1,7 @@
 """Uploaded bytes -> page or line images, within limits (what ``aksar serve`` accepts from a client).
 
-An upload is an image (any format Pillow opens, first frame) or a PDF (``%PDF-``, every page rasterized
-with pypdfium2). Sizes are checked before pixels are decoded: an image's header, a PDF page's size in
+An upload is an image (any format Pillow opens; every frame of a multi-page TIFF, GIF or WebP is a page) or
+a PDF (``%PDF-``, every page rasterized with pypdfium2); ``max_pages`` bounds both. Sizes are checked before pixels are decoded: an image's header, a PDF page's size in
 points at the requested dpi. Every refusal is an :class:`UploadRejected` with the HTTP status it maps to
 and a one-line message naming the upload and the limit. The upload's name is a label only: it is never
 used as a path.
@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from aksar.core.errors import AksarError
-from aksar.data.files import BadImage, decode_image
+from aksar.data.files import BadImage, decode_image, frame_count
 
 PDF_MAGIC = b"%PDF-"
 NAME_CHARS = 120
@@ -59,12 +59,13 @@ def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip().startswith(PDF_MAGIC)
 
 
-def decode_upload_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
-    """An image upload as uint8 grayscale; 413 above ``max_pixels`` (from the header), 415/422 if unusable."""
+def decode_upload_image(data: bytes, name: str, max_pixels: int, frame: int = 0) -> np.ndarray:
+    """An image upload (its ``frame``) as uint8 grayscale; 413 above ``max_pixels`` (from the header),
+    415/422 if unusable."""
     if not data:
         raise UploadRejected(422, f"{name}: empty file")
     try:
-        return decode_image(data, max_pixels)
+        return decode_image(data, max_pixels, frame)
     except BadImage as exc:
         if exc.reason == "too_large_image":
             raise UploadRejected(413, f"{name}: image too large ({str(exc).split(': ', 1)[-1]}); the limit is "
@@ -103,7 +104,13 @@ def decode_pages(data: bytes, name: str, limits: UploadLimits) -> list[PageImage
     """Every page of an uploaded image or PDF (an image is one page)."""
     if is_pdf(data):
         return _pdf_pages(data, name, limits)
-    return [PageImage(decode_upload_image(data, name, limits.max_pixels))]
+    first = decode_upload_image(data, name, limits.max_pixels)
+    n = frame_count(data)
+    if n > limits.max_pages:
+        raise UploadRejected(413, f"{name}: image of {n} pages (frames); the limit is max_pages={limits.max_pages}")
+    return [PageImage(first)] + [
+        PageImage(decode_upload_image(data, f"{name} page {i + 1}", limits.max_pixels, i), source_page=i)
+        for i in range(1, n)]
 
 
 __all__ = ["UploadRejected", "UploadLimits", "PageImage", "label", "is_pdf", "decode_upload_image", "decode_pages"]
