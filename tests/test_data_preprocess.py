@@ -7,8 +7,8 @@ import torch
 
 from aksar.core.errors import AksarError
 from aksar.data.collate import Collate, WidthBucketBatchSampler, padding_ratio
-from aksar.data.preprocess import (PreprocessConfig, fit_line, ink_box, resize_to_height, to_array_batch,
-                                   to_tensor_batch)
+from aksar.data.preprocess import (PreprocessConfig, fit_line, hist_median, ink_box, resize_to_height,
+                                   to_array_batch, to_tensor_batch)
 
 
 def test_resize_keeps_aspect_and_squeezes_long_lines(rendered_lines):
@@ -96,6 +96,15 @@ def test_trim_keeps_tight_lines_and_images_without_ink(rendered_lines):
     noise = np.clip(np.random.default_rng(1).normal(220, 8, (40, 300)), 0, 255).astype(np.uint8)
     assert ink_box(blank) is None and ink_box(noise) is None
     assert np.array_equal(fit_line(noise, cfg), noise)
+
+
+def test_hist_median_is_numpy_median():
+    rng = np.random.default_rng(3)
+    for _ in range(300):  # odd and even counts, repeated levels, one pixel, the extremes 0 and 255
+        size = int(rng.integers(1, 40))
+        pixels = rng.choice(rng.integers(0, 256, 3), size) if rng.random() < 0.5 else rng.integers(0, 256, size)
+        pixels = np.append(pixels, rng.choice([0, 255], int(rng.integers(0, 2)))).astype(np.uint8)
+        assert hist_median(np.bincount(pixels, minlength=256)) == np.median(pixels)
 
 
 def test_a_loose_crop_batches_as_the_tight_line(rendered_lines):

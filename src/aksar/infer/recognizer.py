@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from aksar.core.errors import AksarError
-from aksar.data.preprocess import to_array_batch, target_width
+from aksar.data.preprocess import pad_batch, resize_lines
 from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, SHIPPED_LM, InferConfig
 from aksar.infer.images import MAX_PIXELS, as_gray
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
@@ -169,20 +169,23 @@ class Recognizer:
         return self.info.kind
 
     # -- prediction ----------------------------------------------------------------------------------
-    def batches(self, arrays: Sequence[np.ndarray], batch_size: int | None = None) -> Iterable[list[int]]:
-        """Indices of ``arrays`` grouped into batches of similar width (the order every back end uses)."""
-        cfg = self.preprocess
+    def batches(self, widths: Sequence[int], batch_size: int | None = None) -> Iterable[list[int]]:
+        """Indices of lines whose model-input ``widths`` (after :func:`resize_lines`) are given, grouped into
+        batches of similar width (the order every back end uses)."""
         bs = batch_size or self.batch_size
-        order = sorted(range(len(arrays)), key=lambda i: (target_width(*arrays[i].shape[:2], cfg)[0], i))
+        order = sorted(range(len(widths)), key=lambda i: (widths[i], i))
         for start in range(0, len(order), bs):
             yield order[start:start + bs]
 
     def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None,
                     ) -> list[tuple[list[int], float, list[float] | None]]:
-        arrays = [as_gray(img, f"image {i}", self.max_pixels) for i, img in enumerate(images)]
-        out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(arrays)
-        for idx in self.batches(arrays, batch_size):
-            batch, widths = to_array_batch([arrays[i] for i in idx], self.preprocess, self.info.pad_margin)
+        # each line is cut and resized once, then batched by the width the model sees (a trimmed loose
+        # crop is narrower than its image says)
+        lines = resize_lines([as_gray(img, f"image {i}", self.max_pixels) for i, img in enumerate(images)],
+                             self.preprocess)[0]
+        out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(lines)
+        for idx in self.batches([line.shape[1] for line in lines], batch_size):
+            batch, widths = pad_batch([lines[i] for i in idx], self.preprocess, self.info.pad_margin)
             for i, res in zip(idx, self._model.run_detailed(batch, widths, self.decoder, self.beam_width,
                                                             self._lm_scorer)):
                 out[i] = res
