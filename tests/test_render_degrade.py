@@ -60,8 +60,9 @@ def test_binarization_gives_two_levels(line):
 
 def test_ink_ops_move_ink_the_expected_way(line):
     grey = np.where(line < 128, 40, 230).astype(np.uint8)
-    spread, _ = _apply("ink", grey, ink__spread_p=1.0)
-    thin, _ = _apply("ink", grey, ink__spread_p=0.0)
+    mild = {"ink__level": (0.1, 0.1), "ink__sigma": (0.015, 0.015)}  # within the guard: never undone
+    spread, _ = _apply("ink", grey, ink__spread_p=1.0, **mild)
+    thin, _ = _apply("ink", grey, ink__spread_p=0.0, **mild)
     assert _ink(thin) < _ink(grey) < _ink(spread)
     dropped, rec = _apply("dropout", line, dropout__blobs=(0.1, 0.1))
     assert _ink(dropped) < _ink(line) and not rec[0].get("undone")
@@ -105,6 +106,34 @@ def test_margins_and_neighbours_recrop(line):
     tight, rec = deg.recrop(line, 20.0, np.random.default_rng(0), Plan("only", {"margins": True}))
     t, b, left, right = rec["margins"]
     assert tight.shape == (_ink_rows(line) + t + b, _ink_cols(line) + left + right)
+
+
+def test_table_rules_frame_the_line_and_keep_its_ink(line):
+    deg = Degrader(DegradeConfig.only("margins", "rules"))
+    seen = set()
+    for seed in range(16):
+        out, rec = deg.recrop(line, 20.0, np.random.default_rng(seed), Plan("only", {"margins": True, "rules": True}))
+        rules, th = rec["rules"], rec["rules"]["thickness"]
+        seen.update(rules["edges"] + ["grid" if rules["sides"] else "open"])
+        dark = out < 128
+        rule_rows = np.flatnonzero(dark.all(axis=1))  # only a rule darkens a whole row
+        assert len(rule_rows) == th * len(rules["edges"])
+        band = slice(rule_rows[0] if "top" in rules["edges"] else 0,
+                     rule_rows[-1] + 1 if "bottom" in rules["edges"] else out.shape[0])
+        rule_cols = np.flatnonzero(dark[band].all(axis=0))  # vertical rules run from rule to rule
+        assert len(rule_cols) == (2 * th if rules["sides"] else 0)
+        mask = np.zeros_like(dark)
+        mask[rule_rows] = True
+        mask[band, rule_cols] = True
+        assert np.count_nonzero(dark & ~mask) == np.count_nonzero(line < 128)  # the line's ink, untouched
+        ink_rows = np.flatnonzero((dark & ~mask).any(axis=1))
+        if "top" in rules["edges"]:
+            assert rule_rows[0] < ink_rows[0]
+        if "bottom" in rules["edges"]:
+            assert rule_rows[-1] > ink_rows[-1]
+    assert seen == {"top", "bottom", "grid", "open"}  # either edge, both, and grid cells are drawn
+    with pytest.raises(AksarError, match="rules.both_p"):
+        from_dict(DegradeConfig, {"rules": {"both_p": 2}})
 
 
 def _ink_rows(img):

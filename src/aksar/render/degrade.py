@@ -6,6 +6,7 @@ each profile gives every op its probability), then works in two places of the sy
 - at render time (``Synthesizer`` asks it): ``small_type`` renders at a real print size
   (``points * dpi / 72`` px); ``margins`` re-crops the line as a line detector would (each side tight or
   loose on its own); ``neighbours`` pastes a few rows of a real neighbouring line at the top or bottom;
+  ``rules`` draws table-cell borders around it (above, below, at the sides; close enough to touch);
 - after augmentation (``__call__``, image + rng -> image + record, like ``Augmenter``): the print side
   (ink spread or thinning, ink dropout), then the scan: ``small_type`` resamples the line so its x-height
   is 6-10 px, then uneven illumination/shadow -> 1-bit binarization (global, Sauvola, ordered dither) ->
@@ -27,7 +28,7 @@ from aksar.core.rng import weighted_choice
 
 Range = tuple[float, float]
 
-RENDER_OPS = ("small_type", "margins", "neighbours")
+RENDER_OPS = ("small_type", "margins", "neighbours", "rules")
 IMAGE_OPS = ("ink", "dropout", "illumination", "binarize", "speckle", "jpeg")  # print side, then scan side
 PRINT_OPS = ("ink", "dropout")
 OPS = RENDER_OPS + IMAGE_OPS
@@ -52,6 +53,15 @@ class MarginsOp:
 class NeighboursOp:
     depth: Range = (0.15, 0.5)           # rows of the neighbour line's ink shown, share of the x-height
     both_p: float = 0.25                 # share of intrusions at both edges (else top or bottom, 50/50)
+
+
+@dataclass
+class RulesOp:
+    thickness: Range = (0.08, 0.25)      # rule thickness, share of the x-height (at least 1 px)
+    gap: Range = (0.0, 0.5)              # paper between the ink and a horizontal rule, share of the x-height
+    both_p: float = 0.4                  # rules above and below (else one of them, 50/50)
+    sides_p: float = 0.4                 # vertical rules at the left and right too (a grid cell)
+    side_gap: Range = (0.1, 1.0)         # paper between the ink and a vertical rule, share of the x-height
 
 
 @dataclass
@@ -94,13 +104,13 @@ class DegradeJpegOp:
 
 def _default_profiles() -> dict[str, dict[str, float]]:
     return {
-        "print": {"small_type": 0.3, "margins": 0.8, "neighbours": 0.2, "illumination": 0.3, "ink": 0.3,
+        "print": {"small_type": 0.3, "margins": 0.8, "neighbours": 0.2, "rules": 0.1, "illumination": 0.3, "ink": 0.3,
                   "dropout": 0.1, "speckle": 0.1, "jpeg": 0.3},
-        "scan": {"small_type": 0.6, "margins": 0.9, "neighbours": 0.3, "illumination": 0.6, "ink": 0.3,
+        "scan": {"small_type": 0.6, "margins": 0.9, "neighbours": 0.3, "rules": 0.15, "illumination": 0.6, "ink": 0.3,
                  "dropout": 0.2, "speckle": 0.2, "jpeg": 0.6},
-        "photocopy": {"small_type": 0.5, "margins": 0.9, "neighbours": 0.3, "illumination": 0.5, "ink": 0.7,
+        "photocopy": {"small_type": 0.5, "margins": 0.9, "neighbours": 0.3, "rules": 0.15, "illumination": 0.5, "ink": 0.7,
                       "dropout": 0.5, "binarize": 1.0, "speckle": 0.6, "jpeg": 0.3},
-        "fax": {"small_type": 1.0, "margins": 0.9, "neighbours": 0.3, "ink": 0.5, "dropout": 0.4,
+        "fax": {"small_type": 1.0, "margins": 0.9, "neighbours": 0.3, "rules": 0.15, "ink": 0.5, "dropout": 0.4,
                 "binarize": 1.0, "speckle": 0.5, "jpeg": 0.2},
     }
 
@@ -121,6 +131,7 @@ class DegradeConfig:
     small_type: SmallTypeOp = field(default_factory=SmallTypeOp)
     margins: MarginsOp = field(default_factory=MarginsOp)
     neighbours: NeighboursOp = field(default_factory=NeighboursOp)
+    rules: RulesOp = field(default_factory=RulesOp)
     illumination: IlluminationOp = field(default_factory=IlluminationOp)
     ink: InkOp = field(default_factory=InkOp)
     dropout: DropoutOp = field(default_factory=DropoutOp)
@@ -146,12 +157,16 @@ class DegradeConfig:
         st = self.small_type
         check_p("small_type.large_p", st.large_p)
         check_p("neighbours.both_p", self.neighbours.both_p)
+        check_p("rules.both_p", self.rules.both_p)
+        check_p("rules.sides_p", self.rules.sides_p)
         check_p("ink.spread_p", self.ink.spread_p)
         for key, r, lo, hi in (("small_type.points", st.points, 3, 72), ("small_type.large_points", st.large_points, 3, 72),
                                ("small_type.dpi", st.dpi, 50, 1200), ("small_type.x_height", st.x_height, 2, 64),
                                ("margins.vertical", self.margins.vertical, 0, 5),
                                ("margins.horizontal", self.margins.horizontal, 0, 10),
                                ("neighbours.depth", self.neighbours.depth, 0, 2),
+                               ("rules.thickness", self.rules.thickness, 0, 1), ("rules.gap", self.rules.gap, 0, 5),
+                               ("rules.side_gap", self.rules.side_gap, 0, 10),
                                ("illumination.strength", self.illumination.strength, 0, 1),
                                ("ink.sigma", self.ink.sigma, 0.001, 0.2), ("ink.level", self.ink.level, 0, 0.5),
                                ("dropout.blobs", self.dropout.blobs, 0, 1), ("dropout.salt", self.dropout.salt, 0, 1),
@@ -229,7 +244,7 @@ class Degrader:
 
     def recrop(self, img: np.ndarray, x_height: float, rng: np.random.Generator, plan: Plan,
                neighbour: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Crop to the ink, then margins per side and neighbour ink at the edges (as ``plan`` says)."""
+        """Crop to the ink, then margins per side, neighbour ink and table rules at the edges (as ``plan`` says)."""
         rows = np.flatnonzero(img.min(axis=1) < 255)
         cols = np.flatnonzero(img.min(axis=0) < 255)
         if rows.size == 0:
@@ -247,9 +262,42 @@ class Degrader:
         h, w = line.shape
         out = np.full((h + t + b, w + lft + r), 255, np.uint8)
         out[t:t + h, lft:lft + w] = line
+        if plan.on("rules"):  # the cell's borders first; a neighbour's ink shows beyond them
+            out, rec["rules"] = self._rules(out, (t, t + h, lft, lft + w), int(line.min()), x_height, rng)
         if plan.on("neighbours") and neighbour is not None:
             out, rec["neighbours"] = self._neighbours(out, neighbour, x_height, rng)
         return out, rec
+
+    def _rules(self, out: np.ndarray, box: tuple[int, int, int, int], ink: int, x_height: float,
+               rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """Table-cell borders around the line's ink ``box`` (top, bottom, left, right in ``out``): rules
+        above and/or below across the whole width, and vertical ones at the sides; the image grows where a
+        rule falls outside it."""
+        cfg = self.cfg.rules
+        top, bottom, left, right = box
+        th = max(1, int(round(uniform(rng, cfg.thickness) * x_height)))
+        edges = ["top", "bottom"] if rng.random() < cfg.both_p else [("top", "bottom")[int(rng.random() < 0.5)]]
+        gaps = {e: int(round(uniform(rng, cfg.gap) * x_height)) for e in edges}
+        sides = rng.random() < cfg.sides_p
+        side_gaps = [int(round(uniform(rng, cfg.side_gap) * x_height)) for _ in range(2)] if sides else []
+        # grow the canvas so every rule fits: rows above / below, columns left / right
+        grow_t = max(0, gaps["top"] + th - top) if "top" in gaps else 0
+        grow_b = max(0, bottom + gaps["bottom"] + th - out.shape[0]) if "bottom" in gaps else 0
+        grow_l = max(0, side_gaps[0] + th - left) if sides else 0
+        grow_r = max(0, right + side_gaps[1] + th - out.shape[1]) if sides else 0
+        out = np.pad(out, ((grow_t, grow_b), (grow_l, grow_r)), constant_values=255)
+        top, bottom, left, right = top + grow_t, bottom + grow_t, left + grow_l, right + grow_l
+        y_top = top - gaps["top"] - th if "top" in gaps else 0
+        y_bottom = bottom + gaps["bottom"] + th if "bottom" in gaps else out.shape[0]
+        if "top" in gaps:
+            out[y_top:y_top + th] = ink
+        if "bottom" in gaps:
+            out[y_bottom - th:y_bottom] = ink
+        if sides:
+            x0, x1 = left - side_gaps[0] - th, right + side_gaps[1]
+            out[y_top:y_bottom, x0:x0 + th] = ink
+            out[y_top:y_bottom, x1:x1 + th] = ink
+        return out, {"edges": edges, "thickness": th, "sides": sides}
 
     def _neighbours(self, out: np.ndarray, nb: np.ndarray, x_height: float,
                     rng: np.random.Generator) -> tuple[np.ndarray, dict]:
@@ -308,4 +356,4 @@ class Degrader:
 
 
 __all__ = ["DegradeConfig", "Degrader", "Plan", "OPS", "RENDER_OPS", "IMAGE_OPS", "PRINT_OPS", "SmallTypeOp", "MarginsOp",
-           "NeighboursOp", "IlluminationOp", "InkOp", "DropoutOp", "BinarizeOp", "SpeckleOp", "DegradeJpegOp"]
+           "NeighboursOp", "RulesOp", "IlluminationOp", "InkOp", "DropoutOp", "BinarizeOp", "SpeckleOp", "DegradeJpegOp"]

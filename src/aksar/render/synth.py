@@ -259,7 +259,7 @@ class Synthesizer:
 
     def _render(self, text: str, font: FontInfo, rng: np.random.Generator,
                 plan: Plan | None) -> tuple[np.ndarray, list[dict], float]:
-        """The line at font resolution, or (degrade plan) at a small print size, re-cropped with neighbours;
+        """The line at font resolution, or (degrade plan) at a small print size, re-cropped with neighbours and rules;
         and the scan resampling factor that brings the x-height to ``degrade.small_type.x_height``."""
         if plan is None:
             return self._renderer.render(text, font), [], 1.0
@@ -274,7 +274,7 @@ class Synthesizer:
             scale = st["x_height"] / x_height
             record.append({"op": "small_type", **st})
         img = self._renderer.render(text, font, size)
-        if plan.on("margins") or plan.on("neighbours"):
+        if plan.on("margins") or plan.on("neighbours") or plan.on("rules"):
             neighbour = self._neighbour(text, font, size, rng) if plan.on("neighbours") else None
             img, rec = self._degrader.recrop(img, x_height, rng, plan, neighbour)
             record.append({"op": "crop", **rec})
