@@ -280,23 +280,21 @@ class Degrader:
         gaps = {e: int(round(uniform(rng, cfg.gap) * x_height)) for e in edges}
         sides = rng.random() < cfg.sides_p
         side_gaps = [int(round(uniform(rng, cfg.side_gap) * x_height)) for _ in range(2)] if sides else []
-        # grow the canvas so every rule fits: rows above / below, columns left / right
-        grow_t = max(0, gaps["top"] + th - top) if "top" in gaps else 0
-        grow_b = max(0, bottom + gaps["bottom"] + th - out.shape[0]) if "bottom" in gaps else 0
-        grow_l = max(0, side_gaps[0] + th - left) if sides else 0
-        grow_r = max(0, right + side_gaps[1] + th - out.shape[1]) if sides else 0
-        out = np.pad(out, ((grow_t, grow_b), (grow_l, grow_r)), constant_values=255)
-        top, bottom, left, right = top + grow_t, bottom + grow_t, left + grow_l, right + grow_l
-        y_top = top - gaps["top"] - th if "top" in gaps else 0
-        y_bottom = bottom + gaps["bottom"] + th if "bottom" in gaps else out.shape[0]
+        # the frame the rules draw, in ``out``'s coordinates (a side without a rule: the image's edge)
+        height, width = out.shape
+        y0 = top - gaps["top"] - th if "top" in gaps else 0
+        y1 = bottom + gaps["bottom"] + th if "bottom" in gaps else height
+        x0, x1 = (left - side_gaps[0] - th, right + side_gaps[1] + th) if sides else (0, width)
+        pad_t, pad_l = max(0, -y0), max(0, -x0)  # the image grows where the frame falls outside it
+        out = np.pad(out, ((pad_t, max(0, y1 - height)), (pad_l, max(0, x1 - width))), constant_values=255)
+        y0, y1, x0, x1 = y0 + pad_t, y1 + pad_t, x0 + pad_l, x1 + pad_l
         if "top" in gaps:
-            out[y_top:y_top + th] = ink
+            out[y0:y0 + th] = ink
         if "bottom" in gaps:
-            out[y_bottom - th:y_bottom] = ink
+            out[y1 - th:y1] = ink
         if sides:
-            x0, x1 = left - side_gaps[0] - th, right + side_gaps[1]
-            out[y_top:y_bottom, x0:x0 + th] = ink
-            out[y_top:y_bottom, x1:x1 + th] = ink
+            out[y0:y1, x0:x0 + th] = ink
+            out[y0:y1, x1 - th:x1] = ink
         return out, {"edges": edges, "thickness": th, "sides": sides}
 
     def _neighbours(self, out: np.ndarray, nb: np.ndarray, x_height: float,
