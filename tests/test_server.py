@@ -191,6 +191,23 @@ def test_every_page_of_a_multipage_tiff_counts(server, khmer_line_pngs):
         assert np.array_equal(page.pixels, decode_pages(png, "x.png", UploadLimits(3_000_000, 3, 72))[0].pixels)
 
 
+def test_exif_orientation_of_an_upload_is_applied(server, khmer_line_pngs):
+    """A line photographed sideways (pixels rotated, EXIF orientation 6 says so) reads as the upright file."""
+    import io
+
+    from PIL import Image
+
+    upright = Image.open(io.BytesIO(khmer_line_pngs[0][1]))
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    upright.transpose(Image.Transpose.ROTATE_90).save(buf, "PNG", exif=exif)
+    r = server.post("/recognize", files=lines_upload([("up.png", khmer_line_pngs[0][1]), ("side.png", buf.getvalue())]))
+    assert r.status_code == 200, r.text
+    texts = [ln["text"] for ln in r.json()["lines"]]
+    assert texts[0] and texts[1] == texts[0]
+
+
 def test_missing_fields_and_wrong_parameters(server, khmer_line_pngs):
     png = khmer_line_pngs[0][1]
     assert_error(server.post("/recognize", data={"other": "1"}), 422, "files")

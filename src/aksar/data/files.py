@@ -10,11 +10,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import to_gray
 
+EXIF_ORIENTATION = 0x0112  # upright as the camera held it: applied, as page inputs and OpenCV do
 MAX_PIXELS = 40_000_000  # a text line never needs more; larger images are refused as decompression bombs
 
 
@@ -28,7 +29,7 @@ class BadImage(Exception):
 
 def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS, frame: int = 0) -> np.ndarray:
     """Decode a whole image (file path or bytes; ``frame`` of a multi-frame TIFF, GIF or WebP) to uint8
-    grayscale; BadImage if it cannot be used."""
+    grayscale, turned upright by its EXIF orientation; BadImage if it cannot be used."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else open(data, "rb")
@@ -47,6 +48,8 @@ def decode_image(data: bytes | Path, max_pixels: int = MAX_PIXELS, frame: int = 
                     if w * h > max_pixels:
                         raise BadImage("too_large_image", f"{w}x{h} pixels > {max_pixels}")
                     im.load()
+                    if im.getexif().get(EXIF_ORIENTATION, 1) != 1:  # a phone photo stored sideways
+                        im = ImageOps.exif_transpose(im)
                     return to_gray(im, f"{im.mode} image")
         except BadImage:
             raise

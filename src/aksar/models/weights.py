@@ -23,7 +23,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -148,9 +148,17 @@ def remap_state_dict(old_state: dict[str, torch.Tensor], old_tokens: list[str], 
     return out, counts
 
 
-def init_from_checkpoint(model: torch.nn.Module, path: str | Path, tokens: list[str], model_name: str) -> dict[str, int]:
-    """Load weights from a checkpoint into ``model`` (fine-tuning), remapping a different charset."""
-    ckpt = load_checkpoint(path)
+def init_from_checkpoint(model: torch.nn.Module, path: str | Path, tokens: list[str], model_name: str,
+                         calibration: Iterable[tuple[torch.Tensor, torch.Tensor]] = ()) -> dict[str, int]:
+    """Load weights from a checkpoint, or an exported ``.onnx`` recognizer (a shipped model), into
+    ``model`` (fine-tuning), remapping a different charset. ``calibration`` (images, widths) batches
+    rebuild the BatchNorms an ONNX export folded away (:mod:`aksar.models.onnx_import`)."""
+    if str(path).lower().endswith(".onnx"):
+        from aksar.models.onnx_import import checkpoint_from_onnx
+
+        ckpt = checkpoint_from_onnx(path, calibration)
+    else:
+        ckpt = load_checkpoint(path)
     if ckpt["model_name"] != model_name:
         raise AksarError(f"model.init_from: {path} holds a {ckpt['model_name']!r} model, "
                          f"this config builds {model_name!r}")

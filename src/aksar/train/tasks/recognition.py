@@ -105,8 +105,24 @@ class RecognitionTask(Task):
         if cfg.model.init_from and not self.resuming:
             from aksar.models.weights import init_from_checkpoint
 
-            init_from_checkpoint(model, cfg.model.init_from, self.tokens, cfg.model.name)
+            init_from_checkpoint(model, cfg.model.init_from, self.tokens, cfg.model.name,
+                                 self._calibration(model) if str(cfg.model.init_from).endswith(".onnx") else ())
         return model
+
+    def _calibration(self, model: torch.nn.Module, lines: int = 256) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The first validation lines as (images, widths) batches: BatchNorm statistics for an ONNX init."""
+        from aksar.data.collate import Collate
+
+        if self.val_set is None:  # other DDP ranks: rank 0's weights and buffers are broadcast
+            return []
+        collate = Collate(self.cfg.data.preprocess, margin=getattr(model, "pad_margin", 0))
+        n, bs = min(lines, len(self.val_set)), 32
+        out = []
+        for start in range(0, n, bs):
+            batch = collate([self.val_set[i] for i in range(start, min(n, start + bs))])
+            if batch["texts"]:
+                out.append((batch["images"], batch["widths"]))
+        return out
 
     def attach(self, model: torch.nn.Module) -> None:
         cfg = self.cfg
