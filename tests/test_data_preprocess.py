@@ -98,6 +98,36 @@ def test_trim_keeps_tight_lines_and_images_without_ink(rendered_lines):
     assert np.array_equal(fit_line(noise, cfg), noise)
 
 
+def test_ink_box_ignores_exactly_the_one_pixel_components(rendered_lines):
+    """The box equals the bounding box of the 8-connected components of two or more pixels of the
+    blurred Otsu mask (cv2 labelling as the reference), on real lines with marks of random darkness in
+    their margins: single pixels, and pairs touching by a side or a corner."""
+    import cv2
+
+    def reference(gray, min_area):
+        blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+        _, mask = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+        _, _, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        kept = st[1:][st[1:, cv2.CC_STAT_AREA] >= min_area]
+        return (int(kept[:, 1].min()), int((kept[:, 1] + kept[:, 3]).max()),
+                int(kept[:, 0].min()), int((kept[:, 0] + kept[:, 2]).max()))
+
+    rng = np.random.default_rng(5)
+    specks_mattered = 0
+    for k in range(300):
+        img = np.pad(rendered_lines[k % 4]["image"], int(rng.integers(4, 30)), constant_values=255)
+        h, w = img.shape
+        for _ in range(int(rng.integers(1, 5))):
+            y, x = int(rng.choice([rng.integers(0, 3), rng.integers(h - 3, h)])), int(rng.integers(0, w))
+            img[y, x] = int(rng.integers(0, 120))
+            if rng.random() < 0.3:
+                img[min(h - 1, y + int(rng.integers(0, 2))), min(w - 1, x + 1)] = int(rng.integers(0, 120))
+        want = reference(img, 2)
+        assert ink_box(img)[:4] == want
+        specks_mattered += want != reference(img, 1)
+    assert specks_mattered > 20
+
+
 def test_hist_median_is_numpy_median():
     rng = np.random.default_rng(3)
     for _ in range(300):  # odd and even counts, repeated levels, one pixel, the extremes 0 and 255

