@@ -1,0 +1,63 @@
+"""Choose a recognizer's LM weight and bonus on validation lines (never on the evaluation sets).
+
+    python benchmarks/lm_sweep.py --model runs/thai/model.onnx --lm data/thai/lm.json.gz \
+        --data data/thai/validation_fixed --lines 400 --json sweep.json
+
+Reads the same lines greedily, with beam search alone, and with beam search and the LM at every
+``--weights`` x ``--bonuses`` pair; prints CER and lines/s per setting, best first, and the best pair.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+
+from aksar.core.errors import AksarError
+from aksar.infer.evaluate import EvalConfig, evaluate
+from aksar.infer.recognizer import Recognizer
+from aksar.text.charlm import CharLM
+
+
+def run(model: str, data: str, lines: int, threads: int, **kwargs) -> dict:
+    rec = Recognizer(model, threads=threads, **kwargs)
+    report, _, _ = evaluate(rec, data, EvalConfig(max_lines=lines), progress=False)
+    return {"cer": report["metrics"]["raw"]["cer"], "lines": report["counts"]["lines"],
+            "lines_per_s": report["speed"]["lines_per_second"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="shipped model name, .onnx or checkpoint")
+    ap.add_argument("--lm", required=True, help="character LM (aksar lm build), or 'shipped'")
+    ap.add_argument("--data", required=True, help="validation lines (any dataset format aksar reads)")
+    ap.add_argument("--lines", type=int, default=400, help="first N lines of --data (default 400)")
+    ap.add_argument("--weights", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6])
+    ap.add_argument("--bonuses", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0, 2.5])
+    ap.add_argument("--beam-width", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", help="write the rows and the best pair here")
+    args = ap.parse_args(argv)
+    try:
+        lm = "shipped" if args.lm == "shipped" else CharLM.load(args.lm)
+        common = dict(model=args.model, data=args.data, lines=args.lines, threads=args.threads)
+        rows = [{"decoder": "greedy", **run(**common)},
+                {"decoder": "beam", **run(**common, decoder="beam", beam_width=args.beam_width)}]
+        for w, b in itertools.product(args.weights, args.bonuses):
+            rows.append({"decoder": "beam+lm", "weight": w, "bonus": b,
+                         **run(**common, beam_width=args.beam_width, lm=lm, lm_weight=w, lm_bonus=b)})
+            print(f"weight {w:.2f} bonus {b:.2f}: CER {rows[-1]['cer']:.2%}", flush=True)
+    except AksarError as exc:
+        raise SystemExit(f"lm_sweep: {exc}") from None
+    best = min((r for r in rows if r["decoder"] == "beam+lm"), key=lambda r: r["cer"])
+    print("\n| decoder | weight | bonus | CER | lines/s |\n|---|---:|---:|---:|---:|")
+    for r in sorted(rows, key=lambda r: r["cer"]):
+        print(f"| {r['decoder']} | {r.get('weight', '')} | {r.get('bonus', '')} | {r['cer']:.2%} | {r['lines_per_s']:.1f} |")
+    print(f"\nbest: weight {best['weight']} bonus {best['bonus']} (CER {best['cer']:.2%} on {best['lines']} lines)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"model": args.model, "data": args.data, "rows": rows, "best": best}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
