@@ -115,3 +115,22 @@ def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli):
     proc = run_cli(["train", write_config(tmp_path / "c.yaml", cfg), "-o", "model.init_from=no_such_model",
                     "-o", f"run.output_dir={tmp_path / 'x'}"], check=False)
     assert proc.returncode != 0 and "model.init_from: unknown model 'no_such_model'" in proc.stderr
+
+
+def test_every_shipped_recognizer_can_be_tuned(train_data):
+    """The shipped ONNX recognizers import with the rebuilt model equal to onnxruntime on real lines."""
+    import json
+
+    from aksar.core.config import from_dict
+    from aksar.infer.onnx_model import open_session
+    from aksar.infer.zoo import list_models, verify
+
+    shipped = [m for m in list_models() if m.task == "recognition"]
+    assert {m.script for m in shipped} >= {"khmer", "thai"}
+    ds = open_dataset(str(train_data["val"]))
+    for m in shipped:
+        meta = open_session(verify(m))[1]
+        pre = from_dict(PreprocessConfig, json.loads(meta["aksar.preprocess"]))
+        batch = Collate(pre, margin=int(meta["aksar.pad_margin"]))([ds[i] for i in range(12)])
+        ckpt = checkpoint_from_onnx(verify(m), [(batch["images"], batch["widths"])])  # parity checked inside
+        assert ckpt["model_name"] == meta["aksar.model_name"] and ckpt["script"] == m.script
