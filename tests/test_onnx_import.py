@@ -98,7 +98,7 @@ def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli):
     tokens = list(Charset.load(train_data["corpus"] / "charset.txt").tokens)
     fresh = build_model("ctc_small", len(tokens) + 1, height=16, **tiny_config_dict(train_data, base)["model"]["kwargs"])
     counts = init_from_checkpoint(fresh, onnx_path, tokens + ["Ω"], "ctc_small",
-                                  _batches(train_data["val"], fresh, 0))
+                                  lambda: _batches(train_data["val"], fresh, 0))
     assert counts["shared"] == len(tokens) and counts["new"] == 1
     # one step at a learning rate of ~0: the first validation reads as the exported model did, and a
     # run from scratch does not

@@ -153,9 +153,17 @@ def _rebuild_batchnorms(model: nn.Module, folded: list[tuple[nn.BatchNorm2d, tor
             bn.bias.copy_(bias)
     if not batches:
         return
-    sums: dict[int, list[torch.Tensor]] = {id(bn): [] for bn, _ in folded}
-    hooks = [bn.register_forward_hook(lambda m, inp, out: sums[id(m)].append(inp[0].detach()))
-             for bn, _ in folded]
+    # per channel: count, sum and sum of squares of each BatchNorm's input (float64), not the inputs
+    stats: dict[int, list] = {id(bn): [0, 0.0, 0.0] for bn, _ in folded}
+
+    def accumulate(m: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        x = inp[0].detach().transpose(0, 1).reshape(inp[0].shape[1], -1).double()
+        st = stats[id(m)]
+        st[0] += x.shape[1]
+        st[1] = st[1] + x.sum(1)
+        st[2] = st[2] + (x * x).sum(1)
+
+    hooks = [bn.register_forward_hook(accumulate) for bn, _ in folded]
     model.eval()
     try:
         with torch.no_grad():
@@ -166,8 +174,9 @@ def _rebuild_batchnorms(model: nn.Module, folded: list[tuple[nn.BatchNorm2d, tor
             h.remove()
     with torch.no_grad():
         for bn, bias in folded:
-            x = torch.cat([t.transpose(0, 1).reshape(t.shape[1], -1) for t in sums[id(bn)]], dim=1).double()
-            mean, var = x.mean(1), x.var(1, unbiased=False)
+            n, total, squares = stats[id(bn)]
+            mean = total / n
+            var = (squares / n - mean * mean).clamp_min(0.0)
             bn.running_mean.copy_(mean.float())
             bn.running_var.copy_(var.float())
             bn.weight.copy_((var + bn.eps).sqrt().float())
@@ -189,8 +198,7 @@ def _parity(model: nn.Module, path: Path, batches: list[tuple[torch.Tensor, torc
                 feed["widths"] = widths.numpy().astype(np.int64)
             ref = sess.run(None, feed)[0]
             got = model.export_forward(images, widths).numpy()
-            frames = np.ceil(widths.numpy() / int(getattr(model.backbone, "width_stride", 4))).astype(int)
-            for j, n in enumerate(frames):
+            for j, n in enumerate(model.output_lengths(widths, got.shape[1]).tolist()):
                 worst = max(worst, float(np.abs(ref[j, :n] - got[j, :n]).max()))
     if worst > PARITY_ATOL:
         raise AksarError(f"{path}: the weights read back from ONNX differ from it (max |dp| {worst:.2g} > "

@@ -23,7 +23,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -149,14 +149,16 @@ def remap_state_dict(old_state: dict[str, torch.Tensor], old_tokens: list[str], 
 
 
 def init_from_checkpoint(model: torch.nn.Module, path: str | Path, tokens: list[str], model_name: str,
-                         calibration: Iterable[tuple[torch.Tensor, torch.Tensor]] = ()) -> dict[str, int]:
+                         calibration: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]] | None = None,
+                         ) -> dict[str, int]:
     """Load weights from a checkpoint, or an exported ``.onnx`` recognizer (a shipped model), into
-    ``model`` (fine-tuning), remapping a different charset. ``calibration`` (images, widths) batches
-    rebuild the BatchNorms an ONNX export folded away (:mod:`aksar.models.onnx_import`)."""
-    if str(path).lower().endswith(".onnx"):
+    ``model`` (fine-tuning), remapping a different charset. For ONNX, ``calibration()`` gives the
+    (images, widths) batches that rebuild the BatchNorms the export folded away
+    (:mod:`aksar.models.onnx_import`); it is not called for a checkpoint."""
+    if Path(path).suffix.lower() == ".onnx":
         from aksar.models.onnx_import import checkpoint_from_onnx
 
-        ckpt = checkpoint_from_onnx(path, calibration)
+        ckpt = checkpoint_from_onnx(path, calibration() if calibration else ())
     else:
         ckpt = load_checkpoint(path)
     if ckpt["model_name"] != model_name:

@@ -106,7 +106,7 @@ class RecognitionTask(Task):
             from aksar.models.weights import init_from_checkpoint
 
             init_from_checkpoint(model, cfg.model.init_from, self.tokens, cfg.model.name,
-                                 self._calibration(model) if str(cfg.model.init_from).endswith(".onnx") else ())
+                                 lambda: self._calibration(model))
         return model
 
     def _calibration(self, model: torch.nn.Module, lines: int = 256) -> list[tuple[torch.Tensor, torch.Tensor]]:
