@@ -112,6 +112,10 @@ def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli):
         first[init] = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "val"][0]["loss"]
     assert abs(first[str(onnx_path)] - base_val["loss"]) < 0.02 * base_val["loss"]
     assert abs(first[None] - base_val["loss"]) > 0.1 * base_val["loss"]
+    # a resumed run never reads init_from again: the ONNX file may be gone (a shipped model replaced)
+    onnx_path.unlink()
+    proc = run_cli(["train", "--resume", tmp_path / "ft_False", "-o", "run.max_steps=2"], check=False)
+    assert proc.returncode == 0, proc.stderr
     proc = run_cli(["train", write_config(tmp_path / "c.yaml", cfg), "-o", "model.init_from=no_such_model",
                     "-o", f"run.output_dir={tmp_path / 'x'}"], check=False)
     assert proc.returncode != 0 and "model.init_from: unknown model 'no_such_model'" in proc.stderr

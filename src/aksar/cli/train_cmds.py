@@ -52,7 +52,8 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = config_from_checkpoint(resume, items)
     else:
         raise AksarError("train: give a CONFIG file, or --resume RUN to continue a run")
-    if cfg.model.init_from:  # a path, or the name of a shipped model (its model.onnx)
+    if cfg.model.init_from and resume is None:  # a path, or a shipped model's name (its model.onnx);
+        # a resumed run never reads it again, so a model removed since does not stop the resume
         from aksar.infer.zoo import resolve_model
 
         try:
