@@ -162,10 +162,9 @@ def hist_median(hist: np.ndarray) -> float:
     return (lo + hi) / 2
 
 
-def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
-    """``(top, bottom, left, right, paper)`` of the ink in ``gray`` (Otsu on a 3x3 blur, specks ignored;
-    bottom and right exclusive; paper: the median grey of the rest), or None when the image holds no
-    ink with at least ``MIN_INK_CONTRAST`` grey levels against its paper."""
+def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``(mask, paper)``: the ink of ``gray`` (1 where Otsu on a 3x3 blur says ink) and the median grey of
+    the rest, or None when there is no ink with at least ``MIN_INK_CONTRAST`` grey levels against it."""
     import cv2
 
     if gray.shape[0] < 2 or gray.shape[1] < 2:
@@ -179,14 +178,25 @@ def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
     paper = hist_median(paper_hist)
     if paper - hist_median(ink_hist) < MIN_INK_CONTRAST:
         return None
+    return mask, int(round(paper))
+
+
+def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
+    """``(top, bottom, left, right, paper)`` of the ink in ``gray`` (:func:`ink_mask`, specks ignored;
+    bottom and right exclusive), or None when the image holds no ink."""
+    import cv2
+
+    found = ink_mask(gray)
+    if found is None:
+        return None
+    mask, paper = found
     # Specks are single ink pixels without an 8-neighbour of ink (components of one pixel): the ink
     # pixels whose 3x3 box sum is >= 2 are the rest, found without labelling components (3x faster).
     counts = cv2.boxFilter(mask, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     x0, y0, w, h = cv2.boundingRect(((counts >= 2) & (mask > 0)).view(np.uint8))
     if w == 0:
         return None
-    x1, y1 = x0 + w, y0 + h
-    return y0, y1, x0, x1, int(round(paper))
+    return y0, y0 + h, x0, x0 + w, paper
 
 
 def trim_to_ink(gray: np.ndarray, margin: float) -> np.ndarray:
@@ -282,5 +292,5 @@ def to_tensor_batch(images: Sequence[np.ndarray | Image.Image], cfg: PreprocessC
 
 __all__ = [
     "PreprocessConfig", "resize_to_height", "to_array_batch", "to_tensor_batch", "to_gray",
-    "target_width", "background_value", "hist_median", "ink_box", "trim_to_ink", "fit_line", "resize_lines", "pad_batch",
+    "target_width", "background_value", "hist_median", "ink_mask", "ink_box", "trim_to_ink", "fit_line", "resize_lines", "pad_batch",
 ]
