@@ -27,7 +27,7 @@ from aksar.infer import onnx_model as om
 from aksar.infer.config import EvalConfig
 from aksar.infer.evaluate import evaluate
 from aksar.infer.recognizer import Recognizer
-from aksar.infer.zoo import CARD_JSON, CARD_MD, card_metrics, render_card
+from aksar.infer.model_card import CARD_JSON, CARD_MD, card_metrics, render_card
 
 ROOT = Path(__file__).resolve().parents[1]
 

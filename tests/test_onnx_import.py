@@ -85,9 +85,10 @@ def test_import_refuses_what_it_cannot_read(train_data, tmp_path):
         checkpoint_from_onnx(path)
 
 
-def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli):
-    """A run initialised from an export of a trained run starts at that run's validation CER, with a
-    charset remapped as for checkpoints; a name that is neither a path nor a shipped model is one line."""
+def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli, monkeypatch):
+    """A run initialised from an export of a trained run (by its shipped-model name, through the Python
+    API) starts at that run's validation CER, with a charset remapped as for checkpoints; a name that is
+    neither a path nor a shipped model is one line."""
     base = tmp_path / "base"
     train(config_from_dict(tiny_config_dict(train_data, base, run={"epochs": 3, "val_every_steps": 24})))
     base_val = [r for r in read_metrics(base / "metrics.jsonl") if r["type"] == "val"][-1]
@@ -101,19 +102,26 @@ def test_finetune_starts_from_an_onnx_model(train_data, tmp_path, run_cli):
                                   lambda: _batches(train_data["val"], fresh, 0))
     assert counts["shared"] == len(tokens) and counts["new"] == 1
     # one step at a learning rate of ~0: the first validation reads as the exported model did, and a
-    # run from scratch does not
+    # run from scratch does not. The export is taken by name from a zoo folder, as `-o model.init_from=khmer`
+    from aksar.infer.model_card import make_card
+    from aksar.models.zoo import MODELS_DIR_ENV
+
+    make_card(onnx_path, tmp_path / "zoo" / "tiny_rec", "tiny_rec")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "zoo"))
     first = {}
-    for init in (str(onnx_path), None):
+    for init in ("tiny_rec", None):
         run = tmp_path / f"ft_{init is None}"
         cfg = tiny_config_dict(train_data, run, run={"max_steps": 1, "val_every_steps": 1},
                                optimizer={"lr": 1e-12}, scheduler={"name": "none"})
         cfg["model"]["init_from"] = init
         train(config_from_dict(cfg))
         first[init] = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "val"][0]["loss"]
-    assert abs(first[str(onnx_path)] - base_val["loss"]) < 0.02 * base_val["loss"]
+    assert abs(first["tiny_rec"] - base_val["loss"]) < 0.02 * base_val["loss"]
     assert abs(first[None] - base_val["loss"]) > 0.1 * base_val["loss"]
-    # a resumed run never reads init_from again: the ONNX file may be gone (a shipped model replaced)
-    onnx_path.unlink()
+    # a resumed run never reads init_from again: the model may be gone (a shipped model replaced)
+    import shutil
+
+    shutil.rmtree(tmp_path / "zoo")
     proc = run_cli(["train", "--resume", tmp_path / "ft_False", "-o", "run.max_steps=2"], check=False)
     assert proc.returncode == 0, proc.stderr
     proc = run_cli(["train", write_config(tmp_path / "c.yaml", cfg), "-o", "model.init_from=no_such_model",
@@ -127,7 +135,7 @@ def test_every_shipped_recognizer_can_be_tuned(train_data):
 
     from aksar.core.config import from_dict
     from aksar.infer.onnx_model import open_session
-    from aksar.infer.zoo import list_models, verify
+    from aksar.models.zoo import list_models, verify
 
     shipped = [m for m in list_models() if m.task == "recognition"]
     assert {m.script for m in shipped} >= {"khmer", "thai"}

@@ -27,7 +27,7 @@ CLEAN_PAGE_CER = 0.2  # whitespace-insensitive page CER on clean synthetic pages
 @pytest.fixture(scope="module")
 def det_model() -> str:
     """The shipped Khmer line detector, by its alias (its sha256 is checked on the way)."""
-    from aksar.infer.zoo import resolve_model
+    from aksar.models.zoo import resolve_model
 
     return str(resolve_model("khmer_det"))
 
@@ -245,7 +245,7 @@ def test_deadline_stops_reading(reader, khmer_lines):
 def test_default_detector_is_the_zoo_detector_of_the_script(tmp_path):
     import json
 
-    from aksar.infer.zoo import default_detector
+    from aksar.models.zoo import default_detector
 
     for name, task, script in (("a_rec", "recognition", "khmer"), ("khmer_det_v1", "detection", "khmer")):
         (tmp_path / name).mkdir()

@@ -10,7 +10,7 @@ import pytest
 from aksar.infer.config import EvalConfig
 from aksar.infer.evaluate import evaluate
 from aksar.infer.recognizer import Recognizer
-from aksar.infer.zoo import BUILTIN_DIR, list_models
+from aksar.models.zoo import BUILTIN_DIR, list_models
 from aksar.render.font_probe import reference_font
 from aksar.render.fonts import resolve_font
 from aksar.render.shaping import ShapingGate

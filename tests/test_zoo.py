@@ -15,7 +15,8 @@ from aksar.cli.main import main
 from aksar.core.errors import AksarError
 from aksar.core.io import sha256_file
 from aksar.infer.recognizer import Recognizer
-from aksar.infer.zoo import MODELS_DIR_ENV, find_model, list_models, make_card, resolve_model
+from aksar.infer.model_card import make_card
+from aksar.models.zoo import MODELS_DIR_ENV, find_model, list_models, resolve_model
 from aksar.text.charlm import CharLM
 
 pytestmark = pytest.mark.xdist_group("train")
@@ -26,7 +27,7 @@ NAME, ALIAS = "tiny_khmer_v1", "khmer"
 @pytest.fixture(autouse=True)
 def only_the_test_zoo(monkeypatch, tmp_path_factory):
     """The package's own shipped models stay out of these tests (they use the alias "khmer" too)."""
-    import aksar.infer.zoo as zoo_module
+    import aksar.models.zoo as zoo_module
 
     monkeypatch.setattr(zoo_module, "BUILTIN_DIR", tmp_path_factory.mktemp("empty_builtin_zoo"))
 

@@ -113,7 +113,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _page_models(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """(detector, recognizer) named by --det, --rec, --model and MODEL; MODEL may be either one."""
     from aksar.infer.det_eval import is_detector
-    from aksar.infer.zoo import resolve_model
+    from aksar.models.zoo import resolve_model
 
     det, rec = args.det, args.rec
     named = [m for m in (args.model_name, args.model) if m]

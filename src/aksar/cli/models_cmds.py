@@ -39,7 +39,7 @@ def _load_card_yaml(path: str) -> dict:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from aksar.infer.zoo import list_models
+    from aksar.models.zoo import list_models
 
     models = list_models()
     if args.format == "json":
@@ -62,7 +62,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from aksar.infer.zoo import CARD_MD, find_model, render_card
+    from aksar.infer.model_card import CARD_MD, render_card
+    from aksar.models.zoo import find_model
 
     m = find_model(resolve(args).name)
     md = m.folder / CARD_MD
@@ -71,7 +72,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    from aksar.infer.zoo import make_card
+    from aksar.infer.model_card import make_card
 
     cfg = resolve(args)
     card = make_card(args.onnx, cfg.output_dir, cfg.name, checkpoint=cfg.checkpoint, eval_reports=cfg.eval_json,

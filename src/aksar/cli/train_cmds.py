@@ -52,14 +52,6 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = config_from_checkpoint(resume, items)
     else:
         raise AksarError("train: give a CONFIG file, or --resume RUN to continue a run")
-    if cfg.model.init_from and resume is None:  # a path, or a shipped model's name (its model.onnx);
-        # a resumed run never reads it again, so a model removed since does not stop the resume
-        from aksar.infer.zoo import resolve_model
-
-        try:
-            cfg.model.init_from = str(resolve_model(cfg.model.init_from))
-        except AksarError as exc:
-            raise AksarError(f"model.init_from: {exc}") from None
     run_dir = given(args, "run.output_dir")
     if run_dir is None and resume is not None:
         run_dir = str(resume.parent.parent if resume.parent.name == "checkpoints" else resume.parent)

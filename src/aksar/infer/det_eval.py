@@ -32,7 +32,7 @@ def is_detector(model: str | Path) -> bool:
 
     path = Path(model)
     if not path.exists() and "/" not in str(model) and os.sep not in str(model) and not path.suffix:
-        from aksar.infer.zoo import find_model
+        from aksar.models.zoo import find_model
 
         return find_model(str(model)).task == "detection"
     if path.suffix == ".onnx" and path.is_file():

@@ -50,7 +50,7 @@ class Detector:
         settings: dict[str, Any] = {}
         limit = 960
         if isinstance(path_or_model, (str, os.PathLike)):
-            from aksar.infer.zoo import resolve_model
+            from aksar.models.zoo import resolve_model
 
             path_or_model = resolve_model(path_or_model)  # a path, or a shipped detector's name (verified)
         if isinstance(path_or_model, (str, os.PathLike)) and Path(path_or_model).suffix.lower() == ".onnx":

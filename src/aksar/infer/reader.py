@@ -99,7 +99,7 @@ def _quad_list(quad: np.ndarray) -> list[list[float]]:
 class Reader:
     """Detector + recognizer. ``det``/``rec``: paths, shipped model names, or loaded Detector/Recognizer.
 
-    ``det=None``: the shipped detector for the recognizer's script (``aksar.infer.zoo.default_detector``).
+    ``det=None``: the shipped detector for the recognizer's script (``aksar.models.zoo.default_detector``).
     ``threads``, ``batch_size``, ``decoder``, ``beam_width``, ``lm``, ``lm_weight``, ``lm_bonus``, ``device``:
     as for :class:`~aksar.infer.recognizer.Recognizer` (``threads`` and ``device`` for the detector too);
     ``det_limit_side``: the detector's input long side (default: the model's); ``pad``: page kept around each
@@ -114,7 +114,7 @@ class Reader:
                  max_pixels: int = PAGE_MAX_PIXELS) -> None:
         from aksar.infer.detector import Detector
         from aksar.infer.recognizer import Recognizer
-        from aksar.infer.zoo import default_detector, resolve_model, verify
+        from aksar.models.zoo import default_detector, resolve_model, verify
 
         if pad < 0:
             raise AksarError(f"pad: must be >= 0, got {pad}")

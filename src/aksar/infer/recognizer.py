@@ -32,7 +32,7 @@ from aksar.data.preprocess import pad_batch, resize_lines
 from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, SHIPPED_LM, InferConfig
 from aksar.infer.images import MAX_PIXELS, as_gray
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
-from aksar.infer.zoo import resolve_model, shipped_lm
+from aksar.models.zoo import resolve_model, shipped_lm
 from aksar.models.decoding import LMScorer
 from aksar.text.charlm import CharLM
 from aksar.text.orthography import valid_orthography

@@ -50,7 +50,7 @@ def load_models(cfg: ServeConfig) -> tuple[Any, Any]:
         return recognizer, None
     from aksar.infer.detector import Detector
     from aksar.infer.reader import Reader
-    from aksar.infer.zoo import resolve_model
+    from aksar.models.zoo import resolve_model
 
     detector = Detector(resolve_model(cfg.det), threads=cfg.threads)
     return recognizer, Reader(det=detector, rec=recognizer)

@@ -148,14 +148,26 @@ def remap_state_dict(old_state: dict[str, torch.Tensor], old_tokens: list[str], 
     return out, counts
 
 
+def resolve_init_from(value: str | Path) -> Path:
+    """``model.init_from`` as a file: a path as is, or a shipped model's name -> its verified ``model.onnx``
+    (:func:`aksar.models.zoo.resolve_model`); AksarError naming the key otherwise."""
+    from aksar.models.zoo import resolve_model
+
+    try:
+        return resolve_model(value)
+    except AksarError as exc:
+        raise AksarError(f"model.init_from: {exc}") from None
+
+
 def init_from_checkpoint(model: torch.nn.Module, path: str | Path, tokens: list[str], model_name: str,
                          calibration: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]] | None = None,
                          ) -> dict[str, int]:
-    """Load weights from a checkpoint, or an exported ``.onnx`` recognizer (a shipped model), into
+    """Load weights from a checkpoint, an exported ``.onnx`` recognizer or a shipped model's name into
     ``model`` (fine-tuning), remapping a different charset. For ONNX, ``calibration()`` gives the
     (images, widths) batches that rebuild the BatchNorms the export folded away
     (:mod:`aksar.models.onnx_import`); it is not called for a checkpoint."""
-    if Path(path).suffix.lower() == ".onnx":
+    path = resolve_init_from(path)
+    if path.suffix.lower() == ".onnx":
         from aksar.models.onnx_import import checkpoint_from_onnx
 
         ckpt = checkpoint_from_onnx(path, calibration() if calibration else ())
@@ -309,6 +321,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
 
 __all__ = [
     "FORMAT_VERSION", "save_checkpoint", "load_checkpoint", "resolve_checkpoint_path", "resolve_device",
-    "remap_state_dict", "init_from_checkpoint", "LoadedModel", "load_for_inference", "build_model_from_checkpoint",
+    "remap_state_dict", "resolve_init_from", "init_from_checkpoint", "LoadedModel", "load_for_inference",
+    "build_model_from_checkpoint",
     "check_weights", "LoadedDetector", "load_detector", "is_detection_checkpoint",
 ]

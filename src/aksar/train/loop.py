@@ -27,7 +27,7 @@ from aksar.core.config import dump_yaml
 from aksar.core.errors import AksarError
 from aksar.core.io import atomic_write_text
 from aksar.core.rng import seed_int
-from aksar.models.weights import load_checkpoint, resolve_device, save_checkpoint
+from aksar.models.weights import load_checkpoint, resolve_device, resolve_init_from, save_checkpoint
 from aksar.train import state as run_state
 from aksar.train.callbacks import BestCheckpoint, Callback, default_callbacks
 from aksar.train.budget import TimeBudget
@@ -99,6 +99,8 @@ class Loop:
                 raise AksarError(f"{self.run_dir} already holds a run (checkpoints/latest.pt); continue it with "
                                  f"--resume {self.run_dir}, or pick another --output-dir, or -o run.overwrite=true")
         self.task.resuming = self.resume_ckpt is not None
+        if cfg.model.init_from and not self.task.resuming:  # a bad path or name fails before data is built
+            resolve_init_from(cfg.model.init_from)
         if self.is_main:
             self.task.prepare()
         barrier(self.env)

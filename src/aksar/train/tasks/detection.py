@@ -113,9 +113,13 @@ class DetectionTask(Task):
                              f"{', '.join(list_models('detection'))}")
         model = build_model(cfg.model.name, **dict(cfg.model.kwargs))
         if cfg.model.init_from and not self.resuming:
-            from aksar.models.weights import load_checkpoint
+            from aksar.models.weights import load_checkpoint, resolve_init_from
 
-            ck = load_checkpoint(cfg.model.init_from, map_location="cpu")
+            path = resolve_init_from(cfg.model.init_from)
+            if path.suffix.lower() == ".onnx":
+                raise AksarError(f"model.init_from: {path} is an ONNX export; a detector fine-tunes from a "
+                                 "training checkpoint (RUN/checkpoints/best.pt)")
+            ck = load_checkpoint(path, map_location="cpu")
             missing, unexpected = model.load_state_dict(ck["model_state"], strict=False)
             log.info("model.init_from %s: %d tensors missing, %d unexpected", cfg.model.init_from, len(missing),
                      len(unexpected))
