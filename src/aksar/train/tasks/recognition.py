@@ -24,14 +24,16 @@ log = logging.getLogger("aksar.train")
 
 
 class _WorkerInit:
-    """DataLoader workers ignore SIGINT (Ctrl-C reaches the whole process group; the main process
-    stops cleanly and shuts them down), then run the loader's own init."""
+    """DataLoader workers ignore SIGINT and SIGTERM (Ctrl-C, ``kill -- -PGID`` and job schedulers reach
+    the whole process group; the main process stops cleanly and shuts them down), then run the
+    loader's own init."""
 
     def __init__(self, inner: Callable[[int], None] | None) -> None:
         self.inner = inner
 
     def __call__(self, worker_id: int) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         if self.inner is not None:
             self.inner(worker_id)
 
