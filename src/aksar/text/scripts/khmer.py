@@ -32,7 +32,7 @@ import regex
 
 from aksar.text.safe_pickle import load_str_list
 from aksar.text.scripts.base import DomainWords, Preset, Repaired, Script, Segmenter, register
-from aksar.text.scripts.repair import Units, grammar_repair
+from aksar.text.scripts.repair import Units, grammar_repair, text_ok_regex
 
 KHMER_CHAR_RE = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
 
@@ -169,7 +169,7 @@ KHMER_SYLLABLE = regex.compile(f"(?:{_CN}|[{_KP}]){_R}?(?:\u17d2{_CN})*{_X}{_MAT
 # A base with everything that may belong to it, or a run of marks with no base.
 _KHMER_SPAN = regex.compile(f"(?P<c>[{_KB}{_KP}](?:\u17d2[{_KB}]?|{_J}|[{_KM}])*)|(?:\u17d2|[{_KM}])+")
 # Fast path: a whole line whose every base-led span is a syllable and that has no baseless mark.
-_KHMER_TEXT_OK = regex.compile(f"(?:{KHMER_SYLLABLE.pattern}(?![{_KM}\u17d2])|[^{_KM}\u17d2])*")
+_KHMER_TEXT_OK = text_ok_regex(KHMER_SYLLABLE, f"{_KM}\u17d2")
 _KHMER_UNIT = regex.compile(f"\u17d2[{_KB}]?|[\u17c9\u17ca]\u200c?|.", regex.S)
 _KHMER_YGROUP = frozenset("\u17c7\u17c8\u17d3\u17dd")
 

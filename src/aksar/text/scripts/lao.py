@@ -20,7 +20,7 @@ from typing import Any
 import regex
 
 from aksar.text.scripts.base import LeadingVowelSyllables, DomainWords, Repaired, Script, register
-from aksar.text.scripts.repair import char_units, grammar_repair
+from aksar.text.scripts.repair import char_units, grammar_repair, text_ok_regex
 
 _LB = "\u0e81-\u0eae\u0edc-\u0edf"             # consonants (HO NO, HO MO, KHMU GO, KHMU NYO)
 _LV = "\u0eb1\u0eb4-\u0ebb\u0ecd"              # above/below vowels, MAI KON, Pali VIRAMA, NIGGAHITA
@@ -49,7 +49,7 @@ def lao_rules(text: str) -> str:
 
 LAO_SYLLABLE = regex.compile(f"[{_LB}]\u0ebc?[{_LV}]?[{_LT}]?")
 _LAO_SPAN = regex.compile(f"(?P<c>[{_LB}][{_MARKS}]*)|[{_MARKS}]+")
-_LAO_TEXT_OK = regex.compile(f"(?:{LAO_SYLLABLE.pattern}(?![{_MARKS}])|[^{_MARKS}])*")
+_LAO_TEXT_OK = text_ok_regex(LAO_SYLLABLE, _MARKS)
 
 
 def repair_lao(text: str, confidences: Sequence[float]) -> Repaired:

@@ -29,7 +29,7 @@ from typing import Any
 import regex
 
 from aksar.text.scripts.base import DomainWords, Repaired, Script, register
-from aksar.text.scripts.repair import Units, grammar_repair
+from aksar.text.scripts.repair import Units, grammar_repair, text_ok_regex
 
 _C = "\u1000-\u1021"                           # consonants
 _MB = "\u1000-\u102a\u103f\u104e"              # bases: consonants, independent vowels, GREAT SA, ...
@@ -65,7 +65,7 @@ MYANMAR_SYLLABLE = regex.compile(
     "\u1031?[\u102d\u102e]?[\u102f\u1030]?(?:[\u102b\u102c]\u103a?)?\u1032?\u1036?(?:\u1037\u103a?)?\u1038?")
 _M = f"{_MED}{_VOW}{_XM}\u1033-\u1035"          # every mark but VIRAMA
 _SPAN = regex.compile(f"(?P<c>(?:{_KINZI})?[{_MB}{_MD}](?:\u1039[{_C}]?|[{_M}])*)|(?:\u1039|[{_M}])+")
-_TEXT_OK = regex.compile(f"(?:{MYANMAR_SYLLABLE.pattern}(?![{_M}\u1039])|[^{_M}\u1039])*")
+_TEXT_OK = text_ok_regex(MYANMAR_SYLLABLE, f"{_M}\u1039")
 _UNIT = regex.compile(f"\u1039[{_C}]?|.", regex.S)
 
 

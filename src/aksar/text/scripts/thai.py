@@ -17,7 +17,7 @@ from typing import Any
 import regex
 
 from aksar.text.scripts.base import LeadingVowelSyllables, DomainWords, Preset, Repaired, Script, Segmenter, register
-from aksar.text.scripts.repair import char_units, grammar_repair
+from aksar.text.scripts.repair import char_units, grammar_repair, text_ok_regex
 from aksar.text.textfile import iter_file_lines
 
 THAI_TONES = "\u0e48\u0e49\u0e4a\u0e4b"
@@ -39,7 +39,7 @@ _TV = "\u0e31\u0e34-\u0e3a"                    # above and below vowels, PHINTHU
 _TS = "\u0e47-\u0e4e"                          # MAITAIKHU, tone marks, THANTHAKHAT, NIKHAHIT, YAMAKKAN
 THAI_SYLLABLE = regex.compile(f"[{_TB}][{_TV}]?[{_TS}]?")
 _THAI_SPAN = regex.compile(f"(?P<c>[{_TB}][{_TV}{_TS}]*)|[{_TV}{_TS}]+")
-_THAI_TEXT_OK = regex.compile(f"(?:{THAI_SYLLABLE.pattern}(?![{_TV}{_TS}])|[^{_TV}{_TS}])*")
+_THAI_TEXT_OK = text_ok_regex(THAI_SYLLABLE, f"{_TV}{_TS}")
 _THAI_VOWELS = frozenset(chr(c) for c in (0x0E31, *range(0x0E34, 0x0E3B)))
 
 
