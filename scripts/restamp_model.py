@@ -5,7 +5,7 @@ measures the model again on every set of ``eval/SCRIPT`` (greedy, and with its s
 and rewrites ``card.json`` and ``card.md``: the training facts are kept, the metrics replaced and the change
 recorded under ``changes``.
 
-    .venv/bin/python scripts/restamp_model.py thai_rec_v2 trim_margin=0.15 --why "loose crops ..."
+    .venv/bin/python scripts/restamp_model.py thai_rec_v3 trim_margin=0.15 --why "loose crops ..."
 
 ``--zoo`` and ``--evalset`` point elsewhere (the model is then loaded by name through ``$AKSAR_MODELS_DIR``).
 """
