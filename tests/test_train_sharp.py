@@ -106,6 +106,7 @@ def test_schedule_fits_time_budget_and_resumes(train_data, tmp_path, caplog):
     assert result.stop_reason == "time_budget"
     planned = 500 * 8
     assert trainer.total_steps < planned  # re-planned to the budget
+    assert result.step <= trainer.total_steps  # stopped when the re-planned schedule ended, not later
     assert any("re-planned the cosine schedule" in r.getMessage() for r in caplog.records)
     replans = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "replan"]
     assert replans and replans[0]["previous_total_steps"] == planned

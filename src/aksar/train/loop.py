@@ -346,6 +346,10 @@ class Loop:
         if flags[1]:
             log.info("time budget of %.1f minutes reached", cfg.run.max_minutes)
             return "time_budget"
+        if self.total_steps < self.planned_steps and self.progress.step >= self.total_steps:
+            # the schedule was re-planned to the budget and has ended: more steps would only idle at min_lr
+            log.info("time budget: the re-planned schedule ended at step %d", self.progress.step)
+            return "time_budget"
         if cfg.run.max_steps and self.progress.step >= cfg.run.max_steps:
             return "max_steps"
         return None
