@@ -31,6 +31,11 @@ def script_setup(request):
     return script, font, ShapingGate(script), chars, marks
 
 
+def _base(script: str) -> str:
+    """The base consonant the mark tests put marks on (else the script's first sample character)."""
+    return {"khmer": "\u1780", "thai": "\u0e01"}.get(script) or get_script(script).sample[0]
+
+
 def _assert_shapes(gate, font, text, source):
     out, _ = valid_orthography(text)
     assert gate.check(out, font) is None if out else True, (
@@ -55,7 +60,7 @@ def test_random_sequences_shape_without_dotted_circle(script_setup):
 
 def test_every_pair_and_triple_of_marks_after_a_base(script_setup):
     script, font, gate, chars, marks = script_setup
-    base = {"khmer": "\u1780", "thai": "\u0e01"}.get(script) or get_script(script).sample[0]
+    base = _base(script)
     rnd = random.Random(f"triples-{script}")
     for a in marks:
         for b in marks:
@@ -82,7 +87,7 @@ def test_a_long_line_with_one_broken_stack_at_its_end_is_repaired_at_once():
     60-character prediction with a stacked vowel at its end hung a training run's validation."""
     lines = {}
     for script in sorted(SCRIPTS):
-        base = {"khmer": "\u1780", "thai": "\u0e01"}.get(script) or get_script(script).sample[0]
+        base = _base(script)
         lo, hi = get_script(script).ranges[0]
         marks = [chr(c) for c in range(lo, hi + 1) if unicodedata.category(chr(c)) == "Mn"]
         a, b = next((a, b) for a in marks for b in marks if valid_orthography(base + a + b)[1])
