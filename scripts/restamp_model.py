@@ -1,11 +1,14 @@
-"""Change how a shipped recognizer preprocesses its lines, without retraining it.
+"""Change how a shipped model reads its input, without retraining it.
 
-Sets keys of the ``aksar.preprocess`` metadata of ``src/aksar/zoo/NAME/model.onnx`` (e.g. ``trim_margin``),
-measures the model again on every set of ``eval/SCRIPT`` (greedy, and with its shipped LM when it has one)
-and rewrites ``card.json`` and ``card.md``: the training facts are kept, the metrics replaced and the change
-recorded under ``changes``.
+A recognizer: keys of the ``aksar.preprocess`` metadata of ``src/aksar/zoo/NAME/model.onnx`` (e.g.
+``trim_margin``), then measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM
+when it has one). A detector: ``det_limit_side`` (the page's long side at the network input) or a DB
+post-processing key (``box_thresh``, ...), then measured again on ``eval/SCRIPT/pages_degraded``. Either way
+``card.json`` and ``card.md`` are rewritten: the training facts kept, the metrics replaced (rows on sets not
+measured again are dropped) and the change recorded under ``changes``.
 
     .venv/bin/python scripts/restamp_model.py thai_rec_v3 trim_margin=0.15 --why "loose crops ..."
+    .venv/bin/python scripts/restamp_model.py thai_det_v1 det_limit_side=960 --why "small lines missed ..."
 
 ``--zoo`` and ``--evalset`` point elsewhere (the model is then loaded by name through ``$AKSAR_MODELS_DIR``).
 """
@@ -25,15 +28,18 @@ from aksar.core.io import atomic_write_json, atomic_write_text, sha256_file
 from aksar.data.preprocess import PreprocessConfig
 from aksar.infer import onnx_model as om
 from aksar.infer.config import EvalConfig
+from aksar.infer.det_eval import evaluate_detection
+from aksar.infer.detector import META_LIMIT_SIDE, META_POSTPROCESS, Detector
 from aksar.infer.evaluate import evaluate
 from aksar.infer.recognizer import Recognizer
 from aksar.infer.model_card import CARD_JSON, CARD_MD, card_metrics, render_card
+from aksar.models.det_postprocess import DBPostProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def set_preprocess(path: Path, changes: dict) -> dict:
-    """Write ``changes`` into the model's preprocess metadata (checked by PreprocessConfig); the new dict."""
+    """Write ``changes`` into a recognizer's preprocess metadata (checked by PreprocessConfig); the new dict."""
     model = onnx.load(str(path))
     props = {p.key: p for p in model.metadata_props}
     pre = json.loads(props[om.META_PREPROCESS].value)
@@ -42,6 +48,41 @@ def set_preprocess(path: Path, changes: dict) -> dict:
     props[om.META_PREPROCESS].value = json.dumps(pre)
     onnx.save(model, str(path))
     return pre
+
+
+def set_detection(path: Path, changes: dict) -> dict:
+    """Write ``changes`` (``det_limit_side`` and DB post-processing keys) into a detector's metadata; the
+    detector's settings after the change."""
+    model = onnx.load(str(path))
+    props = {p.key: p for p in model.metadata_props}
+    post = json.loads(props[META_POSTPROCESS].value)
+    limit = int(props[META_LIMIT_SIDE].value)
+    for key, value in changes.items():
+        if key == "det_limit_side":
+            if not isinstance(value, int) or value < 32 or value % 32:
+                raise AksarError(f"det_limit_side: expected a positive multiple of 32, got {value!r}")
+            limit = value
+        elif key in DBPostProcess().settings():
+            post[key] = value
+        else:
+            raise AksarError(f"{key!r}: not a detector setting (det_limit_side, "
+                             f"{', '.join(DBPostProcess().settings())})")
+    DBPostProcess(**post)
+    props[META_POSTPROCESS].value = json.dumps(post)
+    props[META_LIMIT_SIDE].value = str(limit)
+    onnx.save(model, str(path))
+    return {"det_limit_side": limit, "postprocess": post}
+
+
+def measure_detector(folder: Path, card: dict, evalset: Path) -> dict:
+    """Card metrics of the detector in ``folder`` on ``evalset/pages_degraded``."""
+    pages = evalset / "pages_degraded"
+    report, _ = evaluate_detection(Detector(folder / card["file"], threads=1), pages, progress=False)
+    m = report["metrics"]
+    print(f"{card['name']} pages_degraded: P {m['precision']:.4f} R {m['recall']:.4f} hmean {m['hmean']:.4f}",
+          flush=True)
+    return {"pages_degraded": {**{k: m[k] for k in card_metrics("detection")}, "lines": m["gt"],
+                               "dataset": _shown(pages)}}
 
 
 def measure(folder: Path, card: dict, evalset: Path) -> dict:
@@ -75,7 +116,7 @@ def _shown(path: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("name", help="a folder of src/aksar/zoo")
-    ap.add_argument("settings", nargs="+", help="preprocess KEY=VALUE (VALUE as JSON: 0.15, null, ...)")
+    ap.add_argument("settings", nargs="+", help="KEY=VALUE (VALUE as JSON: 0.15, null, 960, ...)")
     ap.add_argument("--why", required=True, help="recorded in the card with the change")
     ap.add_argument("--zoo", type=Path, default=ROOT / "src" / "aksar" / "zoo", help="the zoo holding NAME")
     ap.add_argument("--evalset", type=Path, help="evaluation sets (a manifest.json); default eval/SCRIPT")
@@ -93,8 +134,7 @@ def restamp(args: argparse.Namespace) -> None:
     if not (folder / CARD_JSON).is_file():
         raise AksarError(f"{folder}: no {CARD_JSON}: not a shipped model")
     card = json.loads((folder / CARD_JSON).read_text(encoding="utf-8"))
-    if card.get("task") != "recognition":
-        raise AksarError(f"{folder}: not a recognizer")
+    detector = card.get("task") == "detection"
     changes = {}
     for item in args.settings:
         key, sep, value = item.partition("=")
@@ -105,12 +145,19 @@ def restamp(args: argparse.Namespace) -> None:
         except ValueError as exc:
             raise AksarError(f"{item!r}: expected KEY=VALUE with a JSON value ({exc})") from None
     model_path = folder / card["file"]
-    pre = set_preprocess(model_path, changes)
+    if detector:
+        now = set_detection(model_path, changes)
+        card.setdefault("model", {}).update(now)
+        what = "detection settings"
+    else:
+        now = set_preprocess(model_path, changes)
+        what = "preprocess"
     card.update(size=model_path.stat().st_size, sha256=sha256_file(model_path))
     atomic_write_json(folder / CARD_JSON, card)  # the new file's sha256 first: loading by name checks it
-    card["metrics"] = measure(folder, card, args.evalset or ROOT / "eval" / card["script"])
+    evalset = args.evalset or ROOT / "eval" / card["script"]
+    card["metrics"] = (measure_detector if detector else measure)(folder, card, evalset)
     card.setdefault("changes", []).append(
-        f"{dt.date.today().isoformat()}: preprocess {json.dumps(changes)} without retraining (now {json.dumps(pre)}); "
+        f"{dt.date.today().isoformat()}: {what} {json.dumps(changes)} without retraining (now {json.dumps(now)}); "
         f"metrics measured again. {args.why}")
     atomic_write_json(folder / CARD_JSON, card)
     atomic_write_text(folder / CARD_MD, render_card(card))

@@ -215,3 +215,45 @@ def test_restamp_changes_preprocessing_and_measures_again(zoo, train_data, tmp_p
     report, _, _ = evaluate(Recognizer(folder / "model.onnx", threads=1), evalset / "val", progress=False)
     assert card["metrics"]["val"]["cer"] == report["metrics"]["raw"]["cer"]
     assert "## Changes since training" in (folder / "card.md").read_text(encoding="utf-8")
+
+
+def test_restamp_sets_a_detector_input_side_and_measures_again(repo_root, tmp_path):
+    """scripts/restamp_model.py on a detector: the ONNX metadata and card take the new det_limit_side, the
+    card's sha256 and pages_degraded metrics match the changed file; a bad value changes nothing."""
+    import subprocess
+    import sys
+
+    from aksar.infer.det_eval import evaluate_detection
+    from aksar.infer.detector import Detector
+
+    shipped = repo_root / "src" / "aksar" / "zoo" / "khmer_det_v1"
+    models, evalset = tmp_path / "models", tmp_path / "evalset"
+    shutil.copytree(shipped, models / "khmer_det_v1")
+    pages = evalset / "pages_degraded"
+    shutil.copytree(repo_root / "eval" / "khmer" / "pages_degraded", pages)
+    labels = (pages / "det_labels.txt").read_text(encoding="utf-8").splitlines()
+    (pages / "det_labels.txt").write_text("\n".join(labels[:2]) + "\n", encoding="utf-8")  # two pages: fast
+    folder = models / "khmer_det_v1"
+    before = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    side = Detector(folder / "model.onnx").det_limit_side
+    new_side = side - 32 if side > 64 else side + 32
+    run = [sys.executable, str(repo_root / "scripts" / "restamp_model.py"), "khmer_det_v1", "--zoo", str(models),
+           "--evalset", str(evalset), "--why", "test"]
+
+    for bad, message in (("det_limit_side=100", "multiple of 32"), ("unclip=2", "not a detector setting")):
+        out = subprocess.run(run + [bad], capture_output=True, text=True)
+        assert out.returncode == 2 and message in out.stderr and len(out.stderr.splitlines()) == 1
+        assert sha256_file(folder / "model.onnx") == before["sha256"]
+
+    done = subprocess.run(run + [f"det_limit_side={new_side}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    det = Detector(folder / "model.onnx", threads=1)
+    assert det.det_limit_side == card["model"]["det_limit_side"] == new_side
+    assert card["sha256"] == sha256_file(folder / "model.onnx") != before["sha256"]
+    assert card["training"] == before["training"] and "det_limit_side" in card["changes"][-1]
+    report, _ = evaluate_detection(det, pages, progress=False)
+    assert set(card["metrics"]) == {"pages_degraded"}
+    assert card["metrics"]["pages_degraded"]["hmean"] == report["metrics"]["hmean"]
+    assert card["metrics"]["pages_degraded"]["lines"] == report["metrics"]["gt"]
+    assert f"long side <= {new_side} px" in (folder / "card.md").read_text(encoding="utf-8")
