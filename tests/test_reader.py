@@ -140,6 +140,70 @@ def test_reading_order_survives_a_skewed_page():
     assert order_boxes(upright_boxes(quads)) == list(range(len(boxes)))  # ... turning them back opens it
 
 
+def _table_layout(grid: bool):
+    """(boxes in their true order, rules as segments): a paragraph line, a ruled 3-column table of a header
+    and 3 rows (cells of unequal widths), a paragraph line; rules at every row (``grid``) or only at the top,
+    under the header and at the bottom."""
+    boxes = [(50, 20, 550, 40)]
+    for top in (70, 110, 150, 190):
+        boxes += [(60 + 170 * c, top + 5, 180 + 150 * c - 20 * c, top + 25) for c in range(3)]
+    boxes.append((50, 260, 550, 280))
+    ys = [65, 105, 145, 185, 225] if grid else [65, 105, 225]
+    return boxes, [(50.0, float(y), 560.0, float(y)) for y in ys]
+
+
+@pytest.mark.parametrize("grid", [True, False])
+def test_ruled_table_is_read_row_by_row(grid):
+    from aksar.infer.reading_order import find_tables, upright_rules
+
+    boxes, segments = _table_layout(grid)
+    rules = upright_rules(segments, 0.0)
+    perm = np.random.default_rng(1).permutation(len(boxes))
+    shuffled = [boxes[i] for i in perm]
+    assert [int(perm[i]) for i in order_boxes(shuffled, rules)] == list(range(len(boxes)))
+    assert [int(perm[i]) for i in order_boxes(shuffled)] != list(range(len(boxes)))  # without rules: by column
+    [(members, cuts)] = find_tables(boxes, rules)
+    assert sorted(members) == list(range(1, len(boxes) - 1)) and cuts == [r[2] for r in rules]
+
+
+def test_text_columns_between_two_rules_stay_columns():
+    """Rules above and below a two-column section (two rules, no header row) make no table."""
+    from aksar.infer.reading_order import find_tables
+
+    boxes = _two_column_layout(rows=6)
+    rules = [(50.0, 550.0, 70.0), (50.0, 550.0, 75.0 + 30 * 6)]
+    assert find_tables(boxes, rules) == []
+    assert order_boxes(boxes, rules) == list(range(len(boxes)))
+    far = rules + [(50.0, 550.0, 75.0 + 30 * 6 + 400)]  # a third rule, every gap taller than a header row
+    assert find_tables(boxes, far) == []
+
+
+def test_horizontal_rules_on_a_noisy_turned_page():
+    """Rules drawn on a noisy page turned by 1.5 degrees are found as one segment each, ends where they are
+    drawn; a text line blotted into a bar and short strokes are not rules."""
+    import cv2
+
+    from aksar.infer.page_rules import horizontal_rules
+
+    rng = np.random.default_rng(3)
+    page = np.full((1400, 1000), 235, np.uint8)
+    drawn = [(80, 300, 920), (80, 340, 920), (80, 480, 920), (500, 700, 900)]
+    for x0, y, x1 in drawn:
+        cv2.line(page, (x0, y), (x1, y), 90, 2)
+    cv2.rectangle(page, (80, 900), (900, 928), 40, -1)           # a blotted text line: thick, no rule
+    for x in range(100, 900, 40):
+        cv2.line(page, (x, 1000), (x + 30, 1000), 60, 2)           # dashes: each shorter than a rule
+    page = (page.astype(np.int16) + rng.normal(0, 12, page.shape)).clip(0, 255).astype(np.uint8)
+    turn = cv2.getRotationMatrix2D((500, 700), 1.5, 1.0)
+    turned = cv2.warpAffine(page, turn, (1000, 1400), borderValue=235)
+    found = horizontal_rules(turned, line_height=28)
+    assert len(found) == len(drawn)
+    for (x0, y, x1), seg in zip(drawn, found):
+        (ex0, ey0), (ex1, ey1) = (turn @ np.array([x0, y, 1.0]), turn @ np.array([x1, y, 1.0]))
+        assert abs(seg[0] - ex0) < 12 and abs(seg[2] - ex1) < 12
+        assert abs(seg[1] - ey0) < 4 and abs(seg[3] - ey1) < 4
+
+
 # -- page inputs ----------------------------------------------------------------------------------------
 
 def _pages(n: int) -> list[Image.Image]:

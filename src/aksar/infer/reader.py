@@ -9,7 +9,8 @@ split with overlapping boxes are merged (:func:`merge_split_lines`, else the sea
 into a horizontal line image (:mod:`aksar.infer.line_crops`; a line turned by ~90 degrees is read both
 ways up and the more confident reading kept), the recognizer reads all lines of the page in its
 width-sorted batches (a line reads the same alone or in any batch), lines go into reading order and
-blocks (:mod:`aksar.infer.reading_order`), and words get boxes estimated along the line in proportion
+blocks (:mod:`aksar.infer.reading_order`; ruled tables row by row, from the page's rules,
+:mod:`aksar.infer.page_rules`), and words get boxes estimated along the line in proportion
 to their characters (the recognizer gives no character positions). Lines that read as nothing are
 dropped and counted in ``Reader.stats["empty_lines"]``.
 ``Line.char_confidences``: one per character where the recognizer gives them (greedy CTC: the best path's
@@ -31,7 +32,9 @@ from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
-from aksar.infer.reading_order import group_blocks, order_boxes, split_line_groups, upright_boxes
+from aksar.infer.page_rules import horizontal_rules
+from aksar.infer.reading_order import (group_blocks, order_boxes, page_skew, split_line_groups, upright_boxes,
+                                       upright_rules)
 from aksar.models.det_postprocess import Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -166,8 +169,11 @@ class Reader:
             lines.append(Line(polygon=_quad_list(crop.quad), text=pred.text, confidence=pred.confidence,
                               det_score=float(det.score), words=words, char_confidences=chars,
                               repaired=pred.repaired))
-        boxes = upright_boxes([np.asarray(ln.polygon) for ln in lines])
-        order = order_boxes(boxes)
+        quads = [np.asarray(ln.polygon) for ln in lines]
+        angle = page_skew(quads)
+        boxes = upright_boxes(quads, angle)
+        rules = horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes]))) if boxes else []
+        order = order_boxes(boxes, upright_rules(rules, angle))
         ordered = [lines[i] for i in order]
         blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]
         self.stats["pages"] += 1

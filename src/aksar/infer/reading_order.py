@@ -12,6 +12,13 @@
 3. a section with a gutter is cut at its gutters into columns, read left to right, each ordered by
    the same rules; a section without one is read top to bottom (boxes of one row left to right).
 
+Ruled tables are read row by row, not column by column: given the page's horizontal rules ``(x0, x1, y)``
+(:mod:`aksar.infer.page_rules`), :func:`find_tables` takes three or more rules of about one span, one
+under the other, with one gap between them no taller than ``TABLE_HEADER`` line heights (a header row's
+rule) and none taller than ``TABLE_MAX_GAP``, as a table. Its lines are ordered as one unit among the
+others (its box), and inside it row by row (cut at the rules and at the gaps between lines), each row's cells
+left to right.
+
 :func:`group_blocks` then cuts the ordered lines into blocks: a new block starts where a line does not
 continue the previous one (no horizontal overlap, a vertical gap above ``BLOCK_GAP`` line heights, or a
 height change above ``SIZE_CHANGE``: another font size, as a heading's).
@@ -30,6 +37,10 @@ X_SHRINK = 0.3     # share of a box's height ignored at its left and right ends 
 BLOCK_GAP = 1.2    # a gap above this many line heights starts a new block
 SIZE_CHANGE = 1.3  # a line this much taller or shorter than the previous one starts a block (a heading)
 ROW_TOLERANCE = 0.5  # boxes whose tops differ by less than this share of their height are one row
+Rule = tuple[float, float, float]  # a horizontal rule: x0, x1, y
+TABLE_SPAN = 0.8     # rules of one table overlap by this share of the shorter one's length, at least
+TABLE_HEADER = 2.5   # a table has a gap between rules this many line heights tall at most (a header row) ...
+TABLE_MAX_GAP = 30.0  # ... and no gap taller than this
 
 
 def _gaps(intervals: list[tuple[float, float]], min_gap: float = 0.0) -> list[float]:
@@ -128,10 +139,10 @@ def page_skew(quads: Sequence[np.ndarray]) -> float:
     return float(np.median(angles)) if angles else 0.0
 
 
-def upright_boxes(quads: Sequence[np.ndarray]) -> list[Box]:
-    """Axis-aligned boxes of line quads after turning the page back by its skew (:func:`page_skew`), so
-    that the columns of a slightly rotated page keep their gutters."""
-    angle = page_skew(quads)
+def upright_boxes(quads: Sequence[np.ndarray], angle: float | None = None) -> list[Box]:
+    """Axis-aligned boxes of line quads after turning the page back by ``angle`` (default: its skew,
+    :func:`page_skew`), so that the columns of a slightly rotated page keep their gutters."""
+    angle = page_skew(quads) if angle is None else angle
     c, s = math.cos(-angle), math.sin(-angle)
     rot = np.array([[c, -s], [s, c]])
     boxes = []
@@ -139,6 +150,13 @@ def upright_boxes(quads: Sequence[np.ndarray]) -> list[Box]:
         pts = np.asarray(q, np.float64) @ rot.T
         boxes.append((float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())))
     return boxes
+
+
+def upright_rules(segments: Sequence[tuple[float, float, float, float]], angle: float) -> list[Rule]:
+    """Rules as segments ``(x0, y0, x1, y1)`` turned back by ``angle`` like :func:`upright_boxes` turns the
+    lines: ``(x0, x1, mean y)`` each."""
+    boxes = upright_boxes([np.array([[x0, y0], [x1, y1]], np.float64) for x0, y0, x1, y1 in segments], angle)
+    return [(b[0], b[2], (b[1] + b[3]) / 2) for b in boxes]
 
 
 def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[list[int]]:
@@ -167,9 +185,72 @@ def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[l
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def order_boxes(boxes: Sequence[Box]) -> list[int]:
-    """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc)."""
-    return _order(list(range(len(boxes))), boxes, 0) if boxes else []
+def order_boxes(boxes: Sequence[Box], rules: Sequence[Rule] = ()) -> list[int]:
+    """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc); ``rules``: the page's
+    horizontal rules in the same frame, for tables."""
+    if not boxes:
+        return []
+    tables = find_tables(boxes, rules)
+    inside = {i for members, _ in tables for i in members}
+    units = [i for i in range(len(boxes)) if i not in inside]
+    unit_boxes = [boxes[i] for i in units] + [_bounds([boxes[i] for i in members]) for members, _ in tables]
+    out: list[int] = []
+    for u in _order(list(range(len(unit_boxes))), unit_boxes, 0):
+        if u < len(units):
+            out.append(units[u])
+        else:
+            members, cuts = tables[u - len(units)]
+            out.extend(_table_order(members, boxes, cuts))
+    return out
+
+
+def _bounds(boxes: Sequence[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def find_tables(boxes: Sequence[Box], rules: Sequence[Rule]) -> list[tuple[list[int], list[float]]]:
+    """The ruled tables among ``boxes``: (indices of the boxes inside, the y of its rules) for each; a box is
+    inside when its centre lies between a table's first and last rule and within their span."""
+    if len(rules) < 3 or not boxes:
+        return []
+    line_h = float(np.median([b[3] - b[1] for b in boxes]))
+    groups: list[list[Rule]] = []
+    for rule in sorted(rules, key=lambda r: r[2]):
+        for group in groups:
+            last = group[-1]
+            overlap = min(last[1], rule[1]) - max(last[0], rule[0])
+            if overlap >= TABLE_SPAN * min(last[1] - last[0], rule[1] - rule[0]) \
+                    and rule[2] - last[2] <= TABLE_MAX_GAP * line_h:
+                group.append(rule)
+                break
+        else:
+            groups.append([rule])
+    tables: list[tuple[list[int], list[float]]] = []
+    taken: set[int] = set()
+    for group in groups:
+        ys = [r[2] for r in group]
+        gaps = np.diff(ys)
+        if len(group) < 3 or gaps.min() > TABLE_HEADER * line_h:
+            continue
+        x0, x1 = min(r[0] for r in group), max(r[1] for r in group)
+        members = [i for i, b in enumerate(boxes) if i not in taken and ys[0] < (b[1] + b[3]) / 2 < ys[-1]
+                   and x0 <= (b[0] + b[2]) / 2 <= x1]
+        if members:
+            taken.update(members)
+            tables.append((members, ys))
+    return tables
+
+
+def _table_order(members: list[int], boxes: Sequence[Box], cuts: Sequence[float]) -> list[int]:
+    """A table's boxes row by row (cut at its rules and at the gaps between lines), each row's cells left to
+    right, a cell's lines top to bottom. A cell of two lines that no rule keeps together is read as two rows
+    (a row with a missed cell could not be told from it)."""
+    gaps = _gaps([_y_span(boxes[i]) for i in members])
+    out: list[int] = []
+    for row in _split(members, boxes, sorted(set(gaps) | set(cuts)), lambda b: (b[1] + b[3]) / 2):
+        for col in _columns(row, boxes):
+            out.extend(_rows(col, boxes))
+    return out
 
 
 def continues(prev: Box, nxt: Box) -> bool:
@@ -194,4 +275,5 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["split_line_groups", "order_boxes", "group_blocks", "continues", "page_skew", "upright_boxes", "Box"]
+__all__ = ["split_line_groups", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
+           "upright_boxes", "upright_rules", "Box", "Rule"]
