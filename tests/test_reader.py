@@ -178,9 +178,11 @@ def test_text_columns_between_two_rules_stay_columns():
     assert find_tables(boxes, far) == []
 
 
-def test_horizontal_rules_on_a_noisy_turned_page():
-    """Rules drawn on a noisy page turned by 1.5 degrees are found as one segment each, ends where they are
-    drawn; a text line blotted into a bar and short strokes are not rules."""
+@pytest.mark.parametrize("degrees, thickness, told", [(1.5, 2, False), (2.5, 1, True)])
+def test_horizontal_rules_on_a_noisy_turned_page(degrees, thickness, told):
+    """Rules drawn on a noisy page turned by a few degrees are found as one segment each, ends where they are
+    drawn (a thin rule on a page turned 2.5 degrees: searched with the page's skew turned back); a text line
+    blotted into a bar and short strokes are not rules."""
     import cv2
 
     from aksar.infer.page_rules import horizontal_rules
@@ -189,14 +191,14 @@ def test_horizontal_rules_on_a_noisy_turned_page():
     page = np.full((1400, 1000), 235, np.uint8)
     drawn = [(80, 300, 920), (80, 340, 920), (80, 480, 920), (500, 700, 900)]
     for x0, y, x1 in drawn:
-        cv2.line(page, (x0, y), (x1, y), 90, 2)
+        cv2.line(page, (x0, y), (x1, y), 90, thickness)
     cv2.rectangle(page, (80, 900), (900, 928), 40, -1)           # a blotted text line: thick, no rule
     for x in range(100, 900, 40):
         cv2.line(page, (x, 1000), (x + 30, 1000), 60, 2)           # dashes: each shorter than a rule
     page = (page.astype(np.int16) + rng.normal(0, 12, page.shape)).clip(0, 255).astype(np.uint8)
-    turn = cv2.getRotationMatrix2D((500, 700), 1.5, 1.0)
+    turn = cv2.getRotationMatrix2D((500, 700), degrees, 1.0)
     turned = cv2.warpAffine(page, turn, (1000, 1400), borderValue=235)
-    found = horizontal_rules(turned, line_height=28)
+    found = horizontal_rules(turned, line_height=28, angle=math.radians(-degrees) if told else 0.0)
     assert len(found) == len(drawn)
     for (x0, y, x1), seg in zip(drawn, found):
         (ex0, ey0), (ex1, ey1) = (turn @ np.array([x0, y, 1.0]), turn @ np.array([x1, y, 1.0]))

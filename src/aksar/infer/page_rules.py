@@ -8,6 +8,8 @@ breaks between them (ink dropout) joined; kept when at least ``MIN_SHARE`` of th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 Segment = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -20,9 +22,11 @@ SLOPE = 0.035          # ... when one continues the other within 2 degrees
 BLOCK_LINES = 3.0      # the threshold adapts over this many line heights
 
 
-def horizontal_rules(gray: np.ndarray, line_height: float) -> list[Segment]:
+def horizontal_rules(gray: np.ndarray, line_height: float, angle: float = 0.0) -> list[Segment]:
     """The horizontal rules of a uint8 grayscale page (ink dark) as segments ``(x0, y0, x1, y1)`` in page
-    pixels, left end first, top to bottom; ``line_height``: the median height of its text lines."""
+    pixels, left end first, top to bottom; ``line_height``: the median height of its text lines; ``angle``:
+    the page's skew in radians (:func:`aksar.infer.reading_order.page_skew`), turned back before the search
+    so that a thin rule on a turned page stays one long stroke."""
     import cv2
 
     h, w = gray.shape[:2]
@@ -30,6 +34,9 @@ def horizontal_rules(gray: np.ndarray, line_height: float) -> list[Segment]:
         return []
     block = max(15, int(BLOCK_LINES * line_height) | 1)  # wider than a line is tall: a blotted line stays ink inside
     ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(angle), 1.0)
+    if angle:
+        ink = cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     length = max(15, int(w * OPEN_SHARE))
     lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
@@ -54,8 +61,12 @@ def horizontal_rules(gray: np.ndarray, line_height: float) -> list[Segment]:
                 break
         else:
             rules.append([x0, y0, x1, y1])
-    return sorted(((r[0], r[1], r[2], r[3]) for r in rules if r[2] - r[0] >= w * MIN_SHARE),
-                  key=lambda r: r[1] + r[3])
+    back = cv2.invertAffineTransform(turn)
+    out = []
+    for x0, y0, x1, y1 in (r for r in rules if r[2] - r[0] >= w * MIN_SHARE):
+        (a, b), (c, d) = back[:, :2] @ np.array([[x0, x1], [y0, y1]]) + back[:, 2:]
+        out.append((float(a), float(c), float(b), float(d)))
+    return sorted(out, key=lambda r: r[1] + r[3])
 
 
 __all__ = ["horizontal_rules", "Segment"]

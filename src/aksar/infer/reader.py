@@ -172,7 +172,7 @@ class Reader:
         quads = [np.asarray(ln.polygon) for ln in lines]
         angle = page_skew(quads)
         boxes = upright_boxes(quads, angle)
-        rules = horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes]))) if boxes else []
+        rules = horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes])), angle) if boxes else []
         order = order_boxes(boxes, upright_rules(rules, angle))
         ordered = [lines[i] for i in order]
         blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]
