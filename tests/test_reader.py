@@ -206,6 +206,48 @@ def test_horizontal_rules_on_a_noisy_turned_page(degrees, thickness, told):
         assert abs(seg[1] - ey0) < 4 and abs(seg[3] - ey1) < 4
 
 
+def _column_page(joined: bool):
+    """(page, detections): two columns of 6 lines (ink bars, x 50-450 and 500-900); the 4th row's two lines
+    come as one detection spanning both columns, the page blank across the gutter there (``joined``) or
+    inked across it (a heading over both columns)."""
+    import cv2
+
+    from aksar.models.det_postprocess import Detection
+
+    page = np.full((600, 950), 240, np.uint8)
+    dets = []
+    for row in range(6):
+        y = 60 + 40 * row
+        for x0, x1 in ((50, 450), (500, 900)):
+            cv2.rectangle(page, (x0, y), (x1, y + 20), 30, -1)
+        if row == 3:
+            if not joined:
+                cv2.rectangle(page, (450, y), (500, y + 20), 30, -1)
+            dets.append(Detection(np.array([[45, y - 3], [905, y - 3], [905, y + 23], [45, y + 23]], np.float32), 0.9))
+        else:
+            dets += [Detection(np.array([[x0 - 5, y - 3], [x1 + 5, y - 3], [x1 + 5, y + 23], [x0 - 5, y + 23]],
+                                        np.float32), 0.9) for x0, x1 in ((50, 450), (500, 900))]
+    return page, dets
+
+
+@pytest.mark.parametrize("joined", [True, False])
+def test_a_line_joined_across_the_gutter_is_cut_into_its_columns(joined):
+    from aksar.infer.reader import split_at_gutters
+    from aksar.infer.reading_order import gutter_cuts
+
+    page, dets = _column_page(joined)
+    boxes = upright_boxes([d.polygon for d in dets])
+    [(crossing, [(lo, hi)])] = gutter_cuts(boxes).items()
+    assert boxes[crossing][0] < 455 <= lo < hi <= 495 < boxes[crossing][2]
+    out = split_at_gutters(dets, page)
+    assert len(out) == len(dets) + joined
+    if joined:
+        xs = sorted((float(d.polygon[:, 0].min()), float(d.polygon[:, 0].max())) for d in out[crossing:crossing + 2])
+        assert xs[0][0] < 50 and 450 <= xs[0][1] < 500 and 450 < xs[1][0] <= 500 and xs[1][1] > 900
+        order = order_boxes(upright_boxes([d.polygon for d in out]))
+        assert [int(out[i].polygon[:, 0].min() > 470) for i in order] == [0] * 6 + [1] * 6  # column by column
+
+
 # -- page inputs ----------------------------------------------------------------------------------------
 
 def _pages(n: int) -> list[Image.Image]:

@@ -29,12 +29,12 @@ from aksar.core.errors import AksarError, ReadTimeout
 from aksar.data.preprocess import to_gray
 from aksar.infer.config import InferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
-from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line
+from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, line_quad
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
 from aksar.infer.page_rules import horizontal_rules
-from aksar.infer.reading_order import (group_blocks, order_boxes, page_skew, split_line_groups, upright_boxes,
-                                       upright_rules)
+from aksar.infer.reading_order import (group_blocks, gutter_cuts, order_boxes, page_skew, split_line_groups,
+                                       upright_boxes, upright_rules)
 from aksar.models.det_postprocess import Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -95,6 +95,64 @@ def merge_split_lines(detections: Sequence[Any]) -> list[Detection]:
     return merged
 
 
+def split_at_gutters(detections: Sequence[Any], gray: np.ndarray) -> list[Any]:
+    """Detections with each box that runs across a column gutter (:func:`gutter_cuts`) cut into one box per
+    column where the line is blank across a gutter's width near that gutter (a heading over both columns has
+    ink there and stays whole); the pieces keep the box's score."""
+    quads = [line_quad(d.polygon)[0] for d in detections]
+    boxes = upright_boxes(quads, page_skew(quads))
+    gutters = gutter_cuts(boxes)
+    out: list[Any] = []
+    for i, det in enumerate(detections):
+        box, quad = boxes[i], quads[i]
+        width, height = max(1e-6, box[2] - box[0]), box[3] - box[1]
+        pieces, start = [], 0.0
+        for lo, hi in gutters.get(i, []):
+            near = ((lo - height - box[0]) / width, (hi + height - box[0]) / width)
+            gap = _blank_run(gray, quad, near, min(hi - lo, height) / width)
+            if gap is not None:
+                pieces.append((start, gap[0]))
+                start = gap[1]
+        if not pieces:
+            out.append(det)
+            continue
+        pieces.append((start, 1.0))
+        out.extend(Detection(_sub_quad(quad, a, z), float(det.score)) for a, z in pieces)
+    return out
+
+
+def _sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The part of a reading-order quad (tl, tr, br, bl) from ``t0`` to ``t1`` of its length."""
+    tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
+    return np.array([tl + (tr - tl) * t0, tl + (tr - tl) * t1, bl + (br - bl) * t1, bl + (br - bl) * t0], np.float32)
+
+
+def _blank_run(gray: np.ndarray, quad: np.ndarray, within: tuple[float, float],
+               min_len: float) -> tuple[float, float] | None:
+    """The longest run of blank columns (under a tenth of the line's mean ink, Otsu's threshold over the
+    line) of the line in ``quad`` inside ``within`` (shares of its length), if at least ``min_len`` long."""
+    import cv2
+
+    line = crop_quad(gray, quad, 0.0)
+    _, ink = cv2.threshold(line, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    n = ink.shape[1]
+    a, z = max(0, int(within[0] * n)), min(n, int(np.ceil(within[1] * n)))
+    if z - a < 1 or ink.mean() == 0:
+        return None
+    blank = ink[:, a:z].mean(axis=0) < 0.1 * float(ink.mean())
+    best, run_start = (0, 0), None
+    for k, empty in enumerate(np.append(blank, False)):
+        if empty and run_start is None:
+            run_start = k
+        elif not empty and run_start is not None:
+            best = max(best, (k - run_start, run_start))
+            run_start = None
+    length, at = best
+    if length < max(1, min_len * n):
+        return None
+    return (a + at) / n, (a + at + length) / n
+
+
 def _quad_list(quad: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
 
@@ -153,7 +211,7 @@ class Reader:
             image = image.convert("RGB")  # a page's alpha is not ink (PDF renders, screenshots)
         gray = as_gray(image, source or f"page {index}", self.max_pixels, kind="page")
         height, width = gray.shape[:2]
-        detections = merge_split_lines(self.detector.detect_page(gray))
+        detections = split_at_gutters(merge_split_lines(self.detector.detect_page(gray)), gray)
         check_deadline(deadline, "after detection")
         crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
         read = read_crops(self.recognizer, crops)

@@ -37,6 +37,8 @@ X_SHRINK = 0.3     # share of a box's height ignored at its left and right ends 
 BLOCK_GAP = 1.2    # a gap above this many line heights starts a new block
 SIZE_CHANGE = 1.3  # a line this much taller or shorter than the previous one starts a block (a heading)
 ROW_TOLERANCE = 0.5  # boxes whose tops differ by less than this share of their height are one row
+GUTTER_REACH = 6.0   # a box's neighbours for gutters: lines within this many of its heights above or below
+GUTTER_MIN = 0.5     # a gutter is at least this share of the box's height wide
 Rule = tuple[float, float, float]  # a horizontal rule: x0, x1, y
 TABLE_SPAN = 0.8     # rules of one table overlap by this share of the shorter one's length, at least
 TABLE_HEADER = 2.5   # a table has a gap between rules this many line heights tall at most (a header row) ...
@@ -159,6 +161,30 @@ def upright_rules(segments: Sequence[tuple[float, float, float, float]], angle: 
     return [(b[0], b[2], (b[1] + b[3]) / 2) for b in boxes]
 
 
+def gutter_cuts(boxes: Sequence[Box]) -> dict[int, list[tuple[float, float]]]:
+    """The boxes that run across a column gutter (``boxes`` upright): {index: the (x0, x1) of each gutter it
+    crosses}. A gutter of a box is an x-gap at least ``GUTTER_MIN`` of its height wide, inside it (a line
+    height from its ends), between the narrower lines within ``GUTTER_REACH`` line heights above and below,
+    with two of them on each side (two lines of two columns that the detector joined into one box)."""
+    out: dict[int, list[tuple[float, float]]] = {}
+    for i, b in enumerate(boxes):
+        h = b[3] - b[1]
+        near = [o for j, o in enumerate(boxes) if j != i and o[2] - o[0] < b[2] - b[0]
+                and abs((o[1] + o[3]) - (b[1] + b[3])) / 2 <= GUTTER_REACH * h]
+        if len(near) < 4:
+            continue
+        spans = sorted((o[0], o[2]) for o in near)
+        cuts, end = [], spans[0][1]
+        for lo, hi in spans[1:]:
+            if lo - end >= GUTTER_MIN * h and b[0] + h <= end and lo <= b[2] - h \
+                    and sum(o[2] <= end for o in near) >= 2 and sum(o[0] >= lo for o in near) >= 2:
+                cuts.append((end, lo))
+            end = max(end, hi)
+        if cuts:
+            out[i] = cuts
+    return out
+
+
 def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[list[int]]:
     """Groups of ``boxes`` (upright, see :func:`upright_boxes`) that are pieces of one text line the detector
     split with overlapping boxes: two boxes join when their x-ranges overlap and their y-ranges overlap by at
@@ -275,5 +301,5 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["split_line_groups", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
+__all__ = ["split_line_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
            "upright_boxes", "upright_rules", "Box", "Rule"]
