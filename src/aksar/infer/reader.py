@@ -51,17 +51,21 @@ def word_boxes(text: str, quad: np.ndarray) -> list[tuple[str, list[list[float]]
     each spanning the line's share of its characters (spaces included in the count), and where each starts
     in ``text``."""
     n = max(len(text), 1)
-    tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
     out, pos = [], 0
     for word in text.split(" "):
         start, end = pos, pos + len(word)
         pos = end + 1
         if not word:
             continue
-        f0, f1 = start / n, end / n
-        poly = [tl + (tr - tl) * f0, tl + (tr - tl) * f1, bl + (br - bl) * f1, bl + (br - bl) * f0]
+        poly = sub_quad(quad, start / n, end / n)
         out.append((word, [[round(float(x), 1), round(float(y), 1)] for x, y in poly], start))
     return out
+
+
+def sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The part of a reading-order quad (tl, tr, br, bl) from ``t0`` to ``t1`` of its length, float64."""
+    tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
+    return np.array([tl + (tr - tl) * t0, tl + (tr - tl) * t1, bl + (br - bl) * t1, bl + (br - bl) * t0])
 
 
 def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, Any]]:
@@ -117,14 +121,8 @@ def split_at_gutters(detections: Sequence[Any], gray: np.ndarray) -> list[Any]:
             out.append(det)
             continue
         pieces.append((start, 1.0))
-        out.extend(Detection(_sub_quad(quad, a, z), float(det.score)) for a, z in pieces)
+        out.extend(Detection(sub_quad(quad, a, z).astype(np.float32), float(det.score)) for a, z in pieces)
     return out
-
-
-def _sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
-    """The part of a reading-order quad (tl, tr, br, bl) from ``t0`` to ``t1`` of its length."""
-    tl, tr, br, bl = (np.asarray(p, np.float64) for p in quad)
-    return np.array([tl + (tr - tl) * t0, tl + (tr - tl) * t1, bl + (br - bl) * t1, bl + (br - bl) * t0], np.float32)
 
 
 def _blank_run(gray: np.ndarray, quad: np.ndarray, within: tuple[float, float],
