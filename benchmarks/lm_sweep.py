@@ -18,8 +18,12 @@ from aksar.infer.recognizer import Recognizer
 from aksar.text.charlm import CharLM
 
 
-def run(model: str, data: str, lines: int, threads: int, **kwargs) -> dict:
+def run(model: str, data: str, lines: int, threads: int, preprocess: dict | None = None, **kwargs) -> dict:
+    """CER and speed of one decoder setting on the first ``lines`` of ``data``; ``preprocess``: keys of the
+    model's preprocessing to override (``trim_margin``, ``trim_to``)."""
     rec = Recognizer(model, threads=threads, **kwargs)
+    for key, value in (preprocess or {}).items():
+        setattr(rec.preprocess, key, value)
     report, _, _ = evaluate(rec, data, EvalConfig(max_lines=lines), progress=False)
     return {"cer": report["metrics"]["raw"]["cer"], "lines": report["counts"]["lines"],
             "lines_per_s": report["speed"]["lines_per_second"]}
@@ -53,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in sorted(rows, key=lambda r: r["cer"]):
         print(f"| {r['decoder']} | {r.get('weight', '')} | {r.get('bonus', '')} | {r['cer']:.2%} | {r['lines_per_s']:.1f} |")
     print(f"\nbest: weight {best['weight']} bonus {best['bonus']} (CER {best['cer']:.2%} on {best['lines']} lines)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"model": args.model, "data": args.data, "rows": rows, "best": best}, f, indent=1)
+    save_json(args.json, {"model": args.model, "data": args.data, "rows": rows, "best": best})
     return 0
+
+
+def save_json(path: str | None, payload: dict) -> None:
+    """Write a sweep's rows and choice to ``path`` (nothing when it is None)."""
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
 
 
 if __name__ == "__main__":

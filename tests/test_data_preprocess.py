@@ -62,6 +62,9 @@ def test_empty_batch_and_bad_config_are_errors():
         PreprocessConfig(std=0)
     with pytest.raises(AksarError, match="preprocess.trim_margin"):
         PreprocessConfig(trim_margin=-0.1)
+    for bad in ({"trim_margin": 0.1, "trim_to": 0.2}, {"trim_to": 0.05}):
+        with pytest.raises(AksarError, match="preprocess.trim_to"):
+            PreprocessConfig(**bad)
 
 
 def _loose(img: np.ndarray, top: int, bottom: int, left: int, right: int, paper: int = 235,
@@ -86,12 +89,17 @@ def test_trim_cuts_loose_margins_and_keeps_every_ink_pixel(rendered_lines):
         assert out.shape == (y1 - y0 + 2 * m, x1 - x0 + 2 * m)  # every side cut to 0.15 of the ink height
         assert (out < 128).sum() == (loose < 128).sum() - 1    # all the ink but the speck
         assert fit_line(loose, PreprocessConfig()).shape == loose.shape  # trim_margin None: as given
+        to = round(0.08 * (y1 - y0))
+        cut = fit_line(loose, PreprocessConfig(trim_margin=0.15, trim_to=0.08))  # wide sides cut further
+        assert cut.shape == (y1 - y0 + 2 * to, x1 - x0 + 2 * to) and (cut < 128).sum() == (out < 128).sum()
 
 
 def test_trim_keeps_tight_lines_and_images_without_ink(rendered_lines):
     cfg = PreprocessConfig(trim_margin=0.15)
+    cut_further = PreprocessConfig(trim_margin=0.15, trim_to=0.05)
     for it in rendered_lines[:4]:  # the renderer's margins are narrower than 0.15 of the ink height
         assert np.array_equal(fit_line(it["image"], cfg), it["image"])
+        assert np.array_equal(fit_line(it["image"], cut_further), it["image"])
     blank = np.full((40, 300), 240, np.uint8)
     noise = np.clip(np.random.default_rng(1).normal(220, 8, (40, 300)), 0, 255).astype(np.uint8)
     assert ink_box(blank) is None and ink_box(noise) is None

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aksar.core.errors import AksarError
 from aksar.data.evalset import SETS, EvalsetConfig, build_evalset
 from aksar.data.evalset_render import split_lines
 from aksar.data.evalset_sources import EXCLUDED_FAMILIES, HELDOUT_FAMILIES
 from aksar.data.readers import decode_image, open_dataset
 from aksar.render.fonts import discover_fonts
 from aksar.render.shaping import ShapingGate
+from aksar.text.corpus import read_split
 from aksar.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +86,20 @@ def test_same_seed_same_bytes(evalset, khmer_corpus_dir, locale_dir, tmp_path):
     files = _manifest(evalset)["files"]
     assert all((again / rel).read_bytes() == (evalset / rel).read_bytes() for rel in files)
     assert {rel.split("/")[0] for rel in files} == set(SETS)
+
+
+def test_val_split_builds_a_tuning_copy_from_val_lines_only(evalset, khmer_corpus_dir, locale_dir, tmp_path):
+    cfg = tiny_config(khmer_corpus_dir, locale_dir, tmp_path / "tune")
+    cfg.split, cfg.sets = "val", ["heldout_fonts", "lowres"]
+    build_evalset(cfg)
+    val = set(read_split(khmer_corpus_dir, "val"))
+    test = set(read_split(khmer_corpus_dir, "test"))
+    for name in cfg.sets:
+        texts = [s["text"] for s in _samples(tmp_path / "tune", name)]
+        assert len(texts) == 3 and set(texts) <= val and not set(texts) & test, name
+    assert {s["text"] for s in _samples(evalset, "heldout_fonts")} <= test  # the fixed sets: test lines
+    with pytest.raises(AksarError, match="split"):
+        EvalsetConfig(split="train")
 
 
 def test_every_set_reads_and_its_lines_pass_the_gate(evalset):

@@ -103,6 +103,30 @@ def test_rotated_lines_crop_back_to_what_the_recognizer_reads(khmer_lines, recog
             assert cer([pred.text], [upright]) < 0.1, (deg, pred.text, upright)
 
 
+def test_page_crops_keep_their_padding_and_loose_lines_are_trimmed(khmer_lines, recognizer):
+    from aksar.data.preprocess import trim_to_ink
+    from aksar.infer.reader import read_crops
+    from aksar.infer.recognizer import Recognizer
+    from aksar.render.synth import SynthConfig, Synthesizer
+
+    margin = recognizer.preprocess.trim_margin
+    assert margin is not None  # the shipped recognizers cut loose crops to the ink
+    untrimmed = Recognizer("khmer", threads=1)
+    untrimmed.preprocess.trim_margin = untrimmed.preprocess.trim_to = None
+    text = next(t for t in khmer_lines if 15 <= len(t) <= 40)
+    line = Synthesizer("khmer", SynthConfig(fonts=["Khmer OS"])).synthesize(text, rng_for(2, "trim"), augment=False).image
+    h = line.shape[0]
+    loose = np.pad(line, ((h // 2, h // 2), (h, h)), constant_values=255)
+    cut, kept, plain = (recognizer.predict([loose])[0], recognizer.predict([loose], trim=False)[0],
+                        untrimmed.predict([loose])[0])
+    assert cut == recognizer.predict([trim_to_ink(loose, margin, recognizer.preprocess.trim_to)], trim=False)[0]
+    assert kept == plain and kept.confidence != cut.confidence  # read as given: another input width
+    crop = crop_line(np.pad(line, h, constant_values=255), np.array([[h, h], [h + line.shape[1], h],
+                                                                    [h + line.shape[1], 2 * h], [h, 2 * h]]), pad=0.5)
+    (_, pred), = read_crops(recognizer, [crop])
+    assert pred == untrimmed.predict([crop.image])[0]  # the page reader's padding is not cut away
+
+
 # -- reading order --------------------------------------------------------------------------------------
 
 def _two_column_layout(rows: int = 4, gutter: int = 40):

@@ -10,6 +10,7 @@ from aksar.cli.flags import add_common, add_config, resolve
 EVALSET_HELP = {  # EvalsetConfig (aksar.data.evalset) keeps its fields free of CLI metadata
     "script": "script of the sets", "corpus_dir": "built corpus whose test split gives the texts "
                                                   "(default: data/SCRIPT/corpus)",
+    "split": "corpus split of the lines: test for the fixed sets, val for a tuning copy",
     "output_dir": "where the sets go (default: eval/SCRIPT)", "lines": "lines per set",
     "sets": "sets to build", "seed": "seed of texts, fonts and degradations",
     "min_length": "shortest line, in code points", "max_length": "longest line, in code points",
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "(scanned print), lowres (6-10 px x-height), domain (UI strings from "
                                     ".mo catalogs). Byte-reproducible from --seed; manifest.json holds the "
                                     "version and every file's sha256.")
-    add_config(b, EvalsetConfig, helps=EVALSET_HELP, choices={"script": sorted(SCRIPTS), "sets": SETS},
+    add_config(b, EvalsetConfig, helps=EVALSET_HELP, choices={"script": sorted(SCRIPTS), "sets": SETS, "split": ("val", "test")},
                formats=("text", "json"))
     b.add_argument("--validate-only", action="store_true",
                    help="check an existing set against its manifest; name every missing or modified file")

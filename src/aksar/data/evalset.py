@@ -8,6 +8,9 @@ One folder per set, each readable by ``aksar eval`` (``images/`` + ``labels.tsv`
     lowres         corpus test lines in training fonts at an x-height of 6-10 px (72-dpi scans)
     domain         UI strings from the gettext catalogs (.mo) Debian ships, training fonts, clean
 
+``split: val`` builds the same sets from the corpus's val lines instead: a tuning copy on which inference
+settings (trim, LM weight) can be chosen without looking at the test lines.
+
 ``manifest.json`` holds the set ``version``, the build config, what was skipped per set and why, and
 the sha256 of every file; ``validate_evalset`` checks them. Every line is checked before it is written:
 the shaping gate for its font (no missing glyph, no dotted circle) and, for text2image, the box file's
@@ -51,6 +54,7 @@ class EvalsetConfig:
 
     script: str = "khmer"
     corpus_dir: str = ""                 # default: data/<script>/corpus
+    split: str = "test"                  # corpus split the lines come from ("val": a tuning copy)
     output_dir: str = ""                 # default: eval/<script>
     lines: int = 400                     # per set
     sets: list[str] = field(default_factory=lambda: list(SETS))
@@ -74,6 +78,8 @@ class EvalsetConfig:
             raise AksarError(f"unknown evaluation set(s) {', '.join(unknown)}; known: {', '.join(SETS)}")
         if self.lines < 1:
             raise AksarError(f"--lines must be >= 1, got {self.lines}")
+        if self.split not in ("val", "test"):
+            raise AksarError(f"split: expected val or test, got {self.split!r} (the train lines are trained on)")
 
 
 @dataclass
@@ -220,9 +226,9 @@ class _Builder:
         self.training, self.heldout = split_fonts(cfg.script)
         self.gate = ShapingGate(cfg.script)
         self.clean = LineRenderer(RenderConfig(font_size=cfg.font_size), cfg.script)
-        self.lines = read_split(cfg.corpus_dir, "test") if set(cfg.sets) - {"domain"} else []
+        self.lines = read_split(cfg.corpus_dir, cfg.split) if set(cfg.sets) - {"domain"} else []
         if set(cfg.sets) - {"domain"} and not self.lines:
-            raise AksarError(f"{Path(cfg.corpus_dir) / 'test.txt'}: no lines to build evaluation sets from")
+            raise AksarError(f"{Path(cfg.corpus_dir) / f'{cfg.split}.txt'}: no lines to build evaluation sets from")
         self.info: dict = {"training_fonts": [f.name for f in self.training],
                            "heldout_fonts": [f.name for f in self.heldout]}
 

@@ -6,8 +6,9 @@ value (the same whether the line is alone or in a batch) and normalised with ``(
 (float in [-1, 1] with the defaults).
 
 Crops (``trim_margin``): every margin of a line image wider than ``trim_margin`` times the ink's height
-is cut to that width (narrower ones are kept), so a loose crop (a detector's, a scan's) reads as the
-renderer's tight lines do. ``None`` (older models) leaves the image as given.
+is cut to that width, or to ``trim_to`` times the ink's height when that is set (narrower margins are
+kept), so a loose crop (a detector's, a scan's) reads as the renderer's tight lines do. ``None`` (older
+models) leaves the image as given.
 
 Max-width policy: a line wider than ``max_width`` after the height resize is squeezed horizontally to
 ``max_width`` (never cropped: no character is lost); ``resize_to_height`` reports it so callers count it.
@@ -43,6 +44,7 @@ class PreprocessConfig:
     mean: float = 0.5
     std: float = 0.5
     trim_margin: float | None = None  # cut margins wider than this share of the ink height; None: keep
+    trim_to: float | None = None      # ... to this share (<= trim_margin); None: to trim_margin
 
     def __post_init__(self) -> None:
         if self.height < 1:
@@ -56,6 +58,9 @@ class PreprocessConfig:
         if self.trim_margin is not None and not 0 <= self.trim_margin <= 2:
             raise AksarError(f"preprocess.trim_margin: must be within 0..2 (share of the ink height) or null, "
                              f"got {self.trim_margin}")
+        if self.trim_to is not None and (self.trim_margin is None or not 0 <= self.trim_to <= self.trim_margin):
+            raise AksarError(f"preprocess.trim_to: must be within 0..trim_margin ({self.trim_margin}) or null, "
+                             f"got {self.trim_to}")
 
 
 def to_gray(img: np.ndarray | Image.Image, where: str = "image") -> np.ndarray:
@@ -199,16 +204,22 @@ def ink_box(gray: np.ndarray) -> tuple[int, int, int, int, int] | None:
     return y0, y0 + h, x0, x0 + w, paper
 
 
-def trim_to_ink(gray: np.ndarray, margin: float) -> np.ndarray:
+def trim_to_ink(gray: np.ndarray, margin: float, to: float | None = None) -> np.ndarray:
     """``gray`` with every margin wider than ``margin`` times the ink height (:func:`ink_box`) cut to that
-    width; narrower margins are kept as they are. Unchanged when the image holds no ink."""
+    width (``to`` times the ink height if given); narrower margins are kept as they are. Unchanged when the
+    image holds no ink."""
     box = ink_box(gray)
     if box is None:
         return gray
     y0, y1, x0, x1, _ = box
-    m = int(round(margin * (y1 - y0)))
+    wide = int(round(margin * (y1 - y0)))
+    keep = wide if to is None else int(round(to * (y1 - y0)))
     h, w = gray.shape
-    return gray[max(0, y0 - m):min(h, y1 + m), max(0, x0 - m):min(w, x1 + m)]
+
+    def kept(side: int) -> int:
+        return side if side <= wide else min(side, keep)
+
+    return gray[y0 - kept(y0):y1 + kept(h - y1), x0 - kept(x0):x1 + kept(w - x1)]
 
 
 def fit_line(img: np.ndarray | Image.Image, cfg: PreprocessConfig) -> np.ndarray:
@@ -216,7 +227,7 @@ def fit_line(img: np.ndarray | Image.Image, cfg: PreprocessConfig) -> np.ndarray
     arr = to_gray(img)
     if arr.size == 0:
         raise AksarError(f"empty image of shape {arr.shape}")
-    return arr if cfg.trim_margin is None else trim_to_ink(arr, cfg.trim_margin)
+    return arr if cfg.trim_margin is None else trim_to_ink(arr, cfg.trim_margin, cfg.trim_to)
 
 
 def target_width(h: int, w: int, cfg: PreprocessConfig) -> tuple[int, bool]:

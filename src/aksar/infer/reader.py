@@ -70,10 +70,11 @@ def sub_quad(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
 
 def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, Any]]:
     """The (crop, Prediction) of each line read by ``recognizer`` in its batches; a line turned by ~90
-    degrees (``crop.ambiguous``) is read both ways up and the more confident reading kept."""
+    degrees (``crop.ambiguous``) is read both ways up and the more confident reading kept. The crops keep
+    their padding (the recognizer's trim is for loose crops made elsewhere)."""
     extra = [i for i, c in enumerate(crops) if c.ambiguous]
     images = [c.image for c in crops] + [crops[i].flipped().image for i in extra]
-    preds = recognizer.predict(images) if images else []
+    preds = recognizer.predict(images, trim=False) if images else []
     best = list(zip(crops, preds[:len(crops)]))
     for k, i in enumerate(extra):
         alt = preds[len(crops) + k]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -177,12 +177,13 @@ class Recognizer:
         for start in range(0, len(order), bs):
             yield order[start:start + bs]
 
-    def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None,
+    def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None, trim: bool = True,
                     ) -> list[tuple[list[int], float, list[float] | None]]:
         # each line is cut and resized once, then batched by the width the model sees (a trimmed loose
         # crop is narrower than its image says)
+        pre = self.preprocess if trim else replace(self.preprocess, trim_margin=None, trim_to=None)
         lines = resize_lines([as_gray(img, f"image {i}", self.max_pixels) for i, img in enumerate(images)],
-                             self.preprocess)[0]
+                             pre)[0]
         out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(lines)
         for idx in self.batches([line.shape[1] for line in lines], batch_size):
             batch, widths = pad_batch([lines[i] for i in idx], self.preprocess, self.info.pad_margin)
@@ -230,12 +231,15 @@ class Recognizer:
         return valid_orthography(raw, self.script)
 
     def predict(self, images: ImageLike | Sequence[ImageLike], batch_size: int | None = None,
-                ) -> list[Prediction]:
-        """Predictions for images given as paths, arrays (any layout ``to_gray`` decodes) or PIL images."""
+                trim: bool = True) -> list[Prediction]:
+        """Predictions for images given as paths, arrays (any layout ``to_gray`` decodes) or PIL images.
+
+        ``trim=False`` reads the images without the model's ``trim_margin`` (which is chosen for loose crops
+        made elsewhere): for crops aksar cut to the line itself, such as the page reader's."""
         if isinstance(images, (str, os.PathLike, np.ndarray, Image.Image)):
             images = [images]
         preds = []
-        for ids, conf, tokens in self._decode_all(list(images), batch_size):
+        for ids, conf, tokens in self._decode_all(list(images), batch_size, trim):
             text, repaired = self.text_of(ids)
             preds.append(Prediction(text, float(conf), repaired, self.char_confidences(ids, tokens, text)))
         return preds
