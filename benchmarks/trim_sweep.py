@@ -12,9 +12,8 @@ the mean over sets, and the best trim.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from lm_sweep import run, save_json
+from lm_sweep import print_table, run_sets, save_json
 
 from aksar.core.errors import AksarError
 
@@ -50,18 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for trim in args.trims:
             for name, kwargs in decoders.items():
-                cers = {Path(d).name: run(args.model, d, args.lines, args.threads, preprocess=trim, **kwargs)["cer"]
-                        for d in args.sets}
-                rows.append({"trim": label(trim), "decoder": name, "cer": cers, "mean": sum(cers.values()) / len(cers)})
-                print(f"trim {label(trim)} {name}: " + ", ".join(f"{k} {v:.2%}" for k, v in cers.items())
+                rows.append({"trim": label(trim), "decoder": name,
+                             **run_sets(args.model, args.sets, args.lines, args.threads, preprocess=trim, **kwargs)})
+                print(f"trim {label(trim)} {name}: " + ", ".join(f"{k} {v:.2%}" for k, v in rows[-1]["cer"].items())
                       + f"; mean {rows[-1]['mean']:.2%}", flush=True)
     except AksarError as exc:
         raise SystemExit(f"trim_sweep: {exc}") from None
-    names = list(rows[0]["cer"])
-    print("\n| trim | decoder | " + " | ".join(names) + " | mean |\n|---|---|" + "---:|" * (len(names) + 1))
-    for r in rows:
-        print(f"| {r['trim']} | {r['decoder']} | " + " | ".join(f"{r['cer'][n]:.2%}" for n in names)
-              + f" | {r['mean']:.2%} |")
+    print_table(rows, ["trim", "decoder"])
     best = {d: min((r for r in rows if r["decoder"] == d), key=lambda r: r["mean"]) for d in decoders}
     for d, r in best.items():
         print(f"best {d}: trim {r['trim']} (mean CER {r['mean']:.2%})")

@@ -1,13 +1,14 @@
 """Change how a shipped model reads its input, without retraining it.
 
 A recognizer: keys of the ``aksar.preprocess`` metadata of ``src/aksar/zoo/NAME/model.onnx`` (e.g.
-``trim_margin``), then measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM
-when it has one). A detector: ``det_limit_side`` (the page's long side at the network input) or a DB
+``trim_margin``) and ``lm_weight`` / ``lm_bonus``, the tuned values of its shipped LM kept in the card, then
+measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM when it has one). A detector: ``det_limit_side`` (the page's long side at the network input) or a DB
 post-processing key (``box_thresh``, ...), then measured again on ``eval/SCRIPT/pages_degraded``. Either way
 ``card.json`` and ``card.md`` are rewritten: the training facts kept, the metrics replaced (rows on sets not
 measured again are dropped) and the change recorded under ``changes``.
 
     .venv/bin/python scripts/restamp_model.py thai_rec_v3 trim_margin=0.15 --why "loose crops ..."
+    .venv/bin/python scripts/restamp_model.py khmer_rec_v4 lm_bonus=2.5 --why "chosen on tuning lines ..."
     .venv/bin/python scripts/restamp_model.py thai_det_v1 det_limit_side=960 --why "small lines missed ..."
 
 ``--zoo`` and ``--evalset`` point elsewhere (the model is then loaded by name through ``$AKSAR_MODELS_DIR``).
@@ -36,6 +37,7 @@ from aksar.infer.model_card import CARD_JSON, CARD_MD, card_metrics, render_card
 from aksar.models.det_postprocess import DBPostProcess
 
 ROOT = Path(__file__).resolve().parents[1]
+LM_KEYS = {"lm_weight": "weight", "lm_bonus": "bonus"}  # setting -> key of the card's "lm" entry
 
 
 def set_preprocess(path: Path, changes: dict) -> dict:
@@ -48,6 +50,18 @@ def set_preprocess(path: Path, changes: dict) -> dict:
     props[om.META_PREPROCESS].value = json.dumps(pre)
     onnx.save(model, str(path))
     return pre
+
+
+def set_lm(card: dict, changes: dict) -> dict:
+    """Write ``lm_weight`` / ``lm_bonus`` into the card's LM entry; that entry's weight and bonus after."""
+    lm = card.get("lm")
+    if not isinstance(lm, dict):
+        raise AksarError(f"{card.get('name')}: ships no language model, so {', '.join(changes)} cannot be set")
+    for key, value in changes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (key == "lm_weight" and value < 0):
+            raise AksarError(f"{key}: expected a number{' >= 0' if key == 'lm_weight' else ''}, got {value!r}")
+        lm[LM_KEYS[key]] = float(value)
+    return {"weight": lm["weight"], "bonus": lm["bonus"]}
 
 
 def set_detection(path: Path, changes: dict) -> dict:
@@ -150,8 +164,12 @@ def restamp(args: argparse.Namespace) -> None:
         card.setdefault("model", {}).update(now)
         what = "detection settings"
     else:
-        now = set_preprocess(model_path, changes)
-        what = "preprocess"
+        lm_changes = {k: v for k, v in changes.items() if k in LM_KEYS}
+        pre_changes = {k: v for k, v in changes.items() if k not in LM_KEYS}
+        now = {"lm": set_lm(card, lm_changes)} if lm_changes else {}
+        if pre_changes:
+            now = set_preprocess(model_path, pre_changes) | now
+        what = " and ".join(w for w, c in (("preprocess", pre_changes), ("LM decoding", lm_changes)) if c)
     card.update(size=model_path.stat().st_size, sha256=sha256_file(model_path))
     atomic_write_json(folder / CARD_JSON, card)  # the new file's sha256 first: loading by name checks it
     evalset = args.evalset or ROOT / "eval" / card["script"]

@@ -216,6 +216,22 @@ def test_restamp_changes_preprocessing_and_measures_again(zoo, train_data, tmp_p
     assert card["metrics"]["val"]["cer"] == report["metrics"]["raw"]["cer"]
     assert "## Changes since training" in (folder / "card.md").read_text(encoding="utf-8")
 
+    # the LM's tuned weight and bonus live in the card: the model file stays, the +lm rows are measured again
+    bad = subprocess.run(run + ["lm_weight=-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "lm_weight" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert json.loads((folder / "card.json").read_text(encoding="utf-8")) == card
+    lm = card["lm"]
+    done = subprocess.run(run + [f"lm_bonus={lm['bonus'] + 2}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert after["sha256"] == card["sha256"] and after["lm"] == {**lm, "bonus": lm["bonus"] + 2}
+    assert "LM decoding" in after["changes"][1] and f"bonus {lm['bonus'] + 2:.4f}" in (folder / "card.md").read_text(
+        encoding="utf-8")
+    with_lm = Recognizer(folder / "model.onnx", threads=1, lm=folder / lm["file"], lm_weight=lm["weight"],
+                         lm_bonus=lm["bonus"] + 2)
+    report, _, _ = evaluate(with_lm, evalset / "val", progress=False)
+    assert after["metrics"]["val+lm"]["cer"] == report["metrics"]["raw"]["cer"]
+
 
 def test_restamp_sets_a_detector_input_side_and_measures_again(repo_root, tmp_path):
     """scripts/restamp_model.py on a detector: the ONNX metadata and card take the new det_limit_side, the
