@@ -101,7 +101,7 @@ def _reader(cfg: OcrConfig):
     i = cfg.infer
     return Reader(det=cfg.det, rec=cfg.rec, threads=i.threads, batch_size=i.batch_size, decoder=i.decoder,
                   beam_width=i.beam_width, lm=i.lm, lm_weight=i.lm_weight, lm_bonus=i.lm_bonus,
-                  det_limit_side=cfg.det_limit_side, device=i.device)
+                  det_limit_side=cfg.det_limit_side, drop_score=cfg.drop_score, device=i.device)
 
 
 def read_source(reader: Any, inputs: Any, src: Any, pdf_path: Path | None, on_page: Callable[[Any], None]) -> Any:
@@ -165,7 +165,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for _, reason in inputs.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    print(f"{n_pages} pages, {n_lines} lines ({reader.stats['empty_lines']} detected lines read as nothing, "
-          f"dropped), {len(inputs.skipped)} input(s) skipped; "
+    print(f"{n_pages} pages, {n_lines} lines ({reader.stats['empty_lines']} detected lines read as nothing and "
+          f"{reader.stats['low_confidence_lines']} below --drop-score {reader.drop_score:g}, dropped), "
+          f"{len(inputs.skipped)} input(s) skipped; "
           f"{seconds / max(n_pages, 1):.2f} s per page; outputs in {out.out}")
     return 0 if n_pages else 1

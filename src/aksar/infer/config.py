@@ -67,6 +67,7 @@ class PredictConfig:
 
 
 OCR_FORMATS = ("txt", "json", "hocr", "alto", "page", "pdf")
+DROP_SCORE = 0.1  # page lines read with a lower confidence are left out (Reader, aksar ocr; chosen on tuning pages)
 
 
 @dataclass
@@ -81,6 +82,9 @@ class OcrConfig:
     rec: str = opt("khmer", "recognizer: exported .onnx, checkpoint, or a shipped name", metavar="MODEL")
     dpi: float = opt(300.0, "resolution PDFs are rasterized at")
     det_limit_side: int | None = opt(None, "detector input long side in pixels (default: the model's)", metavar="N")
+    drop_score: float = opt(DROP_SCORE, "lines read with a confidence below this are left out and counted "
+                                        "(specks and rules the detector took for text; 0: keep every line)",
+                            metavar="X")
     overwrite: bool = opt(False, "write into a non-empty folder aksar did not make (only ever replacing the "
                                  "files aksar ocr writes)")
     allow_outside_root: bool = opt(False, OUTSIDE_ROOT_HELP)

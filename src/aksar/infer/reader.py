@@ -12,7 +12,8 @@ width-sorted batches (a line reads the same alone or in any batch), lines go int
 blocks (:mod:`aksar.infer.reading_order`; ruled tables row by row, from the page's rules,
 :mod:`aksar.infer.page_rules`), and words get boxes estimated along the line in proportion
 to their characters (the recognizer gives no character positions). Lines that read as nothing are
-dropped and counted in ``Reader.stats["empty_lines"]``.
+dropped and counted in ``Reader.stats["empty_lines"]``, lines read with a confidence under ``drop_score``
+(specks, rules and blots the detector took for text) in ``Reader.stats["low_confidence_lines"]``.
 ``Line.char_confidences``: one per character where the recognizer gives them (greedy CTC: the best path's
 probability at each character's first frame), else None (a beam search's result, or text changed by a repair).
 """
@@ -27,7 +28,7 @@ from PIL import Image
 
 from aksar.core.errors import AksarError, ReadTimeout
 from aksar.data.preprocess import to_gray
-from aksar.infer.config import InferConfig
+from aksar.infer.config import DROP_SCORE, InferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, line_quad
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
@@ -163,7 +164,8 @@ class Reader:
     ``threads``, ``batch_size``, ``decoder``, ``beam_width``, ``lm``, ``lm_weight``, ``lm_bonus``, ``device``:
     as for :class:`~aksar.infer.recognizer.Recognizer` (``threads`` and ``device`` for the detector too);
     ``det_limit_side``: the detector's input long side (default: the model's); ``pad``: page kept around each
-    line crop (share of its height); ``max_pixels``: the largest page accepted.
+    line crop (share of its height); ``drop_score``: lines read with a lower confidence are left out (0: none);
+    ``max_pixels``: the largest page accepted.
     """
 
     def __init__(self, det: Any = None, rec: Any = "khmer", *, threads: int | None = InferConfig.threads,
@@ -171,13 +173,15 @@ class Reader:
                  beam_width: int = InferConfig.beam_width, lm: Any = InferConfig.lm,
                  lm_weight: float | None = InferConfig.lm_weight, lm_bonus: float | None = InferConfig.lm_bonus,
                  det_limit_side: int | None = None, device: str = InferConfig.device, pad: float = DEFAULT_PAD,
-                 max_pixels: int = PAGE_MAX_PIXELS) -> None:
+                 drop_score: float = DROP_SCORE, max_pixels: int = PAGE_MAX_PIXELS) -> None:
         from aksar.infer.detector import Detector
         from aksar.infer.recognizer import Recognizer
         from aksar.models.zoo import default_detector, resolve_model, verify
 
         if pad < 0:
             raise AksarError(f"pad: must be >= 0, got {pad}")
+        if not 0 <= drop_score <= 1:
+            raise AksarError(f"drop_score: must be within 0..1, got {drop_score}")
         if isinstance(rec, Recognizer):
             self.recognizer = rec
         else:
@@ -193,9 +197,10 @@ class Reader:
                 det = resolve_model(det)
             self.detector = Detector(det, det_limit_side=det_limit_side, threads=threads, device=device)
         self.pad = pad
+        self.drop_score = drop_score
         self.max_pixels = max_pixels
         self.skipped: list[tuple[str, str]] = []  # inputs of the last read() skipped as unreadable
-        self.stats: dict[str, int] = {"pages": 0, "lines": 0, "empty_lines": 0}
+        self.stats: dict[str, int] = {"pages": 0, "lines": 0, "empty_lines": 0, "low_confidence_lines": 0}
 
     def describe(self) -> dict[str, Any]:
         """The models, as ``Document.models`` records them."""
@@ -219,6 +224,9 @@ class Reader:
         for det, (crop, pred) in zip(detections, read):
             if not pred.text.strip():
                 self.stats["empty_lines"] += 1
+                continue
+            if pred.confidence < self.drop_score:
+                self.stats["low_confidence_lines"] += 1
                 continue
             chars = None if pred.char_confidences is None else list(pred.char_confidences)
             words = [Word(w, pred.confidence if chars is None else float(np.mean(chars[at:at + len(w)])), poly)
