@@ -55,3 +55,11 @@ def test_ocr_refuses_an_unknown_format(run_cli, tmp_path):
     proc = run_cli(["ocr", png, "--format", "txt,docx", "--output-dir", tmp_path / "o"])
     assert proc.returncode == 2 and "docx" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_ocr_refuses_a_drop_score_outside_0_to_1(run_cli, tmp_path):
+    png = tmp_path / "p.png"
+    Image.new("L", (50, 50), 255).save(png)
+    proc = run_cli(["ocr", png, "--drop-score", "1.5", "--output-dir", tmp_path / "o", "--no-progress"])
+    assert proc.returncode == 2 and "drop_score" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, PDFs, folders, or list files (- = stdin)")
     add_config(p, OcrConfig, names={"formats": "--format"}, aliases={"output_dir": ["--out-dir"]},
                required=("output_dir",), progress=True,
-               fields=["output_dir", "formats", "det", "rec", "dpi", "det_limit_side", "overwrite",
+               fields=["output_dir", "formats", "det", "rec", "dpi", "det_limit_side", "drop_score", "overwrite",
                        "allow_outside_root", "infer.*"])
     p.set_defaults(func=cmd_ocr)
 
@@ -139,8 +139,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     stems = [out.stem(src.name) for src in inputs.sources]
     out.check([name for src, stem in zip(inputs.sources, stems) for f in formats  # before any work
                for name in ([f"{stem}.pdf"] if f == "pdf" else output_names(f, stem, inputs.counts.get(src.name, 0)))])
+    reader = _reader(cfg)  # bad models or settings stop here, before the folder exists
     out.record([])  # the folder and its marker first: what follows is aksar's
-    reader = _reader(cfg)
     start = time.perf_counter()
     n_pages = n_lines = 0
     with tqdm(total=total, unit="page", desc="ocr", file=sys.stderr, dynamic_ncols=True,
