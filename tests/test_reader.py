@@ -114,12 +114,14 @@ def test_page_crops_keep_their_padding_and_loose_lines_are_trimmed(khmer_lines, 
     untrimmed = Recognizer("khmer", threads=1)
     untrimmed.preprocess.trim_margin = untrimmed.preprocess.trim_to = None
     text = next(t for t in khmer_lines if 15 <= len(t) <= 40)
-    line = Synthesizer("khmer", SynthConfig(fonts=["Khmer OS"])).synthesize(text, rng_for(2, "trim"), augment=False).image
+    synth = Synthesizer("khmer", SynthConfig(fonts=["Khmer OS"]))
+    line = synth.synthesize(text, rng_for(2, "trim"), augment=False).image
     h = line.shape[0]
     loose = np.pad(line, ((h // 2, h // 2), (h, h)), constant_values=255)
     cut, kept, plain = (recognizer.predict([loose])[0], recognizer.predict([loose], trim=False)[0],
                         untrimmed.predict([loose])[0])
-    assert cut == recognizer.predict([trim_to_ink(loose, margin, recognizer.preprocess.trim_to)], trim=False)[0]
+    to = recognizer.preprocess.trim_to
+    assert cut == recognizer.predict([trim_to_ink(loose, margin, to)], trim=False)[0]
     assert kept == plain and kept.confidence != cut.confidence  # read as given: another input width
     crop = crop_line(np.pad(line, h, constant_values=255), np.array([[h, h], [h + line.shape[1], h],
                                                                     [h + line.shape[1], 2 * h], [h, 2 * h]]), pad=0.5)

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "(scanned print), lowres (6-10 px x-height), domain (UI strings from "
                                     ".mo catalogs). Byte-reproducible from --seed; manifest.json holds the "
                                     "version and every file's sha256.")
-    add_config(b, EvalsetConfig, helps=EVALSET_HELP, choices={"script": sorted(SCRIPTS), "sets": SETS, "split": ("val", "test")},
+    add_config(b, EvalsetConfig, helps=EVALSET_HELP,
+               choices={"script": sorted(SCRIPTS), "sets": SETS, "split": ("val", "test")},
                formats=("text", "json"))
     b.add_argument("--validate-only", action="store_true",
                    help="check an existing set against its manifest; name every missing or modified file")
