@@ -19,7 +19,9 @@ import argparse
 import datetime as dt
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import onnx
 
@@ -40,15 +42,22 @@ ROOT = Path(__file__).resolve().parents[1]
 LM_KEYS = {"lm_weight": "weight", "lm_bonus": "bonus"}  # setting -> key of the card's "lm" entry
 
 
+@contextmanager
+def onnx_metadata(path: Path) -> Iterator[dict]:
+    """The metadata properties of the ONNX file ``path`` by key, written back when the block ends without
+    an error (a refused setting leaves the file as it was)."""
+    model = onnx.load(str(path))
+    yield {p.key: p for p in model.metadata_props}
+    onnx.save(model, str(path))
+
+
 def set_preprocess(path: Path, changes: dict) -> dict:
     """Write ``changes`` into a recognizer's preprocess metadata (checked by PreprocessConfig); the new dict."""
-    model = onnx.load(str(path))
-    props = {p.key: p for p in model.metadata_props}
-    pre = json.loads(props[om.META_PREPROCESS].value)
-    pre.update(changes)
-    from_dict(PreprocessConfig, pre, prefix=f"{path}:{om.META_PREPROCESS}")  # rejects bad keys and values
-    props[om.META_PREPROCESS].value = json.dumps(pre)
-    onnx.save(model, str(path))
+    with onnx_metadata(path) as props:
+        pre = json.loads(props[om.META_PREPROCESS].value)
+        pre.update(changes)
+        from_dict(PreprocessConfig, pre, prefix=f"{path}:{om.META_PREPROCESS}")  # rejects bad keys and values
+        props[om.META_PREPROCESS].value = json.dumps(pre)
     return pre
 
 
@@ -67,24 +76,22 @@ def set_lm(card: dict, changes: dict) -> dict:
 def set_detection(path: Path, changes: dict) -> dict:
     """Write ``changes`` (``det_limit_side`` and DB post-processing keys) into a detector's metadata; the
     detector's settings after the change."""
-    model = onnx.load(str(path))
-    props = {p.key: p for p in model.metadata_props}
-    post = json.loads(props[META_POSTPROCESS].value)
-    limit = int(props[META_LIMIT_SIDE].value)
-    for key, value in changes.items():
-        if key == "det_limit_side":
-            if not isinstance(value, int) or value < 32 or value % 32:
-                raise AksarError(f"det_limit_side: expected a positive multiple of 32, got {value!r}")
-            limit = value
-        elif key in DBPostProcess().settings():
-            post[key] = value
-        else:
-            raise AksarError(f"{key!r}: not a detector setting (det_limit_side, "
-                             f"{', '.join(DBPostProcess().settings())})")
-    DBPostProcess(**post)
-    props[META_POSTPROCESS].value = json.dumps(post)
-    props[META_LIMIT_SIDE].value = str(limit)
-    onnx.save(model, str(path))
+    with onnx_metadata(path) as props:
+        post = json.loads(props[META_POSTPROCESS].value)
+        limit = int(props[META_LIMIT_SIDE].value)
+        for key, value in changes.items():
+            if key == "det_limit_side":
+                if not isinstance(value, int) or value < 32 or value % 32:
+                    raise AksarError(f"det_limit_side: expected a positive multiple of 32, got {value!r}")
+                limit = value
+            elif key in DBPostProcess().settings():
+                post[key] = value
+            else:
+                raise AksarError(f"{key!r}: not a detector setting (det_limit_side, "
+                                 f"{', '.join(DBPostProcess().settings())})")
+        DBPostProcess(**post)
+        props[META_POSTPROCESS].value = json.dumps(post)
+        props[META_LIMIT_SIDE].value = str(limit)
     return {"det_limit_side": limit, "postprocess": post}
 
 
