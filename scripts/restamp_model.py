@@ -2,8 +2,9 @@
 
 A recognizer: keys of the ``aksar.preprocess`` metadata of ``src/aksar/zoo/NAME/model.onnx`` (e.g.
 ``trim_margin``) and ``lm_weight`` / ``lm_bonus``, the tuned values of its shipped LM kept in the card, then
-measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM when it has one). A detector: ``det_limit_side`` (the page's long side at the network input) or a DB
-post-processing key (``box_thresh``, ...), then measured again on ``eval/SCRIPT/pages_degraded``. Either way
+measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM when it has one). A
+detector: ``det_limit_side`` (the page's long side at the network input) or a DB post-processing key
+(``box_thresh``, ...), then measured again on ``eval/SCRIPT/pages_degraded``. Either way
 ``card.json`` and ``card.md`` are rewritten: the training facts kept, the metrics replaced (rows on sets not
 measured again are dropped) and the change recorded under ``changes``.
 
