@@ -63,6 +63,32 @@ def test_beam_matches_brute_force_on_random_matrices():
     assert better > 0  # the set contains cases where beam search beats the best path
 
 
+def _brute_force_alignment(probs: np.ndarray, ids: tuple[int, ...]) -> list[float] | None:
+    """Each id's probability at its first frame on the most probable path that collapses to ``ids``."""
+    best, best_p = None, -1.0
+    for path in itertools.product(range(probs.shape[1]), repeat=probs.shape[0]):
+        starts = [t for t, c in enumerate(path) if c != 0 and (t == 0 or path[t - 1] != c)]
+        if tuple(path[t] - 1 for t in starts) == ids:
+            p = float(np.prod([probs[t, c] for t, c in enumerate(path)]))
+            if p > best_p:
+                best, best_p = [float(probs[t, path[t]]) for t in starts], p
+    return best
+
+
+def test_aligned_confidences_follow_the_best_alignment_of_any_decode():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        probs = rng.dirichlet(np.full(3, 0.6), size=int(rng.integers(1, 7)))
+        ids, first_frame, _ = decoding.ctc_best_path(probs)
+        assert decoding.ctc_aligned_confidences(probs, ids) == pytest.approx(first_frame)  # greedy: the same
+        beam, _ = decoding.ctc_prefix_beam_search(probs, beam_width=4, prune=0.0)
+        assert decoding.ctc_aligned_confidences(probs, beam) == pytest.approx(_brute_force_alignment(probs, tuple(beam)))
+    flat = np.full((3, 3), 1 / 3)
+    assert decoding.ctc_aligned_confidences(flat, [0, 0, 0]) is None     # a repeat needs a blank: 5 frames
+    assert decoding.ctc_aligned_confidences(flat, [0, 0], length=2) is None
+    assert decoding.ctc_aligned_confidences(flat, []) == []
+
+
 def test_batch_decode_respects_lengths_and_method():
     probs = np.zeros((2, 3, 3))
     probs[:, :, 0] = 0.1

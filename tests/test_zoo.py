@@ -16,7 +16,7 @@ from aksar.core.errors import AksarError
 from aksar.core.io import sha256_file
 from aksar.infer.recognizer import Recognizer
 from aksar.infer.model_card import make_card
-from aksar.models.zoo import MODELS_DIR_ENV, find_model, list_models, resolve_model
+from aksar.models.zoo import BUILTIN_DIR, MODELS_DIR_ENV, default_detector, find_model, list_models, resolve_model
 from aksar.text.charlm import CharLM
 
 pytestmark = pytest.mark.xdist_group("train")
@@ -147,8 +147,34 @@ def test_shipped_language_model_by_name(zoo, exported_onnx, val_images, monkeypa
     lm_file = damaged / NAME / "lm.json.gz"
     lm_file.write_bytes(lm_file.read_bytes()[:-10])
     monkeypatch.setenv(MODELS_DIR_ENV, str(damaged))
-    with pytest.raises(AksarError, match="lm.json.gz is damaged"):
-        Recognizer(ALIAS, lm="shipped")
+    for lm in ("shipped", "auto"):                                      # auto never skips a damaged LM
+        with pytest.raises(AksarError, match="lm.json.gz is damaged"):
+            Recognizer(ALIAS, lm=lm)
+
+
+def test_lm_auto_takes_the_shipped_lm_only_where_there_is_one(zoo, exported_onnx, monkeypatch, tmp_path):
+    """``lm="auto"`` (page reading's default): a shipped model's LM with its tuned settings, nothing for a model
+    that ships none; ``"none"`` turns it off (a damaged shipped LM: the test above)."""
+    from aksar.infer.reader import Reader
+
+    monkeypatch.setenv(MODELS_DIR_ENV, str(zoo[0]))
+    auto = Recognizer(ALIAS, threads=1, lm="auto")
+    assert auto.decoder == "beam" and auto.describe()["lm"] == {"order": 3, "weight": 0.25, "bonus": 0.75}
+    assert Recognizer(zoo[0] / NAME / "model.onnx", threads=1, lm="auto").describe()["lm"]["order"] == 3
+    for off in (Recognizer(ALIAS, threads=1, lm="none"), Recognizer(exported_onnx[0], threads=1, lm="auto")):
+        assert off.lm is None and off.decoder == "greedy"
+    assert Recognizer(ALIAS, threads=1).lm is None                     # lines: no LM unless asked
+    det = default_detector("khmer", dirs=[BUILTIN_DIR]).file            # the repository's shipped detector
+    reader = Reader(det=det, rec=ALIAS, threads=1)                       # pages: the shipped LM by default
+    assert reader.recognizer.describe()["lm"]["order"] == 3
+    no_lm = tmp_path / "no_lm"
+    shutil.copytree(zoo[0], no_lm)
+    card_file = no_lm / NAME / "card.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    del card["lm"]
+    card_file.write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(no_lm))
+    assert Recognizer(ALIAS, threads=1, lm="auto").lm is None
 
 
 def test_detection_card_lists_hmean_and_loads_by_alias(repo_root, monkeypatch, capsys, tmp_path):

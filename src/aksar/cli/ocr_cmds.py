@@ -104,6 +104,13 @@ def _reader(cfg: OcrConfig):
                   det_limit_side=cfg.det_limit_side, drop_score=cfg.drop_score, device=i.device)
 
 
+def _decoding(rec: Any) -> str:
+    """How the recognizer decodes, for the summary line."""
+    if rec.lm is not None:
+        return f"beam search with a language model, weight {rec.lm_weight:g}, bonus {rec.lm_bonus:g}; --lm none: greedy"
+    return f"{rec.decoder} decoding, no language model"
+
+
 def read_source(reader: Any, inputs: Any, src: Any, pdf_path: Path | None, on_page: Callable[[Any], None]) -> Any:
     """Every page of one input read into a Document; with ``pdf_path``, its searchable PDF written page by page
     (kept only if every page was read: an error removes the unfinished file)."""
@@ -168,5 +175,5 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     print(f"{n_pages} pages, {n_lines} lines ({reader.stats['empty_lines']} detected lines read as nothing and "
           f"{reader.stats['low_confidence_lines']} below --drop-score {reader.drop_score:g}, dropped), "
           f"{len(inputs.skipped)} input(s) skipped; "
-          f"{seconds / max(n_pages, 1):.2f} s per page; outputs in {out.out}")
+          f"{seconds / max(n_pages, 1):.2f} s per page ({_decoding(reader.recognizer)}); outputs in {out.out}")
     return 0 if n_pages else 1

@@ -28,7 +28,7 @@ from PIL import Image
 
 from aksar.core.errors import AksarError, ReadTimeout
 from aksar.data.preprocess import to_gray
-from aksar.infer.config import DROP_SCORE, InferConfig
+from aksar.infer.config import DROP_SCORE, InferConfig, PageInferConfig
 from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, line_quad
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
@@ -162,7 +162,8 @@ class Reader:
 
     ``det=None``: the shipped detector for the recognizer's script (``aksar.models.zoo.default_detector``).
     ``threads``, ``batch_size``, ``decoder``, ``beam_width``, ``lm``, ``lm_weight``, ``lm_bonus``, ``device``:
-    as for :class:`~aksar.infer.recognizer.Recognizer` (``threads`` and ``device`` for the detector too);
+    as for :class:`~aksar.infer.recognizer.Recognizer` (``threads`` and ``device`` for the detector too), except
+    that ``lm`` defaults to ``"auto"``: the recognizer's shipped language model when it ships one;
     ``det_limit_side``: the detector's input long side (default: the model's); ``pad``: page kept around each
     line crop (share of its height); ``drop_score``: lines read with a lower confidence are left out (0: none);
     ``max_pixels``: the largest page accepted.
@@ -170,7 +171,7 @@ class Reader:
 
     def __init__(self, det: Any = None, rec: Any = "khmer", *, threads: int | None = InferConfig.threads,
                  batch_size: int = InferConfig.batch_size, decoder: str = InferConfig.decoder,
-                 beam_width: int = InferConfig.beam_width, lm: Any = InferConfig.lm,
+                 beam_width: int = InferConfig.beam_width, lm: Any = PageInferConfig.lm,
                  lm_weight: float | None = InferConfig.lm_weight, lm_bonus: float | None = InferConfig.lm_bonus,
                  det_limit_side: int | None = None, device: str = InferConfig.device, pad: float = DEFAULT_PAD,
                  drop_score: float = DROP_SCORE, max_pixels: int = PAGE_MAX_PIXELS) -> None:

@@ -29,10 +29,10 @@ from PIL import Image
 
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import pad_batch, resize_lines
-from aksar.infer.config import DECODERS, LM_BONUS, LM_WEIGHT, SHIPPED_LM, InferConfig
+from aksar.infer.config import AUTO_LM, DECODERS, LM_BONUS, LM_WEIGHT, NO_LM, SHIPPED_LM, InferConfig
 from aksar.infer.images import MAX_PIXELS, as_gray
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
-from aksar.models.zoo import resolve_model, shipped_lm
+from aksar.models.zoo import has_shipped_lm, resolve_model, shipped_lm
 from aksar.models.decoding import LMScorer
 from aksar.text.charlm import CharLM
 from aksar.text.orthography import valid_orthography
@@ -97,8 +97,9 @@ class Recognizer:
     ``threads`` sets onnxruntime's intra-op threads (or ``torch.set_num_threads``); ``decoder`` is
     ``greedy`` or ``beam`` (``beam_width``): CTC prefix beam search runs in numpy for both back ends;
     attention beam search needs the checkpoint (an exported attention model decodes greedily in its
-    graph). ``lm``: a character language model (``aksar lm build``; a path, a ``CharLM``, or ``"shipped"``
-    for the one that ships with a shipped model) fused into the CTC beam search with ``lm_weight`` and
+    graph). ``lm``: a character language model (``aksar lm build``; a path, a ``CharLM``, ``"shipped"``
+    for the one that ships with a shipped model, ``"auto"`` for that one when the model ships one, or
+    ``"none"``) fused into the CTC beam search with ``lm_weight`` and
     ``lm_bonus`` per token (default: the shipped LM's tuned values, else ``LM_WEIGHT``/``LM_BONUS``); it
     implies ``decoder="beam"``.
     Images larger than ``max_pixels`` are refused with an error naming them.
@@ -135,6 +136,8 @@ class Recognizer:
         self.lm: CharLM | None = None
         self._lm_scorer: LMScorer | None = None
         where = f"{self.path} ({self.info.kind} model)"
+        if isinstance(lm, str) and lm in (AUTO_LM, NO_LM):
+            lm = SHIPPED_LM if lm == AUTO_LM and has_shipped_lm(model_path) and self.info.decoder.takes_lm else None
         if lm is not None:
             self.info.decoder.check("beam", lm, where)  # the decoder takes a language model
             if isinstance(lm, str) and lm == SHIPPED_LM:

@@ -124,13 +124,14 @@ class CTCDecoder(Decoder):
         return decoding.ctc_decode_batch(outputs[0], lengths, method=method, beam_width=beam_width, lm=lm)
 
     def token_confidences(self, outputs, lengths, decoded):
-        """The best path's probability at each token's first frame, when the decoded ids are the best path's
-        (greedy decoding; a beam result that differs from it has none)."""
+        """Each token's probability at its first frame: on the best path when the decoded ids are its (greedy),
+        else on the most likely alignment of the decoded ids (beam search, a language model)."""
         probs = np.asarray(outputs[0])
         out: list[list[float] | None] = []
         for b, (ids, _) in enumerate(decoded):
-            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], None if lengths is None else int(lengths[b]))
-            out.append(probs_b if path_ids == list(ids) else None)
+            length = None if lengths is None else int(lengths[b])
+            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], length)
+            out.append(probs_b if path_ids == list(ids) else decoding.ctc_aligned_confidences(probs[b], ids, length))
         return out
 
 

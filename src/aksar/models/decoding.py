@@ -13,7 +13,7 @@ with 0-based charset ids and a confidence in [0, 1]:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -43,6 +43,41 @@ def ctc_greedy(probs: np.ndarray, length: int | None = None) -> tuple[list[int],
     """Best-path decode of one ``[T, C]`` probability matrix: argmax, collapse repeats, drop blanks."""
     ids, _, conf = ctc_best_path(probs, length)
     return ids, conf
+
+
+def ctc_aligned_confidences(probs: np.ndarray, ids: Sequence[int], length: int | None = None) -> list[float] | None:
+    """The probability of each of ``ids`` (0-based) at its first frame on the most likely CTC alignment of
+    ``ids`` to one ``[T, C]`` probability matrix (Viterbi), for a decode that is not the best path (beam search,
+    a language model). For the best path's own ids it gives :func:`ctc_best_path`'s values. None when the
+    frames cannot carry ``ids``."""
+    probs = np.asarray(probs)[: length if length is not None else None]
+    if not ids:
+        return []
+    ext = np.zeros(2 * len(ids) + 1, np.int64)   # blank, id, blank, id, ..., blank
+    ext[1::2] = np.asarray(ids, np.int64) + 1
+    n_states, n_frames = ext.size, probs.shape[0]
+    with np.errstate(divide="ignore"):
+        logp = np.log(probs[:, ext].astype(np.float64))
+    skip = np.zeros(n_states, bool)              # s-2 -> s: past a blank between two different ids
+    skip[2:] = (ext[2:] != CTC_BLANK) & (ext[2:] != ext[:-2])
+    score = np.full(n_states, -np.inf)
+    score[:2] = logp[0, :2] if n_frames else -np.inf
+    back = np.zeros((n_frames, n_states), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    for t in range(1, n_frames):
+        cand = np.full((3, n_states), -np.inf)
+        cand[0], cand[1, 1:] = score, score[:-1]
+        cand[2, 2:] = np.where(skip[2:], score[:-2], -np.inf)
+        back[t] = cand.argmax(0)
+        score = cand[back[t], np.arange(n_states)] + logp[t]
+    if n_frames == 0 or max(score[-1], score[-2]) == -np.inf:
+        return None
+    state = n_states - 1 if score[-1] >= score[-2] else n_states - 2
+    first = [0] * len(ids)                          # each id's first frame (walking back: the last one seen)
+    for t in range(n_frames - 1, -1, -1):
+        if state % 2:
+            first[state // 2] = t
+        state -= int(back[t, state])
+    return [float(probs[t, ext[2 * k + 1]]) for k, t in enumerate(first)]
 
 
 def _logsumexp(a: float, b: float) -> float:

@@ -157,19 +157,31 @@ def default_detector(script: str | None, dirs: Sequence[str | os.PathLike] | Non
                      "(an exported .onnx, a checkpoint, or a shipped detection model's name)")
 
 
+def _shipped(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None) -> ZooModel | None:
+    """The ZooModel of a shipped model's name or of the ``model.onnx`` in a zoo folder; None for another path."""
+    path = Path(name_or_path)
+    if path.exists():
+        card = path.parent / CARD_JSON if path.is_file() else path / CARD_JSON
+        return read_card(card) if card.is_file() else None
+    return find_model(str(name_or_path), dirs)
+
+
 def shipped_lm(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None = None,
                ) -> tuple[Path, float | None, float | None]:
     """(verified file, tuned weight, tuned bonus) of the language model shipped with model ``name_or_path``
     (a shipped model's name, or the ``model.onnx`` in a zoo folder)."""
-    path = Path(name_or_path)
-    if path.exists():
-        card = path.parent / CARD_JSON if path.is_file() else path / CARD_JSON
-        if not card.is_file():
-            raise AksarError(f"{path}: not a shipped model, so it has no shipped language model; give --lm FILE")
-        return read_card(card).shipped_lm()
-    return find_model(str(name_or_path), dirs).shipped_lm()
+    model = _shipped(name_or_path, dirs)
+    if model is None:
+        raise AksarError(f"{name_or_path}: not a shipped model, so it has no shipped language model; give --lm FILE")
+    return model.shipped_lm()
+
+
+def has_shipped_lm(name_or_path: str | os.PathLike, dirs: Sequence[str | os.PathLike] | None = None) -> bool:
+    """Whether model ``name_or_path`` is a shipped model whose card lists a language model (``--lm auto``)."""
+    model = _shipped(name_or_path, dirs)
+    return model is not None and isinstance(model.card.get("lm"), dict)
 
 
 __all__ = ["ZooModel", "list_models", "find_model", "default_detector", "verify", "resolve_model", "shipped_lm",
-           "read_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "CARD_JSON", "CARD_MD", "MODEL_FILE", "LM_FILE",
+           "has_shipped_lm",           "read_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "CARD_JSON", "CARD_MD", "MODEL_FILE", "LM_FILE",
            "TASKS"]
