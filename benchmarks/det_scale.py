@@ -41,7 +41,7 @@ def main() -> int:
         for min_size, box_thresh in ((m, b) for m in args.min_size for b in args.box_thresh):
             det = Detector(args.det or f"{args.script}_det", det_limit_side=side, threads=1, min_size=min_size,
                            box_thresh=box_thresh)
-            reader = Reader(det=det, rec=args.rec or args.script, threads=1)
+            reader = Reader(det=det, rec=args.rec or args.script, threads=1, lm=None)  # greedy
             for data in args.sets:
                 t0 = time.perf_counter()
                 m = evaluate_pages(reader, data, args.script, progress=False)["metrics"]

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-greedy", action="store_true", help="read with the LM only")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
-    decoders = ({} if args.no_greedy else {"greedy": {}}) | (
+    decoders = ({} if args.no_greedy else {"greedy": {"lm": None}}) | (
         {f"lm bonus {b:g}": {"lm": "shipped", "lm_bonus": b} for b in args.lm_bonuses} if args.lm_bonuses
         else {"lm": {"lm": "shipped"}})
     rows = []
