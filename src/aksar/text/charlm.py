@@ -121,6 +121,9 @@ class CharLM:
             raise AksarError(f"{path}: malformed language model ({exc!r})") from None
 
 
+SCORE_CACHE_ENTRIES = 2_000_000  # LMScore's cache stops growing here: about 400 MB of (tail, token) keys
+
+
 class LMScore:
     """The fusion term of a CharLM over charset ids, cached per (trailing ids, token) (the one cache of
     LM scores). ``context``: how many trailing ids of a prefix it reads (the decoder passes only those)."""
@@ -141,9 +144,9 @@ class LMScore:
                 total += self.lm.logp(context, ch)
                 context += ch
             cached = self.weight * total + self.bonus
-            if len(self._cache) < 2_000_000:
+            if len(self._cache) < SCORE_CACHE_ENTRIES:
                 self._cache[key] = cached
         return cached
 
 
-__all__ = ["CharLM", "LMScore"]
+__all__ = ["CharLM", "LMScore", "SCORE_CACHE_ENTRIES"]
