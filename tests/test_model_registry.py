@@ -81,12 +81,14 @@ def test_every_model_trains_exports_and_reads_the_same_from_onnx(name, lines, tm
     assert [c for _, c in got] == pytest.approx([c for _, c in expected], abs=1e-4)
     # one confidence per token where the decoder gives them (greedy), the same from the checkpoint and the export
     detailed = onnx_model.run_detailed(batch, widths)
-    assert [(i, c) for i, c, _ in detailed] == got
+    assert [(i, c) for i, c, *_ in detailed] == got
+    assert [p for *_, p in detailed] == ([c if i else 0.0 for i, c in got] if model.output_decoder.kind == "ctc"
+                                         else [None] * len(got))   # greedy: the best path is the reading
     with torch.inference_mode():
         arrays, lengths = model.decoder_inputs(model(torch.from_numpy(batch), torch.from_numpy(widths)))
         from_torch = model.output_decoder.token_confidences([np.asarray(a) for a in arrays], lengths, expected)
-    assert any(t is not None for _, _, t in detailed)
-    for (ids, _, tokens), mine in zip(detailed, from_torch):
+    assert any(t is not None for _, _, t, _ in detailed)
+    for (ids, _, tokens, _), mine in zip(detailed, from_torch):
         assert (tokens is None) == (mine is None)
         if tokens is not None:
             assert len(tokens) == len(ids) and all(0 <= t <= 1 for t in tokens)

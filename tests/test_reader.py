@@ -340,22 +340,28 @@ def test_reader_reads_a_clean_page(reader, khmer_lines):
         assert min(cc) - 1e-6 <= line.confidence <= max(cc) + 1e-6
 
 
-def test_lines_under_the_drop_score_are_left_out_and_counted(reader, khmer_lines):
+def test_lines_under_the_drop_score_are_left_out_and_counted(reader, recognizer, khmer_lines):
+    """drop_score tests the greedy reading's confidence, so the LM changes what lines say, never which lines a
+    page has or their order."""
     from aksar.infer.reader import Reader
 
     page = synthetic_page(khmer_lines, columns=2, seed=5).image.copy()
     page[40:46, 8:30] = 0  # a rule fragment and a speck in the margin, as scans have
     page[200:203, 690:693] = 0
-    everything = Reader(det=reader.detector, rec=reader.recognizer, drop_score=0.0)
+    everything = Reader(det=reader.detector, rec=recognizer, drop_score=0.0)   # greedy
     lines = everything.read_page(page).lines
     scores = sorted(ln.confidence for ln in lines)
     assert len(scores) >= 4 and scores[0] < scores[-1]
     cut = (scores[1] + scores[2]) / 2  # drops the two least confident lines
-    strict = Reader(det=reader.detector, rec=reader.recognizer, drop_score=cut)
+    strict = Reader(det=reader.detector, rec=recognizer, drop_score=cut)
     kept = strict.read_page(page).lines
     assert sorted(ln.text for ln in kept) == sorted(ln.text for ln in lines if ln.confidence >= cut)
     assert strict.stats["low_confidence_lines"] == 2 and strict.stats["lines"] == len(lines) - 2
     assert everything.stats["low_confidence_lines"] == 0
+    assert reader.recognizer.lm is not None
+    with_lm = Reader(det=reader.detector, rec=reader.recognizer, drop_score=cut)
+    assert [ln.polygon for ln in with_lm.read_page(page).lines] == [ln.polygon for ln in kept]
+    assert with_lm.stats["low_confidence_lines"] == 2
     with pytest.raises(AksarError, match="drop_score"):
         Reader(det=reader.detector, rec=reader.recognizer, drop_score=1.5)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from aksar.core.errors import AksarError
 from aksar.data.preprocess import PreprocessConfig
-from aksar.models.decoders import Decoded, Decoder, get_decoder
+from aksar.models.decoders import Decoded, Decoder, Detailed, detailed, get_decoder
 from aksar.models.decoding import LMScorer
 
 log = logging.getLogger(__name__)
@@ -179,12 +179,13 @@ class OnnxModel:
                                                method, beam_width, lm)
 
     def run_detailed(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-                     lm: LMScorer | None = None) -> list[tuple[list[int], float, list[float] | None]]:
-        """As :meth:`run`, with one confidence per decoded token where the outputs give them (else None)."""
-        outputs, dec = self.forward(batch, widths), self.info.decoder
-        decoded = dec.decode_export(outputs, widths, self.info.width_stride, method, beam_width, lm)
-        tokens = dec.token_confidences_export(outputs, widths, self.info.width_stride, decoded)
-        return [(ids, conf, tok) for (ids, conf), tok in zip(decoded, tokens)]
+                     lm: LMScorer | None = None) -> list[Detailed]:
+        """As :meth:`run`, with one confidence per decoded token and the best path's confidence where the outputs
+        give them (else None)."""
+        outputs, dec = [np.asarray(o) for o in self.forward(batch, widths)], self.info.decoder
+        lengths = dec.lengths(widths, self.info.width_stride, outputs)
+        decoded = dec.decode(outputs, lengths, method, beam_width, lm)
+        return detailed(dec, outputs, lengths, decoded)
 
 
 __all__ = [

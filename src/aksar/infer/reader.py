@@ -226,7 +226,7 @@ class Reader:
             if not pred.text.strip():
                 self.stats["empty_lines"] += 1
                 continue
-            if pred.confidence < self.drop_score:
+            if (pred.confidence if pred.path_confidence is None else pred.path_confidence) < self.drop_score:
                 self.stats["low_confidence_lines"] += 1
                 continue
             chars = None if pred.char_confidences is None else list(pred.char_confidences)

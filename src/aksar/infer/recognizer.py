@@ -33,6 +33,7 @@ from aksar.infer.config import AUTO_LM, DECODERS, LM_BONUS, LM_WEIGHT, NO_LM, SH
 from aksar.infer.images import MAX_PIXELS, as_gray
 from aksar.infer.onnx_model import ModelInfo, OnnxModel
 from aksar.models.zoo import has_shipped_lm, resolve_model, shipped_lm
+from aksar.models.decoders import Detailed, detailed
 from aksar.models.decoding import LMScorer
 from aksar.text.charlm import CharLM
 from aksar.text.orthography import valid_orthography
@@ -47,7 +48,9 @@ class Prediction:
     text: str
     confidence: float
     repaired: bool = False  # marks were dropped or moved to make the decoded text valid orthography
-    char_confidences: tuple[float, ...] | None = None  # one per character of text (greedy CTC, attention, char)
+    char_confidences: tuple[float, ...] | None = None  # one per character of text (CTC, attention, char)
+    path_confidence: float | None = None  # CTC: the greedy reading's confidence (0: it reads nothing), whatever
+    #                                        decoded the text; what the page reader's drop_score tests
 
 
 def is_onnx_file(path: Path) -> bool:
@@ -79,15 +82,14 @@ class _TorchModel:
                               pad_margin=int(self.model.pad_margin), extra=loaded.info)
 
     def run_detailed(self, batch: np.ndarray, widths: np.ndarray, method: str = "greedy", beam_width: int = 5,
-                     lm: LMScorer | None = None) -> list[tuple[list[int], float, list[float] | None]]:
-        """(ids, confidence, one confidence per token or None) of each line, as ``OnnxModel.run_detailed``."""
+                     lm: LMScorer | None = None) -> list[Detailed]:
+        """(ids, confidence, per token, best path's) of each line, as ``OnnxModel.run_detailed``."""
         torch = self.torch
         with torch.inference_mode():
             out = self.model(torch.from_numpy(batch).to(self.device), torch.from_numpy(widths).to(self.device))
             decoded = self.model.decode(out, method=method, beam_width=beam_width, lm=lm)
             arrays, lengths = self.model.decoder_inputs(out)
-            tokens = self.model.output_decoder.token_confidences([np.asarray(a) for a in arrays], lengths, decoded)
-        return [(ids, conf, tok) for (ids, conf), tok in zip(decoded, tokens)]
+            return detailed(self.model.output_decoder, [np.asarray(a) for a in arrays], lengths, decoded)
 
 
 class Recognizer:
@@ -181,13 +183,13 @@ class Recognizer:
             yield order[start:start + bs]
 
     def _decode_all(self, images: Sequence[ImageLike], batch_size: int | None, trim: bool = True,
-                    ) -> list[tuple[list[int], float, list[float] | None]]:
+                    ) -> list[Detailed]:
         # each line is cut and resized once, then batched by the width the model sees (a trimmed loose
         # crop is narrower than its image says)
         pre = self.preprocess if trim else replace(self.preprocess, trim_margin=None, trim_to=None)
         lines = resize_lines([as_gray(img, f"image {i}", self.max_pixels) for i, img in enumerate(images)],
                              pre)[0]
-        out: list[tuple[list[int], float, list[float] | None] | None] = [None] * len(lines)
+        out: list[Detailed | None] = [None] * len(lines)
         for idx in self.batches([line.shape[1] for line in lines], batch_size):
             batch, widths = pad_batch([lines[i] for i in idx], self.preprocess, self.info.pad_margin)
             for i, res in zip(idx, self._model.run_detailed(batch, widths, self.decoder, self.beam_width,
@@ -198,7 +200,7 @@ class Recognizer:
     def predict_ids(self, images: Sequence[ImageLike], batch_size: int | None = None,
                     ) -> list[tuple[list[int], float]]:
         """Charset ids and confidences per image (before text normalization)."""
-        return [(ids, conf) for ids, conf, _ in self._decode_all(images, batch_size)]
+        return [(ids, conf) for ids, conf, *_ in self._decode_all(images, batch_size)]
 
     def char_confidences(self, ids: list[int], token_confidences: list[float] | None, text: str,
                          ) -> tuple[float, ...] | None:
@@ -242,9 +244,10 @@ class Recognizer:
         if isinstance(images, (str, os.PathLike, np.ndarray, Image.Image)):
             images = [images]
         preds = []
-        for ids, conf, tokens in self._decode_all(list(images), batch_size, trim):
+        for ids, conf, tokens, path in self._decode_all(list(images), batch_size, trim):
             text, repaired = self.text_of(ids)
-            preds.append(Prediction(text, float(conf), repaired, self.char_confidences(ids, tokens, text)))
+            preds.append(Prediction(text, float(conf), repaired, self.char_confidences(ids, tokens, text),
+                                    None if path is None else float(path)))
         return preds
 
     def describe(self) -> dict[str, Any]:

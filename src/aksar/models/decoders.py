@@ -22,6 +22,7 @@ from aksar.models import decoding
 from aksar.models.decoding import LMScorer
 
 Decoded = list[tuple[list[int], float]]
+Detailed = tuple[list[int], float, "list[float] | None", "float | None"]  # ids, confidence, per token, best path
 DECODERS: dict[str, "Decoder"] = {}
 
 
@@ -82,12 +83,6 @@ class Decoder:
         """Decode the outputs of an exported graph run on lines of true ``widths``."""
         return self.decode(outputs, self.lengths(widths, width_stride, outputs), method, beam_width, lm)
 
-    def token_confidences_export(self, outputs: Sequence[np.ndarray], widths: np.ndarray | None, width_stride: int,
-                                 decoded: Decoded) -> list[list[float] | None]:
-        """:meth:`token_confidences` of the outputs of an exported graph run on lines of true ``widths``."""
-        arrays = [np.asarray(o) for o in outputs]
-        return self.token_confidences(arrays, self.lengths(widths, width_stride, arrays), decoded)
-
     def longest_label(self, max_length: int, max_width: int, width_stride: int) -> int:
         """The longest label a ``max_width`` line can carry (``batch_size: auto`` sizes its probe with it)."""
         return max_length
@@ -96,6 +91,13 @@ class Decoder:
                           ) -> list[list[float] | None]:
         """One confidence per decoded token of each sample, where the outputs give them (else None)."""
         return [None] * len(decoded)
+
+    def path_confidences(self, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, count: int,
+                         ) -> list[float | None]:
+        """The confidence of each sample's best-path (greedy) reading, 0 when it reads nothing, whatever decoded
+        it (beam search, a language model): how much text the image itself shows. None where the outputs do not
+        give one."""
+        return [None] * count
 
     def _decode(self, outputs: list[np.ndarray], lengths: np.ndarray | None, method: str, beam_width: int,
                 lm: LMScorer | None) -> Decoded:
@@ -122,6 +124,11 @@ class CTCDecoder(Decoder):
 
     def _decode(self, outputs, lengths, method, beam_width, lm):
         return decoding.ctc_decode_batch(outputs[0], lengths, method=method, beam_width=beam_width, lm=lm)
+
+    def path_confidences(self, outputs, lengths, count):
+        probs = np.asarray(outputs[0])
+        paths = [decoding.ctc_best_path(probs[b], None if lengths is None else int(lengths[b])) for b in range(count)]
+        return [conf if ids else 0.0 for ids, _, conf in paths]
 
     def token_confidences(self, outputs, lengths, decoded):
         """Each token's probability at its first frame: on the best path when the decoded ids are its (greedy),
@@ -176,5 +183,13 @@ class CharDecoder(Decoder):
         return [[float(conf)] for _, conf in decoded]
 
 
+def detailed(decoder: Decoder, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, decoded: Decoded,
+             ) -> list[Detailed]:
+    """Each decoded sample with its token confidences and its best path's confidence (``Detailed``)."""
+    tokens = decoder.token_confidences(outputs, lengths, decoded)
+    paths = decoder.path_confidences(outputs, lengths, len(decoded))
+    return [(ids, conf, tok, path) for (ids, conf), tok, path in zip(decoded, tokens, paths)]
+
+
 __all__ = ["Decoder", "CTCDecoder", "AttentionDecoder", "CharDecoder", "DECODERS", "register_decoder",
-           "get_decoder", "Decoded"]
+           "get_decoder", "Decoded", "Detailed", "detailed"]
