@@ -83,6 +83,14 @@ def test_aligned_confidences_follow_the_best_alignment_of_any_decode():
         assert decoding.ctc_aligned_confidences(probs, ids) == pytest.approx(first_frame)  # greedy: the same
         beam, _ = decoding.ctc_prefix_beam_search(probs, beam_width=4, prune=0.0)
         assert decoding.ctc_aligned_confidences(probs, beam) == pytest.approx(_brute_force_alignment(probs, tuple(beam)))
+    # a batch of lines of their own lengths reads each as alone (padding frames and states never count)
+    probs = rng.dirichlet(np.full(4, 0.5), size=(6, 7))
+    lengths = [7, 3, 5, 1, 6, 2]
+    ids = [decoding.ctc_prefix_beam_search(p, n, beam_width=3)[0] for p, n in zip(probs, lengths)]
+    ids[3], ids[5] = [], [0, 0, 0]                                    # nothing read; more than 2 frames can carry
+    alone = [decoding.ctc_aligned_confidences(p, i, n) for p, i, n in zip(probs, ids, lengths)]
+    assert alone[3] == [] and alone[5] is None and all(a is not None for a in alone[:3])
+    assert decoding.ctc_aligned_confidences_batch(probs, ids, lengths) == alone
     flat = np.full((3, 3), 1 / 3)
     assert decoding.ctc_aligned_confidences(flat, [0, 0, 0]) is None     # a repeat needs a blank: 5 frames
     assert decoding.ctc_aligned_confidences(flat, [0, 0], length=2) is None

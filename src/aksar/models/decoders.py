@@ -134,11 +134,17 @@ class CTCDecoder(Decoder):
         """Each token's probability at its first frame: on the best path when the decoded ids are its (greedy),
         else on the most likely alignment of the decoded ids (beam search, a language model)."""
         probs = np.asarray(outputs[0])
+        frames = [probs.shape[1] if lengths is None else int(lengths[b]) for b in range(len(decoded))]
         out: list[list[float] | None] = []
         for b, (ids, _) in enumerate(decoded):
-            length = None if lengths is None else int(lengths[b])
-            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], length)
-            out.append(probs_b if path_ids == list(ids) else decoding.ctc_aligned_confidences(probs[b], ids, length))
+            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], frames[b])
+            out.append(probs_b if path_ids == list(ids) else None)
+        other = [b for b, o in enumerate(out) if o is None]   # not the best path: aligned, all at once
+        if other:
+            aligned = decoding.ctc_aligned_confidences_batch(probs[other], [decoded[b][0] for b in other],
+                                                             [frames[b] for b in other])
+            for b, conf in zip(other, aligned):
+                out[b] = conf
         return out
 
 

@@ -50,34 +50,57 @@ def ctc_aligned_confidences(probs: np.ndarray, ids: Sequence[int], length: int |
     ``ids`` to one ``[T, C]`` probability matrix (Viterbi), for a decode that is not the best path (beam search,
     a language model). For the best path's own ids it gives :func:`ctc_best_path`'s values. None when the
     frames cannot carry ``ids``."""
-    probs = np.asarray(probs)[: length if length is not None else None]
-    if not ids:
-        return []
-    ext = np.zeros(2 * len(ids) + 1, np.int64)   # blank, id, blank, id, ..., blank
-    ext[1::2] = np.asarray(ids, np.int64) + 1
-    n_states, n_frames = ext.size, probs.shape[0]
+    probs = np.asarray(probs)
+    return ctc_aligned_confidences_batch(probs[None], [ids], [probs.shape[0] if length is None else length])[0]
+
+
+def ctc_aligned_confidences_batch(probs: np.ndarray, ids: Sequence[Sequence[int]], lengths: Sequence[int],
+                                  ) -> list[list[float] | None]:
+    """:func:`ctc_aligned_confidences` of every sample of a ``[B, T, C]`` batch (``lengths``: valid frames
+    each) in one Viterbi pass over the frames, the samples side by side."""
+    probs = np.asarray(probs)
+    n = len(ids)
+    out: list[list[float] | None] = [[] for _ in range(n)]
+    rows = [b for b in range(n) if len(ids[b])]
+    if not rows:
+        return out
+    lengths_r = np.asarray([min(int(lengths[b]), probs.shape[1]) for b in rows])
+    n_ids = np.asarray([len(ids[b]) for b in rows])
+    n_states = 2 * n_ids + 1
+    size, frames, r = int(n_states.max()), int(max(lengths_r.max(), 1)), np.arange(len(rows))
+    ext = np.zeros((len(rows), size), np.int64)   # blank, id, blank, id, ..., blank (then padding)
+    for i, b in enumerate(rows):
+        ext[i, 1:2 * n_ids[i]:2] = np.asarray(ids[b], np.int64) + 1
     with np.errstate(divide="ignore"):
-        logp = np.log(probs[:, ext].astype(np.float64))
-    skip = np.zeros(n_states, bool)              # s-2 -> s: past a blank between two different ids
-    skip[2:] = (ext[2:] != CTC_BLANK) & (ext[2:] != ext[:-2])
-    score = np.full(n_states, -np.inf)
-    score[:2] = logp[0, :2] if n_frames else -np.inf
-    back = np.zeros((n_frames, n_states), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    for t in range(1, n_frames):
-        cand = np.full((3, n_states), -np.inf)
-        cand[0], cand[1, 1:] = score, score[:-1]
-        cand[2, 2:] = np.where(skip[2:], score[:-2], -np.inf)
+        logp = np.log(np.take_along_axis(probs[rows, :frames].astype(np.float64), ext[:, None, :], axis=2))
+    logp = np.where(np.arange(size)[None, None, :] >= n_states[:, None, None], -np.inf, logp)  # past the end
+    skip = np.zeros((len(rows), size), bool)       # s-2 -> s: past a blank between two different ids
+    skip[:, 2:] = (ext[:, 2:] != CTC_BLANK) & (ext[:, 2:] != ext[:, :-2])
+    score = np.full((len(rows), size), -np.inf)
+    score[:, :2] = logp[:, 0, :2]
+    back = np.zeros((frames, len(rows), size), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    cand = np.full((3, len(rows), size), -np.inf)
+    for t in range(1, frames):
+        cand[0], cand[1, :, 1:] = score, score[:, :-1]
+        cand[2, :, 2:] = np.where(skip[:, 2:], score[:, :-2], -np.inf)
         back[t] = cand.argmax(0)
-        score = cand[back[t], np.arange(n_states)] + logp[t]
-    if n_frames == 0 or max(score[-1], score[-2]) == -np.inf:
-        return None
-    state = n_states - 1 if score[-1] >= score[-2] else n_states - 2
-    first = [0] * len(ids)                          # each id's first frame (walking back: the last one seen)
-    for t in range(n_frames - 1, -1, -1):
-        if state % 2:
-            first[state // 2] = t
-        state -= int(back[t, state])
-    return [float(probs[t, ext[2 * k + 1]]) for k, t in enumerate(first)]
+        moved = np.take_along_axis(cand, back[t][None], axis=0)[0] + logp[:, t]
+        score = np.where((t < lengths_r)[:, None], moved, score)    # a shorter sample's frames have ended
+    last, before = score[r, n_states - 1], score[r, n_states - 2]
+    state = np.where(last >= before, n_states - 1, n_states - 2)
+    first = np.zeros((len(rows), int(n_ids.max())), np.int64)   # each id's first frame (walking back: the last seen)
+    for t in range(frames - 1, -1, -1):
+        live = t < lengths_r
+        odd = live & (state % 2 == 1)
+        first[r[odd], state[odd] // 2] = t
+        state = np.where(live, state - back[t, r, state], state)
+    for i, b in enumerate(rows):
+        if lengths_r[i] == 0 or max(last[i], before[i]) == -np.inf:
+            out[b] = None
+        else:
+            k = np.arange(n_ids[i])
+            out[b] = [float(x) for x in probs[b, first[i, k], ext[i, 2 * k + 1]]]
+    return out
 
 
 def _logsumexp(a: float, b: float) -> float:
