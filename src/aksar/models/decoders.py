@@ -92,12 +92,12 @@ class Decoder:
         """One confidence per decoded token of each sample, where the outputs give them (else None)."""
         return [None] * len(decoded)
 
-    def path_confidences(self, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, count: int,
-                         ) -> list[float | None]:
-        """The confidence of each sample's best-path (greedy) reading, 0 when it reads nothing, whatever decoded
-        it (beam search, a language model): how much text the image itself shows. None where the outputs do not
-        give one."""
-        return [None] * count
+    def confidences(self, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, decoded: Decoded,
+                    ) -> tuple[list[list[float] | None], list[float | None]]:
+        """:meth:`token_confidences` and the confidence of each sample's best-path (greedy) reading, 0 when it
+        reads nothing, whatever decoded it (beam search, a language model): how much text the image itself
+        shows. None where the outputs do not give one."""
+        return self.token_confidences(outputs, lengths, decoded), [None] * len(decoded)
 
     def _decode(self, outputs: list[np.ndarray], lengths: np.ndarray | None, method: str, beam_width: int,
                 lm: LMScorer | None) -> Decoded:
@@ -125,27 +125,24 @@ class CTCDecoder(Decoder):
     def _decode(self, outputs, lengths, method, beam_width, lm):
         return decoding.ctc_decode_batch(outputs[0], lengths, method=method, beam_width=beam_width, lm=lm)
 
-    def path_confidences(self, outputs, lengths, count):
-        probs = np.asarray(outputs[0])
-        paths = [decoding.ctc_best_path(probs[b], None if lengths is None else int(lengths[b])) for b in range(count)]
-        return [conf if ids else 0.0 for ids, _, conf in paths]
-
     def token_confidences(self, outputs, lengths, decoded):
         """Each token's probability at its first frame: on the best path when the decoded ids are its (greedy),
         else on the most likely alignment of the decoded ids (beam search, a language model)."""
+        return self.confidences(outputs, lengths, decoded)[0]
+
+    def confidences(self, outputs, lengths, decoded):
         probs = np.asarray(outputs[0])
         frames = [probs.shape[1] if lengths is None else int(lengths[b]) for b in range(len(decoded))]
-        out: list[list[float] | None] = []
-        for b, (ids, _) in enumerate(decoded):
-            path_ids, probs_b, _ = decoding.ctc_best_path(probs[b], frames[b])
-            out.append(probs_b if path_ids == list(ids) else None)
-        other = [b for b, o in enumerate(out) if o is None]   # not the best path: aligned, all at once
+        paths = [decoding.ctc_best_path(probs[b], frames[b]) for b in range(len(decoded))]  # once per sample
+        tokens: list[list[float] | None] = [path_probs if path_ids == list(ids) else None
+                                            for (ids, _), (path_ids, path_probs, _) in zip(decoded, paths)]
+        other = [b for b, t in enumerate(tokens) if t is None]   # not the best path: aligned, all at once
         if other:
             aligned = decoding.ctc_aligned_confidences_batch(probs[other], [decoded[b][0] for b in other],
                                                              [frames[b] for b in other])
             for b, conf in zip(other, aligned):
-                out[b] = conf
-        return out
+                tokens[b] = conf
+        return tokens, [conf if path_ids else 0.0 for path_ids, _, conf in paths]
 
 
 @register_decoder
@@ -192,8 +189,7 @@ class CharDecoder(Decoder):
 def detailed(decoder: Decoder, outputs: Sequence[np.ndarray], lengths: np.ndarray | None, decoded: Decoded,
              ) -> list[Detailed]:
     """Each decoded sample with its token confidences and its best path's confidence (``Detailed``)."""
-    tokens = decoder.token_confidences(outputs, lengths, decoded)
-    paths = decoder.path_confidences(outputs, lengths, len(decoded))
+    tokens, paths = decoder.confidences(outputs, lengths, decoded)
     return [(ids, conf, tok, path) for (ids, conf), tok, path in zip(decoded, tokens, paths)]
 
 
