@@ -1,7 +1,8 @@
 """Change how a shipped model reads its input, without retraining it.
 
 A recognizer: keys of the ``aksar.preprocess`` metadata of ``src/aksar/zoo/NAME/model.onnx`` (e.g.
-``trim_margin``) and ``lm_weight`` / ``lm_bonus``, the tuned values of its shipped LM kept in the card, then
+``trim_margin``), ``lm_weight`` / ``lm_bonus``, the tuned values of its shipped LM kept in the card, and
+``lm`` (a character LM file from ``aksar lm build`` that replaces the shipped one), then
 measured again on every line set of ``eval/SCRIPT`` (greedy, and with its shipped LM when it has one). A
 detector: ``det_limit_side`` (the page's long side at the network input) or a DB post-processing key
 (``box_thresh``, ...), then measured again on ``eval/SCRIPT/pages_degraded``. Either way
@@ -10,6 +11,7 @@ measured again are dropped) and the change recorded under ``changes``.
 
     .venv/bin/python scripts/restamp_model.py thai_rec_v3 trim_margin=0.15 --why "loose crops ..."
     .venv/bin/python scripts/restamp_model.py khmer_rec_v6 lm_bonus=2.5 --why "chosen on tuning lines ..."
+    .venv/bin/python scripts/restamp_model.py khmer_rec_v6 'lm="/tmp/khmer6.json.gz"' --why "a 6-gram ..."
     .venv/bin/python scripts/restamp_model.py thai_det_v1 det_limit_side=960 --why "small lines missed ..."
 
 ``--zoo`` and ``--evalset`` point elsewhere (the model is then loaded by name through ``$AKSAR_MODELS_DIR``).
@@ -36,11 +38,12 @@ from aksar.infer.det_eval import evaluate_detection
 from aksar.infer.detector import META_LIMIT_SIDE, META_POSTPROCESS, Detector
 from aksar.infer.evaluate import evaluate
 from aksar.infer.recognizer import Recognizer
-from aksar.infer.model_card import CARD_JSON, CARD_MD, card_metrics, render_card
+from aksar.infer.model_card import CARD_JSON, CARD_MD, card_metrics, render_card, ship_lm
 from aksar.models.det_postprocess import DBPostProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 LM_KEYS = {"lm_weight": "weight", "lm_bonus": "bonus"}  # setting -> key of the card's "lm" entry
+LM_FILE_KEY = "lm"  # setting: a new LM file for the card's "lm" entry
 
 
 @contextmanager
@@ -62,16 +65,24 @@ def set_preprocess(path: Path, changes: dict) -> dict:
     return pre
 
 
-def set_lm(card: dict, changes: dict) -> dict:
-    """Write ``lm_weight`` / ``lm_bonus`` into the card's LM entry; that entry's weight and bonus after."""
+def set_lm(card: dict, changes: dict, folder: Path) -> dict:
+    """Write ``lm`` (a new LM file, copied into ``folder``), ``lm_weight`` / ``lm_bonus`` into the card's LM
+    entry; that entry's order, weight and bonus after."""
     lm = card.get("lm")
     if not isinstance(lm, dict):
         raise AksarError(f"{card.get('name')}: ships no language model, so {', '.join(changes)} cannot be set")
+    path = changes.get(LM_FILE_KEY)
+    if LM_FILE_KEY in changes and (not isinstance(path, str) or not Path(path).is_file()):
+        raise AksarError(f"{LM_FILE_KEY}: expected the path of a language model file, got {path!r}")
     for key, value in changes.items():
+        if key == LM_FILE_KEY:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (key == "lm_weight" and value < 0):
             raise AksarError(f"{key}: expected a number{' >= 0' if key == 'lm_weight' else ''}, got {value!r}")
         lm[LM_KEYS[key]] = float(value)
-    return {"weight": lm["weight"], "bonus": lm["bonus"]}
+    if path is not None:  # the file last: a refused number leaves the folder as it was
+        lm.update(ship_lm(path, folder, lm["weight"], lm["bonus"]))
+    return {"order": lm["order"], "weight": lm["weight"], "bonus": lm["bonus"]}
 
 
 def set_detection(path: Path, changes: dict) -> dict:
@@ -172,9 +183,10 @@ def restamp(args: argparse.Namespace) -> None:
         card.setdefault("model", {}).update(now)
         what = "detection settings"
     else:
-        lm_changes = {k: v for k, v in changes.items() if k in LM_KEYS}
-        pre_changes = {k: v for k, v in changes.items() if k not in LM_KEYS}
-        now = {"lm": set_lm(card, lm_changes)} if lm_changes else {}
+        lm_keys = {*LM_KEYS, LM_FILE_KEY}
+        lm_changes = {k: v for k, v in changes.items() if k in lm_keys}
+        pre_changes = {k: v for k, v in changes.items() if k not in lm_keys}
+        now = {"lm": set_lm(card, lm_changes, folder)} if lm_changes else {}
         if pre_changes:
             now = set_preprocess(model_path, pre_changes) | now
         what = " and ".join(w for w, c in (("preprocess", pre_changes), ("LM decoding", lm_changes)) if c)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 
 import numpy as np
@@ -38,9 +39,25 @@ def test_save_load_round_trip_and_bad_files(khmer_lm, tmp_path):
     back = CharLM.load(path)
     for ctx, ch in [("", "\u1780"), ("\u1780\u17b6", "\u179a"), ("xy", "\u1780")]:
         assert back.logp(ctx, ch) == pytest.approx(khmer_lm.logp(ctx, ch), abs=1e-12)
+    again = tmp_path / "again.json.gz"
+    back.save(again)
+    assert again.read_bytes() == path.read_bytes()                      # one model, one byte string
+    assert back.grams == khmer_lm.grams and back.contexts == khmer_lm.contexts and back.vocab == khmer_lm.vocab
+    v1 = {"format": "aksar-charlm", "version": 1, "order": khmer_lm.order, "vocab": khmer_lm.vocab,
+          "grams": khmer_lm.grams, "contexts": {h: list(v) for h, v in khmer_lm.contexts.items()}}
+    (tmp_path / "v1.json.gz").write_bytes(gzip.compress(json.dumps(v1).encode()))
+    old = CharLM.load(tmp_path / "v1.json.gz")                          # files of earlier releases still load
+    assert old.grams == khmer_lm.grams and old.contexts == khmer_lm.contexts
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["grams"]["3"]["keys"] = data["grams"]["3"]["keys"][:-1]      # one key character short
+    (tmp_path / "short.json.gz").write_bytes(gzip.compress(json.dumps(data).encode()))
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["contexts"]["2"]["types"][0] = "7"
+    (tmp_path / "text_count.json.gz").write_bytes(gzip.compress(json.dumps(data).encode()))
+    (tmp_path / "v9.json.gz").write_bytes(gzip.compress(json.dumps({**data, "version": 9}).encode()))
     (tmp_path / "bad.json.gz").write_bytes(gzip.compress(b'{"format": "other"}'))
     (tmp_path / "junk.gz").write_bytes(b"not gzip")
-    for name in ("bad.json.gz", "junk.gz", "missing.json.gz"):
+    for name in ("short.json.gz", "text_count.json.gz", "v9.json.gz", "bad.json.gz", "junk.gz", "missing.json.gz"):
         with pytest.raises(AksarError, match=name):
             CharLM.load(tmp_path / name)
     with pytest.raises(AksarError, match="no text"):

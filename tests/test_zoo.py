@@ -258,6 +258,25 @@ def test_restamp_changes_preprocessing_and_measures_again(zoo, train_data, tmp_p
     report, _, _ = evaluate(with_lm, evalset / "val", progress=False)
     assert after["metrics"]["val+lm"]["cer"] == report["metrics"]["raw"]["cer"]
 
+    # a new LM file replaces the shipped one: copied into the folder, its order, size and sha256 in the card
+    bad = subprocess.run(run + [f"lm={json.dumps(str(tmp_path / 'missing.json.gz'))}", "lm_bonus=9"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "lm: expected the path" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert json.loads((folder / "card.json").read_text(encoding="utf-8")) == after
+    new_lm = tmp_path / "order4.json.gz"
+    CharLM.build((train_data["corpus"] / "train.txt").read_text(encoding="utf-8").splitlines(), order=4).save(new_lm)
+    done = subprocess.run(run + [f"lm={json.dumps(str(new_lm))}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    last = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    assert last["lm"] == {**after["lm"], "order": 4, "size": new_lm.stat().st_size, "sha256": sha256_file(new_lm)}
+    assert sha256_file(folder / lm["file"]) == sha256_file(new_lm) and "4-gram" in (folder / "card.md").read_text(
+        encoding="utf-8")
+    with_new = Recognizer(folder / "model.onnx", threads=1, lm=folder / lm["file"], lm_weight=lm["weight"],
+                          lm_bonus=lm["bonus"] + 2)
+    assert with_new.describe()["lm"]["order"] == 4
+    report, _, _ = evaluate(with_new, evalset / "val", progress=False)
+    assert last["metrics"]["val+lm"]["cer"] == report["metrics"]["raw"]["cer"]
+
 
 def test_restamp_sets_a_detector_input_side_and_measures_again(repo_root, tmp_path):
     """scripts/restamp_model.py on a detector: the ONNX metadata and card take the new det_limit_side, the

@@ -167,16 +167,24 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
         shutil.copyfile(onnx_path, out / MODEL_FILE)
     card.update(size=(out / MODEL_FILE).stat().st_size, sha256=sha256_file(out / MODEL_FILE))
     if lm is not None:
-        from aksar.text.charlm import CharLM
-
-        order = CharLM.load(lm).order  # a readable aksar LM (AksarError naming the file otherwise)
-        if Path(lm).resolve() != (out / LM_FILE).resolve():
-            shutil.copyfile(lm, out / LM_FILE)
-        card["lm"] = {"file": LM_FILE, "order": order, "size": (out / LM_FILE).stat().st_size,
-                      "sha256": sha256_file(out / LM_FILE), "weight": lm_weight, "bonus": lm_bonus}
+        card["lm"] = ship_lm(lm, out, lm_weight, lm_bonus)
     atomic_write_json(out / CARD_JSON, card)
     atomic_write_text(out / CARD_MD, render_card(card))
     return card
 
 
-__all__ = ["make_card", "render_card", "card_metrics", "CARD_JSON", "CARD_MD"]
+def ship_lm(lm: str | os.PathLike, out_dir: Path, weight: float | None, bonus: float | None) -> dict[str, Any]:
+    """Copy the character LM ``lm`` into a shipped model's folder as ``lm.json.gz``; its card entry."""
+    import shutil
+
+    from aksar.text.charlm import CharLM
+
+    order = CharLM.load(lm).order  # a readable aksar LM (AksarError naming the file otherwise)
+    target = out_dir / LM_FILE
+    if Path(lm).resolve() != target.resolve():
+        shutil.copyfile(lm, target)
+    return {"file": LM_FILE, "order": order, "size": target.stat().st_size, "sha256": sha256_file(target),
+            "weight": weight, "bonus": bonus}
+
+
+__all__ = ["make_card", "render_card", "card_metrics", "ship_lm", "CARD_JSON", "CARD_MD"]

@@ -8,7 +8,11 @@ where ``c(h)`` counts the characters seen after ``h`` and ``T(h)`` the distinct 
 interpolates with a uniform distribution over the vocabulary plus one unknown character, so no
 character has zero probability. Higher-order n-grams (and their contexts) seen fewer than
 ``min_count`` times are pruned, and the context counts are taken after pruning, so a pruned
-continuation is scored by the lower orders and every distribution still sums to one. Stored as gzipped JSON (``aksar lm build``), read back without pickle.
+continuation is scored by the lower orders and every distribution still sums to one.
+
+Stored as gzipped JSON (``aksar lm build``), read back without pickle. Version 2 keeps the n-grams of each
+length as one string (the keys side by side, cut back at that length) beside a list of counts, which
+loads about four times faster than version 1's one JSON object per n-gram (still read).
 
 ``CharLM.scorer(charset, weight, bonus)`` gives the callable that ``ctc_prefix_beam_search`` adds to
 a prefix's log score each time a token is appended: ``weight * log P(token | prefix) + bonus``.
@@ -19,7 +23,7 @@ import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from aksar.core.errors import AksarError
@@ -97,8 +101,10 @@ class CharLM:
 
     # -- storage -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        data = {"format": FORMAT, "version": 1, "order": self.order, "vocab": self.vocab,
-                "grams": self.grams, "contexts": {h: list(v) for h, v in self.contexts.items()}}
+        """Write the model as version 2 (see module doc); the same model always gives the same bytes."""
+        data = {"format": FORMAT, "version": 2, "order": self.order, "vocab": self.vocab,
+                "grams": _by_length({g: (c,) for g, c in self.grams.items()}, ("counts",)),
+                "contexts": _by_length(self.contexts, ("totals", "types"))}
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
         atomic_write_bytes(Path(path), gzip.compress(raw, mtime=0))
 
@@ -113,12 +119,44 @@ class CharLM:
             raise AksarError(f"{path}: not an aksar language model ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise AksarError(f"{path}: not an aksar language model (format is not {FORMAT!r})")
+        version = data.get("version")
+        if version not in (1, 2):
+            raise AksarError(f"{path}: language model version {version!r}; this aksar reads versions 1 and 2")
         try:
-            contexts = {h: (int(v[0]), int(v[1])) for h, v in data["contexts"].items()}
-            return cls(int(data["order"]), {g: int(c) for g, c in data["grams"].items()}, contexts,
-                       list(data["vocab"]))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if version == 1:
+                grams = {g: int(c) for g, c in data["grams"].items()}
+                contexts = {h: (int(v[0]), int(v[1])) for h, v in data["contexts"].items()}
+            else:
+                grams, contexts = {}, {}
+                for keys, (counts,) in _from_length(data["grams"], ("counts",)):
+                    grams.update(zip(keys, counts))
+                for keys, (totals, types) in _from_length(data["contexts"], ("totals", "types")):
+                    contexts.update(zip(keys, zip(totals, types)))
+            return cls(int(data["order"]), grams, contexts, list(data["vocab"]))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise AksarError(f"{path}: malformed language model ({exc!r})") from None
+
+
+def _by_length(table: dict[str, tuple[int, ...]], fields: tuple[str, ...]) -> dict[str, dict]:
+    """``{key: values}`` as ``{str(len): {"keys": the keys of that length joined, field: [values]}}``."""
+    groups: dict[int, list[str]] = {}
+    for key in sorted(table):
+        groups.setdefault(len(key), []).append(key)
+    return {str(n): {"keys": "".join(keys), **{f: [table[k][i] for k in keys] for i, f in enumerate(fields)}}
+            for n, keys in groups.items()}
+
+
+def _from_length(groups: dict[str, dict], fields: tuple[str, ...]) -> Iterator[tuple[list[str], list[list[int]]]]:
+    """The inverse of :func:`_by_length`: each group's keys and value lists; ValueError when they disagree."""
+    for length, group in groups.items():
+        n, joined = int(length), group["keys"]
+        values = [group[f] for f in fields]
+        count = len(values[0])
+        if not isinstance(joined, str) or n < 0 or len(joined) != n * count or any(len(v) != count for v in values):
+            raise ValueError(f"n-grams of length {length}: {len(joined)} key characters for {count} entries")
+        if any(type(x) is not int for v in values for x in v):
+            raise ValueError(f"n-grams of length {length}: counts must be integers")
+        yield ([joined[i:i + n] for i in range(0, len(joined), n)] if n else [""] * count), values
 
 
 SCORE_CACHE_ENTRIES = 2_000_000  # LMScore's cache stops growing here: about 400 MB of (tail, token) keys
