@@ -99,6 +99,12 @@ def test_cli_builds_from_train_split_and_predicts_with_the_lm(tmp_path, exported
     corpus = train_data["corpus"]
     out = tmp_path / "lm.json.gz"
     assert main(["lm", "build", "--input", str(corpus), "--output", str(out), "--order", "4"]) == 0
+    err = capsys.readouterr().err
+    n_train = sum(1 for ln in (corpus / "train.txt").read_text(encoding="utf-8").splitlines() if ln.strip())
+    assert f"{n_train} lines" in err and "4-grams" in err and "writing" in err          # progress on stderr
+    quiet = tmp_path / "quiet.json.gz"
+    assert main(["lm", "build", "--input", str(corpus), "--output", str(quiet), "--order", "4", "--no-progress"]) == 0
+    assert capsys.readouterr().err == "" and quiet.read_bytes() == out.read_bytes()
     lm = CharLM.load(out)
     train_chars = set((corpus / "train.txt").read_text(encoding="utf-8")) - {"\n"}
     assert set(lm.vocab) <= train_chars

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm = sub.add_parser("lm", help="character n-gram language model for beam-search decoding")
     lsub = lm.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
     p = lsub.add_parser("build", help="count a character n-gram model (use with predict/eval --lm FILE)")
-    add_config(p, LmBuildConfig, required=("input", "out"), aliases={"out": ["--output"]})
+    add_config(p, LmBuildConfig, required=("input", "out"), aliases={"out": ["--output"]}, progress=True)
     p.set_defaults(func=cmd_lm_build)
 
 
@@ -210,10 +210,17 @@ def cmd_charset_audit(args: argparse.Namespace) -> int:
 def cmd_lm_build(args: argparse.Namespace) -> int:
     from aksar.text.charlm import CharLM
 
+    from tqdm import tqdm
+
     cfg = resolve(args)
     invalid: Counter = Counter()
-    lm = CharLM.build(_texts(cfg.input, invalid, splits=("train",)), order=cfg.order, min_count=cfg.min_count)
+    lines = tqdm(_texts(cfg.input, invalid, splits=("train",)), desc=f"lm: counting {cfg.order}-grams",
+                 unit=" lines", mininterval=0.5, dynamic_ncols=True, disable=not args.progress)
+    lm = CharLM.build(lines, order=cfg.order, min_count=cfg.min_count)
+    lines.close()
     _report_invalid(invalid)
+    if args.progress:
+        print(f"lm: writing {len(lm.grams):,} n-grams to {cfg.out}", file=sys.stderr, flush=True)
     lm.save(cfg.out)
     print(f"language model: order {lm.order}, {len(lm.vocab)} characters, {len(lm.grams):,} n-grams, "
           f"{len(lm.contexts):,} contexts -> {cfg.out} ({Path(cfg.out).stat().st_size / 1e6:.1f} MB)")
