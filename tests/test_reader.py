@@ -438,6 +438,44 @@ def test_overlapping_pieces_of_a_line_merge_and_nothing_else_does():
     assert [m.polygon.tolist() for m in merged[1:]] == [d.polygon.tolist() for d in stacked + apart + tall]
 
 
+def test_pieces_of_a_justified_line_join_and_columns_and_cells_do_not():
+    """A paragraph whose lines the detector cut at word spaces (one wide, one of 4 px) is read line by line, not
+    as two columns; two real columns and a row of table cells, with no line across their gaps, stay apart."""
+    from aksar.infer.reader import merge_split_lines
+    from aksar.infer.reading_order import row_piece_groups
+    from aksar.models.det_postprocess import Detection
+
+    def det(x0, y0, x1, y1):
+        return Detection(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32), 0.9)
+
+    para = [det(60, 100, 940, 120),                          # 0: a whole line
+            det(60, 130, 400, 150), det(470, 130, 940, 150),  # 1, 2: cut at a space 3.5 line heights wide
+            det(60, 160, 480, 180), det(484, 160, 940, 180),  # 3, 4: cut at a 4 px space, under 2
+            det(60, 190, 300, 210)]                           # 5: the paragraph's short last line
+    columns = [det(x0, y, x0 + 420, y + 20) for y in (400, 430, 460) for x0 in (60, 520)]  # 6-11
+    cells = [det(60, 600, 200, 620), det(300, 600, 500, 620), det(600, 600, 700, 620)]  # 12-14, nothing near
+    dets = para + columns + cells
+    boxes = upright_boxes([d.polygon for d in dets], 0.0)
+    assert order_boxes(boxes[:6]) == [0, 1, 3, 5, 2, 4]  # left alone, the pieces read as two columns
+    assert row_piece_groups(boxes) == [[0], [1, 2], [3, 4], [5]] + [[i] for i in range(6, 15)]
+    merged = merge_split_lines(dets)
+    assert len(merged) == len(dets) - 2
+    spans = [(float(m.polygon[:, 0].min()), float(m.polygon[:, 0].max())) for m in merged[1:3]]
+    assert spans == [pytest.approx((60, 940), abs=1)] * 2
+    assert order_boxes(upright_boxes([m.polygon for m in merged[:4]], 0.0)) == [0, 1, 2, 3]
+    assert [m.polygon.tolist() for m in merged[4:]] == [d.polygon.tolist() for d in columns + cells]
+    # a caption over a ruled table spans the gap between two cells of its first row: joined only without the rule
+    table = [det(100, 700, 900, 720), det(100, 740, 300, 760), det(330, 740, 900, 760)]
+    table_boxes = upright_boxes([d.polygon for d in table], 0.0)
+    assert row_piece_groups(table_boxes) == [[0], [1, 2]]
+    assert row_piece_groups(table_boxes, rules=[(90.0, 910.0, 730.0)]) == [[0], [1], [2]]
+    page = np.full((800, 1000), 255, np.uint8)
+    cv2.line(page, (90, 730), (910, 730), 0, 2)                        # the rule, drawn on the page
+    for y, (x0, x1) in ((705, (100, 900)), (745, (100, 300)), (745, (330, 900))):
+        cv2.rectangle(page, (x0, y), (x1, y + 10), 0, -1)              # the lines' ink
+    assert len(merge_split_lines(table)) == 2 and len(merge_split_lines(table, page)) == 3
+
+
 def test_char_confidences_follow_the_final_text(recognizer):
     cs = recognizer.charset
     ids = [cs.index("ក"), cs.index("ា"), cs.index("ខ")]

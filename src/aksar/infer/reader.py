@@ -5,7 +5,8 @@
     print(doc.text())
 
 Per page: the detector finds line polygons (:class:`~aksar.infer.detector.Detector`); pieces of one line
-split with overlapping boxes are merged (:func:`merge_split_lines`, else the seam is read twice); each is warped
+split with overlapping boxes are merged (:func:`merge_split_lines`, else the seam is read twice), and so are
+pieces cut at a wide word space (else a paragraph's pieces read as columns); each is warped
 into a horizontal line image (:mod:`aksar.infer.line_crops`; a line turned by ~90 degrees is read both
 ways up and the more confident reading kept), the recognizer reads all lines of the page in its
 width-sorted batches (a line reads the same alone or in any batch), lines go into reading order and
@@ -34,8 +35,8 @@ from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, 
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
 from aksar.infer.page_rules import horizontal_rules
-from aksar.infer.reading_order import (group_blocks, gutter_cuts, order_boxes, page_skew, split_line_groups,
-                                       upright_boxes, upright_rules)
+from aksar.infer.reading_order import (group_blocks, gutter_cuts, order_boxes, page_skew, row_piece_groups,
+                                       split_line_groups, upright_boxes, upright_rules)
 from aksar.models.det_postprocess import Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -84,12 +85,24 @@ def read_crops(recognizer: Any, crops: list[LineCrop]) -> list[tuple[LineCrop, A
     return best
 
 
-def merge_split_lines(detections: Sequence[Any]) -> list[Detection]:
-    """Detections with the pieces of one line that overlap (:func:`split_line_groups`) merged into one: the
-    minimum-area rectangle of their points, scored by their mean."""
+def merge_split_lines(detections: Sequence[Any], gray: np.ndarray | None = None) -> list[Detection]:
+    """Detections with the pieces of one line merged into one (the minimum-area rectangle of their points,
+    scored by their mean): pieces that overlap (:func:`split_line_groups`), then pieces cut at a wide word
+    space (:func:`row_piece_groups`; with the page ``gray``, never across one of its horizontal rules)."""
+    merged = _merge_groups(detections, split_line_groups(upright_boxes([np.asarray(d.polygon) for d in detections])))
+    quads = [np.asarray(d.polygon) for d in merged]
+    angle = page_skew(quads)
+    boxes = upright_boxes(quads, angle)
+    rules: list = []
+    if gray is not None and boxes:
+        rules = upright_rules(horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes])), angle), angle)
+    return _merge_groups(merged, row_piece_groups(boxes, rules))
+
+
+def _merge_groups(detections: Sequence[Any], groups: list[list[int]]) -> list[Any]:
+    """One detection per group: a group of one as it is, more as the minimum-area rectangle of their points."""
     import cv2
 
-    groups = split_line_groups(upright_boxes([np.asarray(d.polygon) for d in detections]))
     merged = []
     for group in groups:
         if len(group) == 1:
@@ -216,7 +229,7 @@ class Reader:
             image = image.convert("RGB")  # a page's alpha is not ink (PDF renders, screenshots)
         gray = as_gray(image, source or f"page {index}", self.max_pixels, kind="page")
         height, width = gray.shape[:2]
-        detections = split_at_gutters(merge_split_lines(self.detector.detect_page(gray)), gray)
+        detections = split_at_gutters(merge_split_lines(self.detector.detect_page(gray), gray), gray)
         check_deadline(deadline, "after detection")
         crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
         read = read_crops(self.recognizer, crops)

@@ -27,7 +27,7 @@ On a skewed page both work on :func:`upright_boxes`: the line boxes with the pag
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,6 +43,8 @@ Rule = tuple[float, float, float]  # a horizontal rule: x0, x1, y
 TABLE_SPAN = 0.8     # rules of one table overlap by this share of the shorter one's length, at least
 TABLE_HEADER = 2.5   # a table has a gap between rules this many line heights tall at most (a header row) ...
 TABLE_MAX_GAP = 30.0  # ... and no gap taller than this
+ROW_PIECE_GAP = 5.0    # pieces of one line: at most this many line heights apart, ...
+ROW_PIECE_REACH = 1.0  # ... with a line across the gap whose centre is within 1 + this many heights above or below
 
 
 def _gaps(intervals: list[tuple[float, float]], min_gap: float = 0.0) -> list[float]:
@@ -185,13 +187,10 @@ def gutter_cuts(boxes: Sequence[Box]) -> dict[int, list[tuple[float, float]]]:
     return out
 
 
-def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[list[int]]:
-    """Groups of ``boxes`` (upright, see :func:`upright_boxes`) that are pieces of one text line the detector
-    split with overlapping boxes: two boxes join when their x-ranges overlap and their y-ranges overlap by at
-    least ``min_vertical`` of the taller one (so the same characters are never read twice at the seam; a box
-    spanning two lines, or a mark's fragment, joins nothing).
-    Groups come in the order of their first box; every box is in exactly one group."""
-    parent = list(range(len(boxes)))
+def _groups(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The connected groups of ``range(n)`` under ``pairs``, in the order of their first member; every index
+    is in exactly one group."""
+    parent = list(range(n))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -199,16 +198,64 @@ def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[l
             i = parent[i]
         return i
 
-    for i, a in enumerate(boxes):
-        for j in range(i + 1, len(boxes)):
-            b = boxes[j]
-            taller = max(1.0, a[3] - a[1], b[3] - b[1])
-            if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) - max(a[1], b[1]) >= min_vertical * taller:
-                parent[root(j)] = root(i)
+    for i, j in pairs:
+        parent[root(j)] = root(i)
     groups: dict[int, list[int]] = {}
-    for i in range(len(boxes)):
+    for i in range(n):
         groups.setdefault(root(i), []).append(i)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[list[int]]:
+    """Groups of ``boxes`` (upright, see :func:`upright_boxes`) that are pieces of one text line the detector
+    split with overlapping boxes: two boxes join when their x-ranges overlap and their y-ranges overlap by at
+    least ``min_vertical`` of the taller one (so the same characters are never read twice at the seam; a box
+    spanning two lines, or a mark's fragment, joins nothing).
+    Groups come in the order of their first box; every box is in exactly one group."""
+    def pieces() -> Iterator[tuple[int, int]]:
+        for i, a in enumerate(boxes):
+            for j in range(i + 1, len(boxes)):
+                b = boxes[j]
+                taller = max(1.0, a[3] - a[1], b[3] - b[1])
+                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) - max(a[1], b[1]) >= min_vertical * taller:
+                    yield i, j
+
+    return _groups(len(boxes), pieces())
+
+
+def row_piece_groups(boxes: Sequence[Box], rules: Sequence[Rule] = (), max_gap: float = ROW_PIECE_GAP,
+                     reach: float = ROW_PIECE_REACH) -> list[list[int]]:
+    """Groups of ``boxes`` (upright) that are pieces of one text line the detector cut at a wide word space
+    (justified text): two boxes of one row (y-ranges overlapping by 0.6 of the taller, heights within
+    ``SIZE_CHANGE``), next to each other, join when the gap between them is at most ``max_gap`` of their height
+    and a line of about their height, its centre within 1 + ``reach`` heights above or below, runs across the
+    whole gap, which a column gutter never has, and no horizontal rule (``rules``, same frame) lies between them
+    (a table's caption or text above its rule never joins its cells). Left apart, such pieces of a few lines in a row look like two
+    columns to the XY-cut, and a paragraph is read column by column. Groups come in the order of their first box."""
+    def similar(a: Box, b: Box) -> bool:
+        ha, hb = max(1.0, a[3] - a[1]), max(1.0, b[3] - b[1])
+        return max(ha, hb) <= SIZE_CHANGE * min(ha, hb)
+
+    def pieces() -> Iterator[tuple[int, int]]:
+        for i, a in enumerate(boxes):
+            right = [j for j, b in enumerate(boxes) if j != i and b[0] >= a[2] and similar(a, b)
+                     and min(a[3], b[3]) - max(a[1], b[1]) >= 0.6 * max(a[3] - a[1], b[3] - b[1])]
+            if not right:
+                continue
+            j = min(right, key=lambda k: boxes[k][0])  # the next box to the right in the row
+            b = boxes[j]
+            h = max(a[3] - a[1], b[3] - b[1])
+            lo, hi = a[2], b[0]
+            centre = (a[1] + a[3] + b[1] + b[3]) / 4
+            if hi - lo <= max_gap * h and any(
+                    k not in (i, j) and o[0] <= lo and o[2] >= hi and similar(o, a)
+                    and 0.5 * h <= abs((o[1] + o[3]) / 2 - centre) <= (1.0 + reach) * h
+                    and not any(rx0 <= lo and rx1 >= hi and min(centre, (o[1] + o[3]) / 2) < ry
+                                < max(centre, (o[1] + o[3]) / 2) for rx0, rx1, ry in rules)
+                    for k, o in enumerate(boxes)):
+                yield i, j
+
+    return _groups(len(boxes), pieces())
 
 
 def order_boxes(boxes: Sequence[Box], rules: Sequence[Rule] = ()) -> list[int]:
@@ -301,5 +348,5 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["split_line_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
+__all__ = ["split_line_groups", "row_piece_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
            "upright_boxes", "upright_rules", "Box", "Rule"]
