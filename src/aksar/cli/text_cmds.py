@@ -208,9 +208,9 @@ def cmd_charset_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_lm_build(args: argparse.Namespace) -> int:
-    from aksar.text.charlm import CharLM
-
     from tqdm import tqdm
+
+    from aksar.text.charlm import CharLM
 
     cfg = resolve(args)
     invalid: Counter = Counter()

@@ -47,6 +47,12 @@ ROW_PIECE_GAP = 5.0    # pieces of one line: at most this many line heights apar
 ROW_PIECE_REACH = 1.0  # ... with a line across the gap whose centre is within 1 + this many heights above or below
 
 
+def _same_size(a: Box, b: Box) -> bool:
+    """The two lines are of about one height: the taller at most ``SIZE_CHANGE`` times the shorter."""
+    ha, hb = max(1.0, a[3] - a[1]), max(1.0, b[3] - b[1])
+    return max(ha, hb) <= SIZE_CHANGE * min(ha, hb)
+
+
 def _gaps(intervals: list[tuple[float, float]], min_gap: float = 0.0) -> list[float]:
     """Cut positions: the middles of the gaps (wider than ``min_gap``) in the union of ``intervals``."""
     cuts = []
@@ -230,15 +236,12 @@ def row_piece_groups(boxes: Sequence[Box], rules: Sequence[Rule] = (), max_gap: 
     ``SIZE_CHANGE``), next to each other, join when the gap between them is at most ``max_gap`` of their height
     and a line of about their height, its centre within 1 + ``reach`` heights above or below, runs across the
     whole gap, which a column gutter never has, and no horizontal rule (``rules``, same frame) lies between them
-    (a table's caption or text above its rule never joins its cells). Left apart, such pieces of a few lines in a row look like two
-    columns to the XY-cut, and a paragraph is read column by column. Groups come in the order of their first box."""
-    def similar(a: Box, b: Box) -> bool:
-        ha, hb = max(1.0, a[3] - a[1]), max(1.0, b[3] - b[1])
-        return max(ha, hb) <= SIZE_CHANGE * min(ha, hb)
-
+    (a table's caption or text above its rule never joins its cells). Left apart, such pieces of a few lines in
+    a row look like two columns to the XY-cut, and a paragraph is read column by column. Groups come in the
+    order of their first box."""
     def pieces() -> Iterator[tuple[int, int]]:
         for i, a in enumerate(boxes):
-            right = [j for j, b in enumerate(boxes) if j != i and b[0] >= a[2] and similar(a, b)
+            right = [j for j, b in enumerate(boxes) if j != i and b[0] >= a[2] and _same_size(a, b)
                      and min(a[3], b[3]) - max(a[1], b[1]) >= 0.6 * max(a[3] - a[1], b[3] - b[1])]
             if not right:
                 continue
@@ -248,7 +251,7 @@ def row_piece_groups(boxes: Sequence[Box], rules: Sequence[Rule] = (), max_gap: 
             lo, hi = a[2], b[0]
             centre = (a[1] + a[3] + b[1] + b[3]) / 4
             if hi - lo <= max_gap * h and any(
-                    k not in (i, j) and o[0] <= lo and o[2] >= hi and similar(o, a)
+                    k not in (i, j) and o[0] <= lo and o[2] >= hi and _same_size(o, a)
                     and 0.5 * h <= abs((o[1] + o[3]) / 2 - centre) <= (1.0 + reach) * h
                     and not any(rx0 <= lo and rx1 >= hi and min(centre, (o[1] + o[3]) / 2) < ry
                                 < max(centre, (o[1] + o[3]) / 2) for rx0, rx1, ry in rules)
@@ -330,11 +333,9 @@ def continues(prev: Box, nxt: Box) -> bool:
     """``nxt`` continues the block of ``prev``: they overlap horizontally, are of about one height and the gap
     between them is small."""
     overlap = min(prev[2], nxt[2]) - max(prev[0], nxt[0])
-    h_prev, h_next = max(1.0, prev[3] - prev[1]), max(1.0, nxt[3] - nxt[1])
-    height = min(h_prev, h_next)
+    height = min(max(1.0, prev[3] - prev[1]), max(1.0, nxt[3] - nxt[1]))
     gap = nxt[1] - prev[3]
-    same_size = max(h_prev, h_next) <= SIZE_CHANGE * height
-    return overlap > 0 and same_size and -height < gap < BLOCK_GAP * height
+    return overlap > 0 and _same_size(prev, nxt) and -height < gap < BLOCK_GAP * height
 
 
 def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
@@ -348,5 +349,5 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["split_line_groups", "row_piece_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks", "continues", "page_skew",
-           "upright_boxes", "upright_rules", "Box", "Rule"]
+__all__ = ["split_line_groups", "row_piece_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks",
+           "continues", "page_skew", "upright_boxes", "upright_rules", "Box", "Rule"]

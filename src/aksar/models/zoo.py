@@ -183,5 +183,5 @@ def has_shipped_lm(name_or_path: str | os.PathLike, dirs: Sequence[str | os.Path
 
 
 __all__ = ["ZooModel", "list_models", "find_model", "default_detector", "verify", "resolve_model", "shipped_lm",
-           "has_shipped_lm", "read_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "CARD_JSON", "CARD_MD", "MODEL_FILE", "LM_FILE",
-           "TASKS"]
+           "has_shipped_lm", "read_card", "zoo_dirs", "MODELS_DIR_ENV", "BUILTIN_DIR", "CARD_JSON", "CARD_MD",
+           "MODEL_FILE", "LM_FILE", "TASKS"]

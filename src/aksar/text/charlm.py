@@ -12,7 +12,7 @@ continuation is scored by the lower orders and every distribution still sums to 
 
 Stored as gzipped JSON (``aksar lm build``), read back without pickle. Version 2 keeps the n-grams of each
 length as one string (the keys side by side, cut back at that length) beside a list of counts, which
-loads about four times faster than version 1's one JSON object per n-gram (still read).
+loads about twice as fast as version 1's one JSON object per n-gram (still read).
 
 ``CharLM.scorer(charset, weight, bonus)`` gives the callable that ``ctc_prefix_beam_search`` adds to
 a prefix's log score each time a token is appended: ``weight * log P(token | prefix) + bonus``.
