@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# torch first, pinned: the local CPU wheel (an unpinned torch pulls gigabytes of CUDA)
 	$(PY) -m pip install -q --disable-pip-version-check torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q --disable-pip-version-check -e .[dev]
+	$(PY) -m pip install -q --disable-pip-version-check -e .[dev,fonts]
 	@touch $@
 
 demo: setup

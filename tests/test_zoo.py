@@ -60,7 +60,11 @@ def test_card_and_listing_hold_the_metadata(zoo, exported_onnx):
     assert m.config == "configs/khmer_rec_ship.yaml"
     assert card["training"]["steps"] == 300 and card["corpus"]["hash"]
     assert "aksar train configs/khmer_rec_ship.yaml" in card["retrain"]
+    # the families its synthesizer drew from, Debian's and the PyPI font packages' (the `fonts` extra)
+    assert {"Khmer OS", "Noto Sans Khmer", "Angkor"} <= set(card["fonts"]["families"])
+    assert card["fonts"]["families"] == sorted(set(card["fonts"]["families"]))
     md = (models_dir / NAME / "card.md").read_text(encoding="utf-8")
+    assert "| font families drawn | " in md and "AKbalthom KhmerBasic" in md
     assert "synthetic-val" in md and f"{report['metrics']['raw']['cer']:.4f}" in md and "Known limits" in md
     assert find_model(ALIAS, [models_dir]) == find_model(NAME, [models_dir]) == m
 

@@ -33,6 +33,15 @@ def card_metrics(task: str) -> tuple[str, ...]:
     return DET_CARD_METRICS if task == "detection" else CARD_METRICS
 
 
+def trained_families(script: str, synth: dict[str, Any]) -> list[str]:
+    """The font families a recognizer's synthesizer draws from (``data.synth`` of its config), as discovery
+    finds them on this machine: the one that trained it, when the card is made where it was trained."""
+    from aksar.core.config import from_dict
+    from aksar.render.synth import SynthConfig, Synthesizer
+
+    return sorted({f.family for f in Synthesizer(script, from_dict(SynthConfig, synth)).fonts})
+
+
 def render_card(card: dict[str, Any]) -> str:
     """``card.md``: the card JSON as a page (config, corpus, fonts, training, metrics, limits)."""
     tr, fonts, corpus = card.get("training") or {}, card.get("fonts") or {}, card.get("corpus") or {}
@@ -49,6 +58,7 @@ def render_card(card: dict[str, Any]) -> str:
              f"| config | `{_fmt(card.get('config'))}` |",
              f"| corpus | {_fmt(corpus.get('path'))} (hash {_fmt(corpus.get('hash'))}) |",
              f"| fonts used | {_fmt(fonts.get('train'))} |",
+             *([f"| font families drawn | {_fmt(fonts['families'])} |"] if fonts.get("families") else []),
              f"| fonts held out | {_fmt(fonts.get('held_out'))} |",
              f"| steps | {_fmt(tr.get('steps'))} (epoch {_fmt(tr.get('epoch'))}) |",
              f"| hardware | {_fmt(tr.get('hardware'))} |",
@@ -156,6 +166,8 @@ def make_card(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, name: st
             held_out += [f"{f} (family)" for f in HELDOUT_FAMILIES.get(card["script"], ())]
         every = "all discovered for the script" + (" but the held-out" if held_out else "")
         card["fonts"] = {"train": synth.get("fonts") or every, "held_out": held_out}
+        if task == "recognition":
+            card["fonts"]["families"] = trained_families(card["script"], synth)
         card["training"].update(steps=ck.get("step"), epoch=ck.get("epoch"), world_size=ck.get("world_size"),
                                 validation=ck.get("metrics", {}).get("hmean" if task == "detection" else "cer"))
     if not card["script"]:

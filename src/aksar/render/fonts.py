@@ -6,6 +6,7 @@ to explain why a file that HarfBuzz cannot read is broken.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import sys
@@ -38,6 +39,9 @@ def _all_scripts(attr: str) -> tuple[str, ...]:
 
 SPECIAL_PURPOSE_FAMILIES: tuple[str, ...] = _all_scripts("special_purpose_families")
 DEFAULT_EXCLUDE: tuple[str, ...] = _all_scripts("excluded_fonts") + SPECIAL_PURPOSE_FAMILIES
+# PyPI distributions that ship fonts of a built-in script (`pip install aksar[fonts]`, which `make setup` does):
+# their font files are discovered with the system's
+PYTHON_FONT_PACKAGES: tuple[str, ...] = tuple(dict.fromkeys(_all_scripts("python_font_packages")))
 
 STYLE_CLASSES = ("regular", "bold", "italic")
 
@@ -128,10 +132,25 @@ def _font_files(dirs: Iterable[Path]) -> list[Path]:
     return files
 
 
+def package_font_files(packages: Iterable[str] = PYTHON_FONT_PACKAGES) -> list[Path]:
+    """Font files that the installed Python distributions ``packages`` ship, in package then path order;
+    a package that is not installed is passed by."""
+    files: list[Path] = []
+    for name in packages:
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            log.debug("font package %s is not installed", name)
+            continue
+        found = (Path(dist.locate_file(f)) for f in dist.files or () if f.suffix.lower() in FONT_SUFFIXES)
+        files += sorted(p for p in found if p.is_file())
+    return files
+
+
 @lru_cache(maxsize=1)
 def _system_font_files() -> tuple[Path, ...]:
-    """Font files of the system folders (listed once per process)."""
-    return tuple(_font_files(system_font_dirs()))
+    """Font files of the system folders, then of the Python font packages (listed once per process)."""
+    return tuple(_font_files([*system_font_dirs(), *package_font_files()]))
 
 
 def _face_count(path: str) -> int:
@@ -235,7 +254,8 @@ def _excluded(font: FontInfo, exclude: Iterable[str]) -> bool:
 def scan_fonts(script: str, font_dirs: Iterable[str | os.PathLike] = (), include_system: bool = True,
                exclude: Iterable[str] = DEFAULT_EXCLUDE,
                min_coverage: float = DEFAULT_MIN_COVERAGE, probe: bool = True) -> FontScan:
-    """Scan folders (given ones first, then the system's) for fonts of ``script``; keeps every reject.
+    """Scan folders (given ones first, then the system's and the Python font packages') for fonts of ``script``;
+    keeps every reject.
     ``probe``: fonts that fail ``font_probe.probe_font`` (truncated, no outlines, broken shaping) are refused."""
     from aksar.render.font_probe import probe_font  # the probe renders and shapes with this module's fonts
 
@@ -297,8 +317,9 @@ def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.P
                  script: str | None = None) -> FontInfo:
     """A font by file path (``path`` or ``path#index`` for collections) or by name ('Khmer OS Siemreap',
     'Noto Sans Khmer Bold'; case-insensitive; family name alone picks the regular style). With ``script``,
-    a font that fails the probe (``font_probe.probe_font``) is an AksarError giving the reason."""
-    font = _resolve_font(name_or_path, font_dirs)
+    a name matches only faces with letters of the script (a legacy-encoded namesake is passed by), and a font
+    that fails the probe (``font_probe.probe_font``) is an AksarError giving the reason."""
+    font = _resolve_font(name_or_path, font_dirs, script)
     if script is not None:
         from aksar.render.font_probe import probe_font
 
@@ -308,7 +329,8 @@ def resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.P
     return font
 
 
-def _resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.PathLike]) -> FontInfo:
+def _resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.PathLike],
+                  script: str | None = None) -> FontInfo:
     text = str(name_or_path)
     index = 0
     base = text
@@ -324,6 +346,7 @@ def _resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.
             raise AksarError(f"{base}: face index {index} out of range (file has {n})")
         return font_info(os.path.abspath(base), index)
     wanted = text.strip().lower()
+    letters = {ord(c) for c in script_letters(script)} if script else set()
     candidates: list[FontInfo] = []
     user_files = _font_files(Path(d) for d in font_dirs)
     for path in user_files + [p for p in _system_font_files() if p not in user_files]:
@@ -338,10 +361,13 @@ def _resolve_font(name_or_path: str | os.PathLike, font_dirs: Iterable[str | os.
             except AksarError:
                 continue
             names = {info.name.lower(), f"{info.family} {info.style}".strip().lower(), path.stem.lower()}
+            if wanted not in names and info.family.lower() != wanted:
+                continue
+            if letters and letters.isdisjoint(font_cmap(info)):
+                continue
             if wanted in names:
                 return info
-            if info.family.lower() == wanted:
-                candidates.append(info)
+            candidates.append(info)
     if candidates:
         candidates.sort(key=lambda f: (f.name != f.family, len(f.name), f.path))
         return candidates[0]
@@ -352,4 +378,5 @@ __all__ = [
     "FontInfo", "FontScan", "DEFAULT_EXCLUDE", "HELDOUT_FAMILIES", "SPECIAL_PURPOSE_FAMILIES", "STYLE_CLASSES",
     "style_class", "DEFAULT_MIN_COVERAGE", "discover_fonts", "scan_fonts",
     "resolve_font", "font_info", "font_cmap", "coverage", "script_letters", "system_font_dirs",
+    "package_font_files", "PYTHON_FONT_PACKAGES",
 ]

@@ -87,6 +87,7 @@ class Script:
     excluded_fonts: tuple[str, ...] = ()    # left out of discovery by default (ornamental, handwriting)
     special_purpose_families: tuple[str, ...] = ()  # neither training nor evaluation
     font_packages: str = ""                 # Debian packages of its fonts (training and held-out)
+    python_font_packages: tuple[str, ...] = ()  # PyPI distributions shipping more of its fonts (extra `fonts`)
     x_height_char: str = "x"                # base letter whose ink height is the x-height (synth)
     eval_x_height_char: str = ""            # the same for evaluation sets (default: x_height_char)
 

@@ -276,6 +276,9 @@ KHMER = register(Script(
     special_purpose_families=("Khmer Busra diagnostic", "Khmer Busra dict", "Khmer Busra dot",
                               "Khmer Busra xspace", "Khmer Busra high", "Khmer Busra MOE", "Khmer Busra Bunong"),
     font_packages="fonts-khmeros fonts-noto-core fonts-sil-mondulkiri fonts-sil-mondulkiri-extra",
+    # AKbalthom KhmerBasic, Angkor, Khmer Moul, Khmer OS Apsara (its inscription fonts are legacy-encoded:
+    # no Khmer code points, so discovery passes them by)
+    python_font_packages=("khmer-ocr-ocm",),
     x_height_char="\u1793",                # NO
     eval_x_height_char="ក",                # KA
 ))
