@@ -1,6 +1,6 @@
 """How long a character LM file takes to load, and the memory it holds once loaded.
 
-    python benchmarks/lm_load.py src/aksar/zoo/khmer_rec_v6/lm.json.gz src/aksar/zoo/thai_rec_v3/lm.json.gz
+    python benchmarks/lm_load.py src/aksar/zoo/khmer_rec_v7/lm.json.gz src/aksar/zoo/thai_rec_v3/lm.json.gz
 
 Each file is loaded in a fresh process (so one file's memory never counts towards another's): the median of
 ``--rounds`` loads in seconds, and the growth of the process's resident memory from before the first load to

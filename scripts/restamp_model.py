@@ -10,8 +10,8 @@ detector: ``det_limit_side`` (the page's long side at the network input) or a DB
 measured again are dropped) and the change recorded under ``changes``.
 
     .venv/bin/python scripts/restamp_model.py thai_rec_v3 trim_margin=0.15 --why "loose crops ..."
-    .venv/bin/python scripts/restamp_model.py khmer_rec_v6 lm_bonus=2.5 --why "chosen on tuning lines ..."
-    .venv/bin/python scripts/restamp_model.py khmer_rec_v6 'lm="/tmp/khmer6.json.gz"' --why "a 6-gram ..."
+    .venv/bin/python scripts/restamp_model.py khmer_rec_v7 lm_bonus=2.5 --why "chosen on tuning lines ..."
+    .venv/bin/python scripts/restamp_model.py khmer_rec_v7 'lm="/tmp/khmer6.json.gz"' --why "a 6-gram ..."
     .venv/bin/python scripts/restamp_model.py thai_det_v1 det_limit_side=960 --why "small lines missed ..."
 
 ``--zoo`` and ``--evalset`` point elsewhere (the model is then loaded by name through ``$AKSAR_MODELS_DIR``).

@@ -2,7 +2,7 @@
 # Package a trained recognizer as a shipped model: export to ONNX, evaluate it on every set of the
 # fixed evaluation sets (eval/SCRIPT), and write its folder (model.onnx, card.json, card.md).
 # Usage: [LM=lm.json.gz LM_WEIGHT=w LM_BONUS=b] scripts/ship_model.sh SCRIPT RUN_DIR NAME HARDWARE HOURS [--limit "..."]...
-#   e.g. scripts/ship_model.sh khmer runs/khmer_rec_ship khmer_rec_v6 "2-core CPU" 1.42
+#   e.g. scripts/ship_model.sh khmer runs/khmer_rec_ship khmer_rec_v7 "2-core CPU" 1.42
 # With LM set, the language model ships beside the model (--lm shipped) and every set is also
 # evaluated with it (sets named SET+lm in the card).
 set -euo pipefail

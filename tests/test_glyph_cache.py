@@ -35,6 +35,19 @@ FONTS = {"khmer": ["Khmer OS", "Noto Sans Khmer", "Khmer OS Battambang", "Khmer 
 # lines in 28 Khmer and Thai fonts (docs/notes/glyph-cache.md): 0 in most fonts (same pixels), at most
 # 0.82 where freetype-py's FreeType (2.13) hints a few glyphs differently from Pillow's (2.14).
 MAX_MEAN_DIFF = 3.0
+# Fonts without TrueType instructions (no fpgm: Angkor, AKbalthom KhmerBasic of khmer-ocr-ocm) are hinted by
+# FreeType's auto-hinter, which 2.14 changed: the same glyphs at the same places, edges a pixel apart
+# (mean difference 6.7-11 on one line, ink boxes within a pixel). Their bound: a glyph dropped or misplaced
+# moves an ink box or the mean far more.
+MAX_MEAN_DIFF_AUTOHINTED = 15.0
+
+
+def autohinted(path: str) -> bool:
+    """Whether FreeType hints this font with its auto-hinter (a TrueType font without instructions)."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(path, lazy=True)
+    return "glyf" in font and "fpgm" not in font and "prep" not in font
 
 
 def placed(mask: np.ndarray, y0: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -91,9 +104,10 @@ def test_cache_matches_raqm_on_corpus_lines_across_fonts(engines, script):
     lines = list(itertools.islice(filter_lines(preset_lines(script), CorpusConfig(script=script)), 3))
     same = total = 0
     for font in discover_fonts(script)[::9]:
+        bound = MAX_MEAN_DIFF_AUTOHINTED if autohinted(font.path) else MAX_MEAN_DIFF
         for text in lines:
             sides, diff = compare(raqm.ink(text, font), cache.ink(text, font))
-            assert max(sides) <= 1 and diff < MAX_MEAN_DIFF, (font.name, text, sides, diff)
+            assert max(sides) <= 1 and diff < bound, (font.name, text, sides, diff)
             same += diff == 0
             total += 1
     assert same >= total // 2  # most fonts: the very same pixels

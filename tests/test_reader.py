@@ -156,6 +156,25 @@ def test_reading_order_columns_after_a_spanning_heading():
     assert [len(b) for b in blocks] == [1, 4, 4, 1, 2, 2]
 
 
+def test_a_speck_in_a_gutter_leaves_the_columns_alone():
+    """A blot below the shorter column, in its gutter (read as '-' on an evaluation page), once split the
+    page into bands read across both columns; specks now take no part in the layout and are read beside the
+    line nearest to them."""
+    left = [(50, 80 + 30 * i, 300, 100 + 30 * i) for i in range(12)]
+    right = [(350, 80 + 30 * i, 600, 100 + 30 * i) for i in range(4)]
+    boxes = left + right
+    assert order_boxes(boxes) == list(range(16))
+    for speck, after in [((318, 266, 332, 274), 6), ((330, 266, 346, 274), 6), ((340, 200, 352, 208), 15)]:
+        order = order_boxes(boxes + [speck])
+        assert [i for i in order if i != 16] == list(range(16)), speck
+        assert order.index(16) == order.index(after) + 1, (speck, order)
+    # a mark left of a line's start, in its row, is read before that line (a bullet)
+    order = order_boxes(boxes + [(335, 144, 343, 152)])
+    assert order.index(16) == order.index(14) - 1
+    # small boxes alone on a page are still ordered
+    assert order_boxes([(10, 10, 15, 15), (10, 40, 15, 45)]) == [0, 1]
+
+
 def test_reading_order_survives_a_skewed_page():
     boxes = _two_column_layout(rows=20, gutter=20)
     t = math.radians(3)

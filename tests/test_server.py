@@ -255,15 +255,16 @@ def test_a_concurrent_burst_of_good_and_bad_requests(server, khmer_line_pngs):
 
 # -- time and queue limits ------------------------------------------------------------------------------------
 def test_timeouts_and_a_full_queue(khmer_line_pngs):
-    """One worker, one queue place, 0.5 s per request. The slow request is ONE batch of 64 wide lines (over
-    a second, which no deadline check can cut): it gets its 504 at 0.5 s, but holds the worker until its
+    """One worker, one queue place, 0.5 s per request. The slow request is ONE batch of 256 wide lines (about
+    two seconds on an idle core; 64 lines took under a second and let the queued request through on a fast
+    machine), which no deadline check can cut: it gets its 504 at 0.5 s, but holds the worker until its
     batch ends, so the request queued behind it gets 503 at its own deadline."""
     line = np.asarray(Image.open(io.BytesIO(khmer_line_pngs[0][1])))
-    slow = lines_upload([(f"{i}.png", png_bytes(np.tile(line, (1, 12)))) for i in range(64)])
+    slow = lines_upload([(f"{i}.png", png_bytes(np.tile(line, (1, 12)))) for i in range(256)])
     quick = lines_upload([("g.png", khmer_line_pngs[0][1])])
-    cfg = ServeConfig(det="none", max_concurrency=1, max_queue=1, timeout_s=0.5, max_files=64,
-                      max_upload_bytes=10_000_000)
-    one_batch = Recognizer("khmer", threads=1, batch_size=64)
+    cfg = ServeConfig(det="none", max_concurrency=1, max_queue=1, timeout_s=0.5, max_files=256,
+                      max_upload_bytes=40_000_000)
+    one_batch = Recognizer("khmer", threads=1, batch_size=256)
     with BackgroundServer(create_app(cfg, recognizer=one_batch)) as url, \
             httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
         t0 = time.monotonic()

@@ -128,8 +128,8 @@ def test_make_card_never_overwrites_a_foreign_folder(exported_onnx, tmp_path):
 def test_package_data_carries_the_zoo(repo_root):
     patterns = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))[
         "tool"]["setuptools"]["package-data"]["aksar"]
-    for path in ("zoo/khmer_rec_v6/model.onnx", "zoo/khmer_rec_v6/card.json", "zoo/khmer_rec_v6/card.md",
-                 "zoo/khmer_rec_v6/lm.json.gz", "zoo/khmer_det_v1/model.onnx", "zoo/khmer_det_v1/card.json"):
+    for path in ("zoo/khmer_rec_v7/model.onnx", "zoo/khmer_rec_v7/card.json", "zoo/khmer_rec_v7/card.md",
+                 "zoo/khmer_rec_v7/lm.json.gz", "zoo/khmer_det_v1/model.onnx", "zoo/khmer_det_v1/card.json"):
         assert any(fnmatch.fnmatch(path, p) for p in patterns), path
 
 

@@ -129,8 +129,8 @@ class ModelShowConfig:
 class ModelCardConfig:
     """``aksar models card ONNX``."""
 
-    name: str | None = opt(None, "model name, e.g. khmer_rec_v6")
-    output_dir: str | None = opt(None, "the model's folder, e.g. src/aksar/zoo/khmer_rec_v6", metavar="DIR")
+    name: str | None = opt(None, "model name, e.g. khmer_rec_v7")
+    output_dir: str | None = opt(None, "the model's folder, e.g. src/aksar/zoo/khmer_rec_v7", metavar="DIR")
     alias: list[str] = opt(factory=list, help="other names, e.g. khmer")
     checkpoint: str | None = opt(None, "the checkpoint it was exported from (config, corpus, fonts, steps)")
     eval_json: list[str] = opt(factory=list, help="`aksar eval` report.json files (SET names the evaluation "

@@ -45,6 +45,7 @@ TABLE_HEADER = 2.5   # a table has a gap between rules this many line heights ta
 TABLE_MAX_GAP = 30.0  # ... and no gap taller than this
 ROW_PIECE_GAP = 5.0    # pieces of one line: at most this many line heights apart, ...
 ROW_PIECE_REACH = 1.0  # ... with a line across the gap whose centre is within 1 + this many heights above or below
+SPECK = 0.5  # a box under this share of the page's median line height, and no wider than one, is a speck
 
 
 def _same_size(a: Box, b: Box) -> bool:
@@ -263,9 +264,38 @@ def row_piece_groups(boxes: Sequence[Box], rules: Sequence[Rule] = (), max_gap: 
 
 def order_boxes(boxes: Sequence[Box], rules: Sequence[Rule] = ()) -> list[int]:
     """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (see the module doc); ``rules``: the page's
-    horizontal rules in the same frame, for tables."""
+    horizontal rules in the same frame, for tables. Specks (a mark alone, a blot read as a dash) take no
+    part in the layout: each is read next to the line nearest to it (:func:`_place_specks`)."""
     if not boxes:
         return []
+    line_h = float(np.median([b[3] - b[1] for b in boxes]))
+    specks = [i for i, b in enumerate(boxes) if b[3] - b[1] < SPECK * line_h and b[2] - b[0] < line_h]
+    if not specks or len(specks) == len(boxes):
+        return _order_layout(boxes, rules)
+    rest = [i for i in range(len(boxes)) if i not in set(specks)]
+    order = [rest[k] for k in _order_layout([boxes[i] for i in rest], rules)]
+    return _place_specks(order, specks, boxes)
+
+
+def _place_specks(order: list[int], specks: list[int], boxes: Sequence[Box]) -> list[int]:
+    """``order`` with each speck put beside its nearest box: before it when the speck lies left of it in its
+    row (a bullet, a blot at the line's start), else after it."""
+    out = list(order)
+    for s in specks:
+        sx0, sy0, sx1, sy1 = boxes[s]
+
+        def dist(i: int) -> float:
+            x0, y0, x1, y1 = boxes[i]
+            return math.hypot(max(x0 - sx1, sx0 - x1, 0.0), max(y0 - sy1, sy0 - y1, 0.0))
+
+        near = min(order, key=dist)
+        x0, y0, x1, y1 = boxes[near]
+        before = y0 <= (sy0 + sy1) / 2 <= y1 and sx1 <= (x0 + x1) / 2
+        out.insert(out.index(near) + (0 if before else 1), s)
+    return out
+
+
+def _order_layout(boxes: Sequence[Box], rules: Sequence[Rule]) -> list[int]:
     tables = find_tables(boxes, rules)
     inside = {i for members, _ in tables for i in members}
     units = [i for i in range(len(boxes)) if i not in inside]
