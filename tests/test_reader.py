@@ -175,6 +175,23 @@ def test_a_speck_in_a_gutter_leaves_the_columns_alone():
     assert order_boxes([(10, 10, 15, 15), (10, 40, 15, 45)]) == [0, 1]
 
 
+def test_a_speck_never_cuts_a_block():
+    """Blocks of a two-column page are the same with a speck: it joins the line it leads, else the block
+    before it (a blot's height once started a block, and cut the paragraph around it in three)."""
+    left = [(50, 80 + 30 * i, 300, 100 + 30 * i) for i in range(12)]
+    right = [(350, 80 + 30 * i, 600, 100 + 30 * i) for i in range(4)]
+    boxes = left + right
+
+    def blocks(page: list) -> list[list[int]]:
+        order = order_boxes(page)
+        return [[order[k] for k in block] for block in group_blocks([page[i] for i in order])]
+
+    assert blocks(boxes) == [list(range(12)), list(range(12, 16))]
+    assert blocks(boxes + [(318, 266, 332, 274)]) == [list(range(7)) + [16] + list(range(7, 12)), list(range(12, 16))]
+    assert blocks(boxes + [(335, 144, 343, 152)]) == [list(range(12)), [12, 13, 16, 14, 15]]
+    assert blocks(boxes + [(335, 84, 343, 92)]) == [list(range(12)), [16, 12, 13, 14, 15]]  # before the first line
+
+
 def test_reading_order_survives_a_skewed_page():
     boxes = _two_column_layout(rows=20, gutter=20)
     t = math.radians(3)

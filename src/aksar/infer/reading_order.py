@@ -268,8 +268,7 @@ def order_boxes(boxes: Sequence[Box], rules: Sequence[Rule] = ()) -> list[int]:
     part in the layout: each is read next to the line nearest to it (:func:`_place_specks`)."""
     if not boxes:
         return []
-    line_h = float(np.median([b[3] - b[1] for b in boxes]))
-    specks = [i for i, b in enumerate(boxes) if b[3] - b[1] < SPECK * line_h and b[2] - b[0] < line_h]
+    specks = _specks(boxes)
     if not specks or len(specks) == len(boxes):
         return _order_layout(boxes, rules)
     rest = [i for i in range(len(boxes)) if i not in set(specks)]
@@ -289,10 +288,19 @@ def _place_specks(order: list[int], specks: list[int], boxes: Sequence[Box]) -> 
             return math.hypot(max(x0 - sx1, sx0 - x1, 0.0), max(y0 - sy1, sy0 - y1, 0.0))
 
         near = min(order, key=dist)
-        x0, y0, x1, y1 = boxes[near]
-        before = y0 <= (sy0 + sy1) / 2 <= y1 and sx1 <= (x0 + x1) / 2
-        out.insert(out.index(near) + (0 if before else 1), s)
+        out.insert(out.index(near) + (0 if _leads(boxes[s], boxes[near]) else 1), s)
     return out
+
+
+def _specks(boxes: Sequence[Box]) -> list[int]:
+    """Positions of the specks among ``boxes``: under ``SPECK`` of the median line height, no wider than it."""
+    line_h = float(np.median([b[3] - b[1] for b in boxes])) if boxes else 0.0
+    return [i for i, b in enumerate(boxes) if b[3] - b[1] < SPECK * line_h and b[2] - b[0] < line_h]
+
+
+def _leads(speck: Box, box: Box) -> bool:
+    """``speck`` lies left of ``box`` in its row (a bullet, a blot at the line's start)."""
+    return box[1] <= (speck[1] + speck[3]) / 2 <= box[3] and speck[2] <= (box[0] + box[2]) / 2
 
 
 def _order_layout(boxes: Sequence[Box], rules: Sequence[Rule]) -> list[int]:
@@ -369,13 +377,29 @@ def continues(prev: Box, nxt: Box) -> bool:
 
 
 def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
-    """Positions in ``ordered`` (boxes already in reading order) cut into blocks of consecutive lines."""
+    """Positions in ``ordered`` (boxes already in reading order) cut into blocks of consecutive lines. A speck
+    never cuts a block: it joins the block of the line it leads (:func:`_leads`), else the block before it."""
+    specks = set(_specks(ordered))
+    if len(specks) == len(ordered):  # a page of small boxes only: none of them is a speck
+        specks = set()
     blocks: list[list[int]] = []
+    prev: Box | None = None   # the last line that is not a speck
+    leading: list[int] = []   # specks read before the next line, which take its block
     for i, box in enumerate(ordered):
-        if blocks and continues(ordered[i - 1], box):
-            blocks[-1].append(i)
+        if i in specks:
+            nxt = next((ordered[j] for j in range(i + 1, len(ordered)) if j not in specks), None)
+            if blocks and not (nxt is not None and _leads(box, nxt)):
+                blocks[-1].append(i)
+            else:
+                leading.append(i)
+            continue
+        if blocks and prev is not None and continues(prev, box):
+            blocks[-1] += leading + [i]
         else:
-            blocks.append([i])
+            blocks.append(leading + [i])
+        leading, prev = [], box
+    if leading:
+        blocks.append(leading)
     return blocks
 
 
