@@ -255,16 +255,18 @@ def test_a_concurrent_burst_of_good_and_bad_requests(server, khmer_line_pngs):
 
 # -- time and queue limits ------------------------------------------------------------------------------------
 def test_timeouts_and_a_full_queue(khmer_line_pngs):
-    """One worker, one queue place, 0.5 s per request. The slow request is ONE batch of 256 wide lines (about
-    two seconds on an idle core; 64 lines took under a second and let the queued request through on a fast
-    machine), which no deadline check can cut: it gets its 504 at 0.5 s, but holds the worker until its
-    batch ends, so the request queued behind it gets 503 at its own deadline."""
+    """One worker, one queue place, 0.5 s per request. The slow request is ONE batch of 512 lines, which no
+    deadline check can cut: it gets its 504 at 0.5 s, but holds the worker until its batch ends, so the request
+    queued behind it gets 503 at its own deadline. The lines are cheap to decode and slow to read (1,562 px wide:
+    0.2 s to decode, 2.8 s to read on the 2-core test machine): the deadline is checked once, after decoding
+    and before the batch, so a decode past 0.5 s would end the work there, and a batch read within 0.5 s would
+    free the worker in time; 64 lines 12 times as wide did one or the other now and then."""
     line = np.asarray(Image.open(io.BytesIO(khmer_line_pngs[0][1])))
-    slow = lines_upload([(f"{i}.png", png_bytes(np.tile(line, (1, 12)))) for i in range(256)])
+    slow = lines_upload([(f"{i}.png", png_bytes(np.tile(line, (1, 2)))) for i in range(512)])
     quick = lines_upload([("g.png", khmer_line_pngs[0][1])])
-    cfg = ServeConfig(det="none", max_concurrency=1, max_queue=1, timeout_s=0.5, max_files=256,
+    cfg = ServeConfig(det="none", max_concurrency=1, max_queue=1, timeout_s=0.5, max_files=512,
                       max_upload_bytes=40_000_000)
-    one_batch = Recognizer("khmer", threads=1, batch_size=256)
+    one_batch = Recognizer("khmer", threads=1, batch_size=512)
     with BackgroundServer(create_app(cfg, recognizer=one_batch)) as url, \
             httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
         t0 = time.monotonic()
