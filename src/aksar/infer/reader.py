@@ -35,8 +35,8 @@ from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, 
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
 from aksar.infer.page_rules import horizontal_rules
-from aksar.infer.reading_order import (group_blocks, gutter_cuts, order_boxes, page_skew, row_piece_groups,
-                                       split_line_groups, upright_boxes, upright_rules)
+from aksar.infer.reading_order import (group_blocks, gutter_cuts, median_height, order_boxes, page_skew,
+                                       row_piece_groups, split_line_groups, upright_boxes, upright_rules)
 from aksar.models.det_postprocess import Detection
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -95,7 +95,7 @@ def merge_split_lines(detections: Sequence[Any], gray: np.ndarray | None = None)
     boxes = upright_boxes(quads, angle)
     rules: list = []
     if gray is not None and boxes:
-        rules = upright_rules(horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes])), angle), angle)
+        rules = upright_rules(horizontal_rules(gray, median_height(boxes), angle), angle)
     return _merge_groups(merged, row_piece_groups(boxes, rules))
 
 
@@ -251,7 +251,7 @@ class Reader:
         quads = [np.asarray(ln.polygon) for ln in lines]
         angle = page_skew(quads)
         boxes = upright_boxes(quads, angle)
-        rules = horizontal_rules(gray, float(np.median([b[3] - b[1] for b in boxes])), angle) if boxes else []
+        rules = horizontal_rules(gray, median_height(boxes), angle) if boxes else []
         order = order_boxes(boxes, upright_rules(rules, angle))
         ordered = [lines[i] for i in order]
         blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]

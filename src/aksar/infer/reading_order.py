@@ -48,6 +48,16 @@ ROW_PIECE_REACH = 1.0  # ... with a line across the gap whose centre is within 1
 SPECK = 0.5  # a box under this share of the page's median line height, and no wider than one, is a speck
 
 
+def median_height(boxes: Sequence[Box]) -> float:
+    """The page's line height: the median height of its boxes (0 for none)."""
+    return float(np.median([b[3] - b[1] for b in boxes])) if boxes else 0.0
+
+
+def _one_row(a: Box, b: Box, share: float = 0.6) -> bool:
+    """The y-ranges of the two boxes overlap by at least ``share`` of the taller one."""
+    return min(a[3], b[3]) - max(a[1], b[1]) >= share * max(1.0, a[3] - a[1], b[3] - b[1])
+
+
 def _same_size(a: Box, b: Box) -> bool:
     """The two lines are of about one height: the taller at most ``SIZE_CHANGE`` times the shorter."""
     ha, hb = max(1.0, a[3] - a[1]), max(1.0, b[3] - b[1])
@@ -222,9 +232,7 @@ def split_line_groups(boxes: Sequence[Box], min_vertical: float = 0.6) -> list[l
     def pieces() -> Iterator[tuple[int, int]]:
         for i, a in enumerate(boxes):
             for j in range(i + 1, len(boxes)):
-                b = boxes[j]
-                taller = max(1.0, a[3] - a[1], b[3] - b[1])
-                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) - max(a[1], b[1]) >= min_vertical * taller:
+                if min(a[2], boxes[j][2]) > max(a[0], boxes[j][0]) and _one_row(a, boxes[j], min_vertical):
                     yield i, j
 
     return _groups(len(boxes), pieces())
@@ -242,24 +250,30 @@ def row_piece_groups(boxes: Sequence[Box], rules: Sequence[Rule] = (), max_gap: 
     order of their first box."""
     def pieces() -> Iterator[tuple[int, int]]:
         for i, a in enumerate(boxes):
-            right = [j for j, b in enumerate(boxes) if j != i and b[0] >= a[2] and _same_size(a, b)
-                     and min(a[3], b[3]) - max(a[1], b[1]) >= 0.6 * max(a[3] - a[1], b[3] - b[1])]
+            right = [j for j, b in enumerate(boxes)
+                     if j != i and b[0] >= a[2] and _same_size(a, b) and _one_row(a, b)]
             if not right:
                 continue
             j = min(right, key=lambda k: boxes[k][0])  # the next box to the right in the row
             b = boxes[j]
-            h = max(a[3] - a[1], b[3] - b[1])
-            lo, hi = a[2], b[0]
-            centre = (a[1] + a[3] + b[1] + b[3]) / 4
-            if hi - lo <= max_gap * h and any(
-                    k not in (i, j) and o[0] <= lo and o[2] >= hi and _same_size(o, a)
-                    and 0.5 * h <= abs((o[1] + o[3]) / 2 - centre) <= (1.0 + reach) * h
-                    and not any(rx0 <= lo and rx1 >= hi and min(centre, (o[1] + o[3]) / 2) < ry
-                                < max(centre, (o[1] + o[3]) / 2) for rx0, rx1, ry in rules)
-                    for k, o in enumerate(boxes)):
+            if b[0] - a[2] <= max_gap * max(a[3] - a[1], b[3] - b[1]) and any(
+                    k not in (i, j) and _bridges(o, a, b, rules, reach) for k, o in enumerate(boxes)):
                 yield i, j
 
     return _groups(len(boxes), pieces())
+
+
+def _bridges(line: Box, a: Box, b: Box, rules: Sequence[Rule], reach: float) -> bool:
+    """``line``, of about the height of ``a`` and its right neighbour ``b`` in their row, runs across the whole
+    gap between them, its centre 0.5 to 1 + ``reach`` of their height above or below theirs, with no rule
+    of ``rules`` across the gap between the two centres."""
+    h = max(a[3] - a[1], b[3] - b[1])
+    lo, hi = a[2], b[0]
+    centre, mid = (a[1] + a[3] + b[1] + b[3]) / 4, (line[1] + line[3]) / 2
+    return (line[0] <= lo and line[2] >= hi and _same_size(line, a)
+            and 0.5 * h <= abs(mid - centre) <= (1.0 + reach) * h
+            and not any(rx0 <= lo and rx1 >= hi and min(centre, mid) < ry < max(centre, mid)
+                        for rx0, rx1, ry in rules))
 
 
 def order_boxes(boxes: Sequence[Box], rules: Sequence[Rule] = ()) -> list[int]:
@@ -294,7 +308,7 @@ def _place_specks(order: list[int], specks: list[int], boxes: Sequence[Box]) -> 
 
 def _specks(boxes: Sequence[Box]) -> list[int]:
     """Positions of the specks among ``boxes``: under ``SPECK`` of the median line height, no wider than it."""
-    line_h = float(np.median([b[3] - b[1] for b in boxes])) if boxes else 0.0
+    line_h = median_height(boxes)
     return [i for i, b in enumerate(boxes) if b[3] - b[1] < SPECK * line_h and b[2] - b[0] < line_h]
 
 
@@ -327,7 +341,7 @@ def find_tables(boxes: Sequence[Box], rules: Sequence[Rule]) -> list[tuple[list[
     inside when its centre lies between a table's first and last rule and within their span."""
     if len(rules) < 3 or not boxes:
         return []
-    line_h = float(np.median([b[3] - b[1] for b in boxes]))
+    line_h = median_height(boxes)
     groups: list[list[Rule]] = []
     for rule in sorted(rules, key=lambda r: r[2]):
         for group in groups:
@@ -403,5 +417,5 @@ def group_blocks(ordered: Sequence[Box]) -> list[list[int]]:
     return blocks
 
 
-__all__ = ["split_line_groups", "row_piece_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks",
+__all__ = ["median_height", "split_line_groups", "row_piece_groups", "gutter_cuts", "order_boxes", "find_tables", "group_blocks",
            "continues", "page_skew", "upright_boxes", "upright_rules", "Box", "Rule"]
