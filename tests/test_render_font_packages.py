@@ -52,7 +52,7 @@ def test_khmer_discovery_takes_the_package_faces_and_passes_by_the_rest():
 
 def test_thai_discovery_takes_the_google_families():
     families = {f.family for f in scan_fonts("thai").fonts}
-    assert {"Kanit", "Prompt", "Sarabun"} <= families
+    assert {"Chakra Petch", "Kanit", "Prompt", "Sarabun"} <= families
 
 
 def test_a_name_resolves_to_the_face_with_the_script():

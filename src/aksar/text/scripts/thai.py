@@ -116,7 +116,7 @@ THAI = register(Script(
     heldout_families=("Arundina Sans", "Arundina Serif", "Arundina Sans Mono", "Noto Serif Thai"),
     excluded_fonts=("Purisa",),            # handwriting
     font_packages="fonts-thai-tlwg fonts-noto-core fonts-arundina fonts-noto-extra",
-    python_font_packages=("fontpkg-kanit", "fontpkg-prompt", "fontpkg-sarabun"),  # Google Fonts families
+    python_font_packages=("fontpkg-chakra-petch", "fontpkg-kanit", "fontpkg-prompt", "fontpkg-sarabun"),  # Google Fonts families
     x_height_char="\u0e2d",                # O ANG
     eval_x_height_char="น",                # NO NU
 ))
