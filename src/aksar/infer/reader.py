@@ -34,7 +34,7 @@ from aksar.infer.document import Block, Document, Line, Page, Word
 from aksar.infer.line_crops import DEFAULT_PAD, LineCrop, crop_line, crop_quad, line_quad
 from aksar.infer.images import PAGE_MAX_PIXELS, as_gray
 from aksar.infer.page_inputs import DEFAULT_DPI, PageImage, PageInputs
-from aksar.infer.page_rules import horizontal_rules
+from aksar.infer.page_rules import Segment, horizontal_rules
 from aksar.infer.reading_order import (group_blocks, gutter_cuts, median_height, order_boxes, page_skew,
                                        row_piece_groups, split_line_groups, upright_boxes, upright_rules)
 from aksar.models.det_postprocess import Detection
@@ -89,14 +89,18 @@ def merge_split_lines(detections: Sequence[Any], gray: np.ndarray | None = None)
     """Detections with the pieces of one line merged into one (the minimum-area rectangle of their points,
     scored by their mean): pieces that overlap (:func:`split_line_groups`), then pieces cut at a wide word
     space (:func:`row_piece_groups`; with the page ``gray``, never across one of its horizontal rules)."""
+    return merge_line_pieces(detections, gray)[0]
+
+
+def merge_line_pieces(detections: Sequence[Any], gray: np.ndarray | None = None) -> tuple[list[Detection], list[Segment]]:
+    """:func:`merge_split_lines`, and the horizontal rules of the page ``gray`` it kept pieces apart at
+    (page pixels; none without ``gray``), searched once per page: the reading order takes them too."""
     merged = _merge_groups(detections, split_line_groups(upright_boxes([np.asarray(d.polygon) for d in detections])))
     quads = [np.asarray(d.polygon) for d in merged]
     angle = page_skew(quads)
     boxes = upright_boxes(quads, angle)
-    rules: list = []
-    if gray is not None and boxes:
-        rules = upright_rules(horizontal_rules(gray, median_height(boxes), angle), angle)
-    return _merge_groups(merged, row_piece_groups(boxes, rules))
+    segments = horizontal_rules(gray, median_height(boxes), angle) if gray is not None and boxes else []
+    return _merge_groups(merged, row_piece_groups(boxes, upright_rules(segments, angle))), segments
 
 
 def _merge_groups(detections: Sequence[Any], groups: list[list[int]]) -> list[Any]:
@@ -229,7 +233,8 @@ class Reader:
             image = image.convert("RGB")  # a page's alpha is not ink (PDF renders, screenshots)
         gray = as_gray(image, source or f"page {index}", self.max_pixels, kind="page")
         height, width = gray.shape[:2]
-        detections = split_at_gutters(merge_split_lines(self.detector.detect_page(gray), gray), gray)
+        detections, rules = merge_line_pieces(self.detector.detect_page(gray), gray)
+        detections = split_at_gutters(detections, gray)
         check_deadline(deadline, "after detection")
         crops = [crop_line(gray, d.polygon, self.pad) for d in detections]
         read = read_crops(self.recognizer, crops)
@@ -251,7 +256,6 @@ class Reader:
         quads = [np.asarray(ln.polygon) for ln in lines]
         angle = page_skew(quads)
         boxes = upright_boxes(quads, angle)
-        rules = horizontal_rules(gray, median_height(boxes), angle) if boxes else []
         order = order_boxes(boxes, upright_rules(rules, angle))
         ordered = [lines[i] for i in order]
         blocks = [Block.around([ordered[i] for i in group]) for group in group_blocks([boxes[i] for i in order])]
@@ -289,4 +293,4 @@ class Reader:
         return Document(pages=pages, models=self.describe())
 
 
-__all__ = ["Reader", "merge_split_lines", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]
+__all__ = ["Reader", "merge_split_lines", "merge_line_pieces", "ReadTimeout", "read_crops", "word_boxes", "check_deadline", "ImageLike"]
