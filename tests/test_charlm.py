@@ -142,3 +142,34 @@ def test_scorer_reads_every_id_of_a_prefix_shorter_than_its_context(khmer_lm):
 
     ctc_prefix_beam_search(probs, beam_width=2, lm=Spy())
     assert seen and all(len(p) <= 3 for p in seen) and ids[:2] in seen and ids in seen
+
+
+@pytest.mark.parametrize("beam_width,prune", [(4, 5e-3), (16, 1e-4)])
+def test_the_lm_bound_skips_hopeless_prefixes_without_changing_the_result(khmer_lm, beam_width, prune):
+    """With ``max_term`` the search asks the LM only about prefixes that can still reach the beam; the
+    text, the confidence and the ranking are those of scoring every extension."""
+    charset = sorted(khmer_lm.vocab)
+    score = khmer_lm.scorer(charset, weight=0.4, bonus=2.5)
+    assert score.max_term == 2.5
+    asked: dict[str, int] = {"bounded": 0, "every": 0}
+
+    def counting(name: str, with_bound: bool):
+        class Counted:
+            context = score.context
+
+            def __call__(self, prefix, token):
+                asked[name] += 1
+                return score(prefix, token)
+        if with_bound:
+            Counted.max_term = score.max_term
+        return Counted()
+
+    rng = np.random.default_rng(7)
+    for _ in range(3):  # peaked frames, as a trained model gives: mostly blank, a few likely letters
+        logits = rng.normal(0, 1, (40, len(charset) + 1)) * 3
+        logits[:, 0] += rng.choice([0.0, 6.0], size=40, p=[0.5, 0.5])
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        bounded = ctc_prefix_beam_search(probs, beam_width=beam_width, prune=prune, lm=counting("bounded", True))
+        every = ctc_prefix_beam_search(probs, beam_width=beam_width, prune=prune, lm=counting("every", False))
+        assert bounded == every
+    assert 0 < asked["bounded"] < asked["every"]

@@ -27,7 +27,7 @@ class InferConfig:
     """How a Recognizer runs (``aksar predict`` / ``aksar eval`` flags)."""
 
     decoder: str = opt("greedy", "greedy, or beam search (CTC: prefix beam search)", choices=DECODERS)
-    beam_width: int = opt(5, "hypotheses kept by the beam search")
+    beam_width: int = opt(16, "hypotheses kept by the beam search")
     lm: str | None = opt(None, LM_HELP, metavar=LM_METAVAR)
     lm_weight: float | None = opt(None, "weight of the LM log probability per token (default: the shipped LM's, "
                                         f"else {LM_WEIGHT})")

@@ -12,6 +12,7 @@ with 0-based charset ids and a confidence in [0, 1]:
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 
@@ -115,19 +116,25 @@ def _logsumexp(a: float, b: float) -> float:
 LMScorer = Callable[[tuple[int, ...], int], float]
 
 
+# Classes under this probability at a frame are not extended (the best one always is). 1e-4 with 16 beams read
+# the val-split tuning lines with the shipped LMs at 1.57% (Khmer) where 5e-3 with 5 read 1.91% (BENCHMARKS.md)
+BEAM_PRUNE = 1e-4
+
+
 def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_width: int = 5,
-                           prune: float = 5e-3, lm: LMScorer | None = None) -> tuple[list[int], float]:
+                           prune: float = BEAM_PRUNE, lm: LMScorer | None = None) -> tuple[list[int], float]:
     """CTC prefix beam search over one ``[T, C]`` probability matrix (log space).
 
     Each prefix keeps two scores: ending in blank and ending in its last label, so that repeated labels
     separated by a blank are counted correctly. Classes with probability below ``prune`` at a frame
-    are skipped (the best class is always kept); 5e-3 (pyctcdecode prunes at log p < -5, 6.7e-3) read
-    the Khmer validation lines better and 2x faster than 1e-4, with or without a language model.
+    are skipped (the best class is always kept).
 
     ``lm`` (shallow fusion): ``lm(prefix, token)`` over 0-based charset ids, a log-domain term added
     each time ``token`` is appended to ``prefix`` (e.g. ``CharLM.scorer``; an ``lm.context`` attribute
     says how many trailing ids it reads, and only those are passed). It steers the ranking only: the
-    confidence is that of the acoustic score of the chosen prefix.
+    confidence is that of the acoustic score of the chosen prefix. An ``lm.max_term`` attribute (the
+    largest term it can give) lets the search skip the LM for prefixes that cannot reach the beam even
+    with it: the result is the same as scoring them all.
     """
     probs = np.asarray(probs, dtype=np.float64)[: length if length is not None else None]
     if probs.shape[0] == 0:
@@ -135,52 +142,104 @@ def ctc_prefix_beam_search(probs: np.ndarray, length: int | None = None, beam_wi
     with np.errstate(divide="ignore"):
         logp = np.log(probs)
     ninf = -math.inf
+    lse = _logsumexp
+    # prefixes hold 0-based charset ids (class - 1), the ids the LM reads
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, ninf)}  # prefix -> (p_blank, p_label)
     lm_total: dict[tuple[int, ...], float] = {(): 0.0}  # prefix -> sum of its LM terms
     lm_context = getattr(lm, "context", None)  # trailing ids the LM reads (None: the whole prefix)
+    max_term = 0.0 if lm is None else getattr(lm, "max_term", math.inf)
+    bounded = max_term < math.inf  # else every extension is scored
 
-    def extend(prefix: tuple[int, ...], c: int) -> tuple[tuple[int, ...], float]:
-        new = prefix + (c,)
+    def term(new: tuple[int, ...]) -> float:
+        """The LM term of ``new``'s last id (0 without an LM)."""
         if lm is None:
-            return new, 0.0
+            return 0.0
+        prefix = new[:-1]
         if new not in lm_total:
             tail = prefix if lm_context is None else prefix[-lm_context:] if lm_context else ()
-            lm_total[new] = lm_total[prefix] + lm(tuple(i - 1 for i in tail), c - 1)
-        return new, lm_total[new] - lm_total[prefix]
+            lm_total[new] = lm_total[prefix] + lm(tail, new[-1])
+        return lm_total[new] - lm_total[prefix]
 
+    kept = probs >= prune
     for t in range(logp.shape[0]):
-        row = logp[t]
-        cands = np.nonzero(probs[t] >= prune)[0]
+        cands = np.flatnonzero(kept[t])
         if cands.size == 0:
             cands = np.array([int(probs[t].argmax())])
-        nxt: dict[tuple[int, ...], list[float]] = {}
-
-        def add(prefix: tuple[int, ...], pb: float, pl: float) -> None:
-            cur = nxt.setdefault(prefix, [ninf, ninf])
-            cur[0] = _logsumexp(cur[0], pb)
-            cur[1] = _logsumexp(cur[1], pl)
-
-        for prefix, (pb, pl) in beams.items():
-            total = _logsumexp(pb, pl)
+        row = logp[t]
+        blank = float(row[CTC_BLANK]) if cands[0] == CTC_BLANK else None
+        labels = [(int(c) - 1, float(row[c])) for c in cands if c != CTC_BLANK]
+        nxt: dict[tuple[int, ...], list[float]] = {}  # prefix -> [p_blank, p_label] without the extension
+        ext: dict[tuple[int, ...], float] = {}         # prefix -> acoustic score of extending its parent
+        # floor: the beams followed by a blank are beam_width prefixes scoring at least this, so a new prefix
+        # whose score cannot reach it (LM term at most max_term) is never made; one that is a beam already
+        # (it has scores of its own) always is
+        floor = ninf
+        totals = [lse(pb, pl) for pb, pl in beams.values()]
+        if bounded and blank is not None and len(beams) >= beam_width:
+            floor = heapq.nlargest(beam_width, totals)[-1] + blank - max_term
+        best = max(totals)
+        low = {c: p for c, p in labels if best + p < floor}  # no beam's extension by these can reach the floor
+        if low:
+            labels = [(c, p) for c, p in labels if c not in low]
+        kids: dict[tuple[int, ...], set[int]] = {}
+        for k in beams:
+            if k:
+                kids.setdefault(k[:-1], set()).add(k[-1])
+        for (prefix, (pb, pl)), total in zip(beams.items(), totals):
+            if blank is not None:
+                cur = nxt.setdefault(prefix, [ninf, ninf])
+                cur[0] = lse(cur[0], total + blank)
             last = prefix[-1] if prefix else None
-            for c in cands:
-                c = int(c)
-                p = float(row[c])
-                if c == CTC_BLANK:
-                    add(prefix, total + p, ninf)
-                elif c == last:
-                    add(prefix, ninf, pl + p)             # repeat collapses into the same prefix
-                    new, term = extend(prefix, c)
-                    add(new, ninf, pb + p + term)         # a blank in between: a new label
+            beam_kids = kids.get(prefix, ())
+            for c, p in labels:
+                if c == last:  # a repeat collapses into the same prefix; a blank in between makes a new label
+                    cur = nxt.setdefault(prefix, [ninf, ninf])
+                    cur[1] = lse(cur[1], pl + p)
+                    base = pb
                 else:
-                    new, term = extend(prefix, c)
-                    add(new, ninf, total + p + term)
-        ranked = sorted(nxt.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)
-        beams = {k: (v[0], v[1]) for k, v in ranked[:beam_width]}
-    prefix, (pb, pl) = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))
-    logp_seq = _logsumexp(pb, pl) - lm_total.get(prefix, 0.0)
+                    base = total
+                if base + p < floor and c not in beam_kids:
+                    continue
+                new = prefix + (c,)
+                nxt.setdefault(new, [ninf, ninf])
+                ext[new] = base + p  # one parent per prefix: at most one extension each
+            if low:  # what the low labels still change: a repeat of the last one, extensions into beams
+                if last in low:
+                    cur = nxt.setdefault(prefix, [ninf, ninf])
+                    cur[1] = lse(cur[1], pl + low[last])
+                for c in sorted(low.keys() & beam_kids):
+                    new = prefix + (c,)
+                    nxt.setdefault(new, [ninf, ninf])
+                    ext[new] = (pb if c == last else total) + low[c]
+        # best first by an upper bound (the LM term at most max_term); stop once it is below the
+        # beam_width-th exact score: the rest cannot reach the beam, and their LM is never asked
+        order = {k: i for i, k in enumerate(nxt)}
+        def bound(k: tuple[int, ...], v: list[float]) -> float:
+            if k not in ext:
+                return lse(v[0], v[1])
+            return lse(lse(v[0], v[1]), ext[k] + max_term) if bounded else math.inf
+
+        bounds = sorted(((bound(k, v), order[k], k) for k, v in nxt.items()), key=lambda e: e[0], reverse=True)
+        scored: list[tuple[float, int, tuple[int, ...], float, float]] = []
+        kth: list[float] = []  # min-heap of the beam_width best exact scores
+        for bound, i, k in bounds:
+            if len(kth) == beam_width and bound < kth[0]:
+                break
+            pb, pl = nxt[k]
+            if k in ext:
+                pl = lse(pl, ext[k] + term(k))
+            score = lse(pb, pl)
+            scored.append((score, i, k, pb, pl))
+            if len(kth) < beam_width:
+                heapq.heappush(kth, score)
+            elif score > kth[0]:
+                heapq.heapreplace(kth, score)
+        scored.sort(key=lambda e: (-e[0], e[1]))
+        beams = {k: (pb, pl) for _, _, k, pb, pl in scored[:beam_width]}
+    prefix, (pb, pl) = max(beams.items(), key=lambda kv: lse(*kv[1]))
+    logp_seq = lse(pb, pl) - lm_total.get(prefix, 0.0)
     conf = math.exp(logp_seq / max(1, len(prefix)))
-    return [c - 1 for c in prefix], float(min(1.0, conf))
+    return list(prefix), float(min(1.0, conf))
 
 
 METHODS = ("greedy", "beam")

@@ -169,6 +169,7 @@ class LMScore:
     def __init__(self, lm: CharLM, charset: list[str], weight: float, bonus: float) -> None:
         self.lm, self.charset, self.weight, self.bonus = lm, charset, weight, bonus
         self.context = max(0, lm.order - 1)
+        self.max_term = bonus if weight >= 0 else math.inf  # log P <= 0: the largest term it can give
         self._cache: dict[tuple[tuple[int, ...], int], float] = {}
 
     def __call__(self, prefix: tuple[int, ...], token: int) -> float:
